@@ -1,0 +1,42 @@
+// swift-tools-version:6.0
+//
+// twostep: two-step verification for Linux logins.
+//
+// Targets, from the inside out:
+//   CCrypto, CQRencode   system libraries (libcrypto for HMAC/SHA-2, libqrencode)
+//   TwoStepCore          pure: Base32, OTP, otpauth URIs, backup codes,
+//                        the factor file (model, parser, writer), the verifier
+//   CLinux               setfsuid/setfsgid/renameat2 wrappers (need _GNU_SOURCE)
+//   TwoStepStore         the factor file on disk: safe open, lock, atomic replace
+//   TwoStepCLI           the `twostep` commands (swift-argument-parser)
+//   twostep              main.swift only
+// TwoStepCore and TwoStepStore import neither Foundation nor swift-crypto:
+// the PAM module links them into sshd, where load time matters.
+import PackageDescription
+
+let package = Package(
+    name: "twostep",
+    products: [
+        .executable(name: "twostep", targets: ["twostep"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .systemLibrary(name: "CCrypto", path: "Sources/CCrypto"),
+        .systemLibrary(name: "CQRencode", path: "Sources/CQRencode"),
+        .target(name: "TwoStepCore", dependencies: ["CCrypto"]),
+        .target(name: "CLinux"),
+        .target(name: "TwoStepStore", dependencies: ["TwoStepCore", "CLinux"]),
+        .target(
+            name: "TwoStepCLI",
+            dependencies: [
+                "TwoStepCore", "TwoStepStore", "CQRencode",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(name: "twostep", dependencies: ["TwoStepCLI"]),
+        .testTarget(name: "TwoStepCoreTests", dependencies: ["TwoStepCore"]),
+        .testTarget(name: "TwoStepStoreTests", dependencies: ["TwoStepStore"]),
+    ]
+)

@@ -1,0 +1,11 @@
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <sys/fsuid.h>
+#include "clinux.h"
+
+int twostep_setfsuid(uid_t uid) { return setfsuid(uid); }
+int twostep_setfsgid(gid_t gid) { return setfsgid(gid); }
+
+int twostep_rename_noreplace(int olddirfd, const char *oldpath, int newdirfd, const char *newpath) {
+    return renameat2(olddirfd, oldpath, newdirfd, newpath, RENAME_NOREPLACE);
+}

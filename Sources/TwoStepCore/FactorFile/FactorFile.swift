@@ -1,0 +1,136 @@
+/// Everything twostep knows about one user: factors, trusted devices and
+/// verification state. A value: the verifier takes one and returns a new one.
+///
+/// The text form (version 1, see `twostep-factors(5)`):
+///
+///     # twostep factor file: see twostep-factors(5)
+///     twostep 1
+///     totp id=totp-1 algorithm=SHA1 digits=6 period=30 secret=… label=Phone created=1764220800 last-step=58807360
+///     backup id=backup-1 salt=… hash=… created=1764220800
+///     trust id=trust-1 service=sshd rhost=192.0.2.7 created=1764220800 expires=1766812800
+///     failures count=2 last=1764221000
+///
+/// Blank lines and lines starting with `#` are ignored. The `twostep` line
+/// comes first; every other line starts with a known keyword and carries
+/// exactly the fields that keyword defines.
+public struct FactorFile: Sendable, Equatable {
+    /// The version this code reads and writes.
+    public static let version = 1
+
+    /// The kinds of factor a file can hold, by line keyword.
+    public static let kinds: [any Factor.Type] = [TOTPAuthenticator.self, BackupCode.self]
+
+    /// Every factor, in file order.
+    public var factors: [any Factor]
+    /// Devices the user chose to trust.
+    public var trustedDevices: [TrustedDevice]
+    /// Wrong codes in a row and any lock-out.
+    public var failures: FailureState
+
+    public init(factors: [any Factor] = [], trustedDevices: [TrustedDevice] = [], failures: FailureState = FailureState()) {
+        self.factors = factors
+        self.trustedDevices = trustedDevices
+        self.failures = failures
+    }
+
+    /// Files are equal when they write the same text.
+    public static func == (a: FactorFile, b: FactorFile) -> Bool { a.text == b.text }
+
+    /// The factors of one kind.
+    public func factors<F: Factor>(of type: F.Type) -> [F] { factors.compactMap { $0 as? F } }
+
+    /// The authenticator apps.
+    public var authenticators: [TOTPAuthenticator] { factors(of: TOTPAuthenticator.self) }
+    /// The unused backup codes.
+    public var backupCodes: [BackupCode] { factors(of: BackupCode.self) }
+
+    /// Two-step verification is on when the user has at least one factor.
+    public var isEnabled: Bool { !factors.isEmpty }
+
+    /// The next free id `PREFIX-N`.
+    public func nextID(prefix: String) -> String {
+        let used = Set(factors.map(\.id) + trustedDevices.map(\.id))
+        var n = 1
+        while used.contains("\(prefix)-\(n)") { n += 1 }
+        return "\(prefix)-\(n)"
+    }
+
+    // MARK: Text form
+
+    /// The file's text, ending in a newline.
+    public var text: String {
+        var lines = ["# twostep factor file: see twostep-factors(5). Edit with the twostep command.",
+                     "twostep \(Self.version)"]
+        for factor in factors {
+            var r = Record(keyword: type(of: factor).keyword)
+            factor.write(to: &r)
+            lines.append(r.text)
+        }
+        lines += trustedDevices.map(\.record.text)
+        if !failures.isClear { lines.append(failures.record.text) }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// Parses the text form. Strict: an unknown version or keyword, a
+    /// malformed or incomplete line, an unknown field, a duplicate id or a
+    /// second `twostep`/`failures` line is an error naming the line number.
+    public init(parsing text: String) throws(TwoStepError) {
+        factors = []
+        trustedDevices = []
+        failures = FailureState()
+        var sawVersion = false
+        var sawFailures = false
+        var ids = Set<String>()
+        var lineNumber = 0
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            lineNumber += 1
+            if line.isEmpty || line.first == "#" { continue }
+            guard line.utf8.allSatisfy({ $0 >= 0x20 && $0 != 0x7f }) else {
+                throw .malformedFile(line: lineNumber, reason: "control character in the line")
+            }
+            if line.hasPrefix("twostep ") || line == "twostep" {
+                guard !sawVersion else { throw .malformedFile(line: lineNumber, reason: "a second 'twostep' version line") }
+                let version = line.dropFirst("twostep".count).drop(while: { $0 == " " })
+                guard version == String(Self.version) else {
+                    throw .malformedFile(line: lineNumber, reason: "unsupported version '\(version.prefix(10))' (this twostep reads version \(Self.version))")
+                }
+                sawVersion = true
+                continue
+            }
+            let record = try Record(parsing: line, line: lineNumber)
+            guard sawVersion else {
+                throw .malformedFile(line: lineNumber, reason: "the file must start with 'twostep \(Self.version)'")
+            }
+            var id: String?
+            switch record.keyword {
+            case FailureState.keyword:
+                guard !sawFailures else { throw .malformedFile(line: lineNumber, reason: "a second 'failures' line") }
+                sawFailures = true
+                failures = try FailureState(record)
+            case TrustedDevice.keyword:
+                let device = try TrustedDevice(record)
+                id = device.id
+                trustedDevices.append(device)
+            default:
+                guard let kind = Self.kinds.first(where: { $0.keyword == record.keyword }) else {
+                    throw .malformedFile(line: lineNumber, reason: "unknown keyword '\(record.keyword.prefix(20))'")
+                }
+                var reader = RecordReader(record)
+                let factor = try kind.init(from: &reader)
+                id = factor.id
+                factors.append(factor)
+            }
+            if let id {
+                guard Self.isValidID(id) else { throw .malformedFile(line: lineNumber, reason: "id '\(id.prefix(20))' is not letters, digits and '-'") }
+                guard ids.insert(id).inserted else { throw .malformedFile(line: lineNumber, reason: "id '\(id)' is used twice") }
+            }
+        }
+        guard sawVersion else { throw .malformedFile(line: max(lineNumber, 1), reason: "no 'twostep \(Self.version)' version line") }
+    }
+
+    static func isValidID(_ id: String) -> Bool {
+        !id.isEmpty && id.utf8.count <= 64 && id.utf8.allSatisfy {
+            PercentEncoding.isUnreserved($0) && $0 != UInt8(ascii: "~")
+        }
+    }
+}

@@ -1,0 +1,92 @@
+/// A device the user chose to trust ("Don't ask for codes on this device"):
+/// logins to `service` from it skip the code until `expires`.
+///
+/// File line: `trust id= service= [rhost=] [key=] created= expires=`; at
+/// least one of `rhost` (the remote host) and `key` (the fingerprint of the
+/// SSH public key that passed the first step) identifies the device.
+public struct TrustedDevice: Sendable, Equatable {
+    public static let keyword = "trust"
+    public static let idPrefix = "trust"
+
+    public var id: String
+    /// The PAM service the trust applies to (e.g. `sshd`).
+    public var service: String
+    /// The remote host the login came from, when the record is bound to one.
+    public var remoteHost: String?
+    /// The SSH key fingerprint, when the record is bound to one.
+    public var keyFingerprint: String?
+    public var created: Int64
+    public var expires: Int64
+
+    public init(id: String, service: String, remoteHost: String?, keyFingerprint: String?, created: Int64, expires: Int64) {
+        self.id = id
+        self.service = service
+        self.remoteHost = remoteHost
+        self.keyFingerprint = keyFingerprint
+        self.created = created
+        self.expires = expires
+    }
+
+    init(_ record: Record) throws(TwoStepError) {
+        var r = RecordReader(record)
+        id = try r.required("id")
+        service = try r.required("service")
+        remoteHost = r.optional("rhost")
+        keyFingerprint = r.optional("key")
+        created = try r.integer("created", in: 0...Int64.max)
+        expires = try r.integer("expires", in: 0...Int64.max)
+        guard remoteHost != nil || keyFingerprint != nil else { throw r.error("needs rhost= or key=") }
+        guard expires >= created else { throw r.error("expires before it was created") }
+        try r.finish()
+    }
+
+    var record: Record {
+        var r = Record(keyword: Self.keyword)
+        r.append("id", id)
+        r.append("service", service)
+        r.append("rhost", remoteHost)
+        r.append("key", keyFingerprint)
+        r.append("created", String(created))
+        r.append("expires", String(expires))
+        return r
+    }
+}
+
+/// Consecutive wrong codes and the lock-out they caused.
+///
+/// File line (at most one): `failures count= [locked-until=] [last=]`.
+public struct FailureState: Sendable, Equatable {
+    public static let keyword = "failures"
+
+    /// Wrong codes in a row since the last accepted code or lock-out.
+    public var count: Int
+    /// While `now < lockedUntil`, every code is refused unchecked.
+    public var lockedUntil: Int64?
+    /// When the last wrong code came, Unix seconds.
+    public var last: Int64?
+
+    public init(count: Int = 0, lockedUntil: Int64? = nil, last: Int64? = nil) {
+        self.count = count
+        self.lockedUntil = lockedUntil
+        self.last = last
+    }
+
+    /// No failures on record.
+    public var isClear: Bool { count == 0 && lockedUntil == nil && last == nil }
+
+    init(_ record: Record) throws(TwoStepError) {
+        var r = RecordReader(record)
+        count = Int(try r.integer("count", in: 0...1_000_000_000))
+        lockedUntil = try r.optionalInteger("locked-until", in: 0...Int64.max)
+        last = try r.optionalInteger("last", in: 0...Int64.max)
+        try r.finish()
+    }
+
+    var record: Record {
+        var r = Record(keyword: Self.keyword)
+        r.append("count", String(count))
+        r.append("locked-until", lockedUntil.map { String($0) })
+        r.append("last", last.map { String($0) })
+        return r
+    }
+}

@@ -1,0 +1,97 @@
+/// A one-time backup code, stored only as a salted hash.
+///
+/// Codes are 10 characters from a 31-letter alphabet without look-alikes
+/// (no 0/o, 1/l/i), about 49.5 bits, shown as `k7m2-x9qp-4r`. Input is
+/// case-insensitive and ignores spaces and dashes. The file keeps
+/// HMAC-SHA256(salt, code) with a random 16-byte salt per code; a used code's
+/// line is removed.
+///
+/// File line: `backup id= salt=HEX hash=HEX created=`.
+public struct BackupCode: Factor, Equatable {
+    public static let keyword = "backup"
+    public static let idPrefix = "backup"
+
+    /// The characters a code is made of.
+    public static let alphabet: [UInt8] = Array("23456789abcdefghjkmnpqrstuvwxyz".utf8)
+    /// Characters per code.
+    public static let length = 10
+
+    public var id: String
+    public var salt: [UInt8]
+    public var hash: [UInt8]
+    public var created: Int64
+
+    public init(id: String, salt: [UInt8], hash: [UInt8], created: Int64) {
+        self.id = id
+        self.salt = salt
+        self.hash = hash
+        self.created = created
+    }
+
+    /// Makes a new code: the clear text to show once, and the factor to store.
+    public static func generate(id: String, created: Int64) throws(TwoStepError) -> (code: String, factor: BackupCode) {
+        var chars = [UInt8]()
+        for _ in 0..<length {
+            chars.append(alphabet[Int(try SystemRandom.uniform(below: UInt32(alphabet.count)))])
+        }
+        let salt = try SystemRandom.bytes(16)
+        let factor = BackupCode(id: id, salt: salt, hash: digest(chars, salt: salt), created: created)
+        let code = String(decoding: chars, as: UTF8.self)
+        cleanse(&chars)
+        return (format(code), factor)
+    }
+
+    /// Groups a code for reading: `k7m2x9qp4r` → `k7m2-x9qp-4r`.
+    public static func format(_ code: String) -> String {
+        let c = Array(code)
+        return stride(from: 0, to: c.count, by: 4).map { String(c[$0..<min($0 + 4, c.count)]) }.joined(separator: "-")
+    }
+
+    /// Lower-cases and drops spaces and dashes; nil when what is left is not
+    /// a well-formed code.
+    public static func normalize(_ answer: String) -> [UInt8]? {
+        let chars = answer.lowercased().utf8.filter { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "-") }
+        guard chars.count == length, chars.allSatisfy(alphabet.contains) else { return nil }
+        return Array(chars)
+    }
+
+    static func digest(_ code: [UInt8], salt: [UInt8]) -> [UInt8] {
+        salt.withUnsafeBytes { s in code.withUnsafeBytes { c in HMAC.authenticate(.sha256, key: s, message: c) } }
+    }
+
+    public init(from reader: inout RecordReader) throws(TwoStepError) {
+        id = try reader.required("id")
+        guard let salt = Hex.decode(try reader.required("salt")), salt.count == 16 else {
+            throw reader.error("salt must be 32 hex digits")
+        }
+        guard let hash = Hex.decode(try reader.required("hash")), hash.count == 32 else {
+            throw reader.error("hash must be 64 hex digits")
+        }
+        self.salt = salt
+        self.hash = hash
+        created = try reader.integer("created", in: 0...Int64.max)
+        try reader.finish()
+    }
+
+    public func write(to record: inout Record) {
+        record.append("id", id)
+        record.append("salt", Hex.encode(salt))
+        record.append("hash", Hex.encode(hash))
+        record.append("created", String(created))
+    }
+
+    public var summary: FactorSummary {
+        FactorSummary(kind: .backupCode, id: id, description: "backup code", created: created)
+    }
+
+    /// Hashes the answer (a malformed one too, so the time does not say
+    /// which) and compares the hash in constant time. A match spends the code.
+    public func check(_ answer: String, context: VerificationContext) -> FactorCheck {
+        var normalized = Self.normalize(answer)
+        var candidate = normalized ?? Array(repeating: UInt8(ascii: "x"), count: Self.length)
+        let matches = ConstantTime.equal(Self.digest(candidate, salt: salt), hash) && normalized != nil
+        cleanse(&candidate)
+        if normalized != nil { cleanse(&normalized!) }
+        return matches ? .accepted(replacement: nil) : .noMatch
+    }
+}

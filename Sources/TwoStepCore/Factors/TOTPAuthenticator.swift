@@ -1,0 +1,97 @@
+/// An authenticator app (RFC 6238 TOTP) holding a shared secret.
+///
+/// File line: `totp id= algorithm= digits= period= secret= label= created= [last-step=]`.
+/// `last-step` is the time step of the last accepted code: a code of that
+/// step or any earlier one is refused as a replay.
+public struct TOTPAuthenticator: Factor, Equatable {
+    public static let keyword = "totp"
+    public static let idPrefix = "totp"
+
+    public var id: String
+    public var secret: SecretBytes
+    public var parameters: OTPParameters
+    public var label: String
+    public var created: Int64
+    /// The last time step accepted, nil before the first use.
+    public var lastStep: UInt64?
+
+    public init(id: String, secret: SecretBytes, parameters: OTPParameters, label: String, created: Int64, lastStep: UInt64? = nil) {
+        self.id = id
+        self.secret = secret
+        self.parameters = parameters
+        self.label = label
+        self.created = created
+        self.lastStep = lastStep
+    }
+
+    public init(from reader: inout RecordReader) throws(TwoStepError) {
+        id = try reader.required("id")
+        let algorithmName = try reader.required("algorithm")
+        guard let algorithm = OTPAlgorithm(rawValue: algorithmName) else {
+            throw reader.error("unknown algorithm '\(algorithmName)'")
+        }
+        let digits = try reader.integer("digits", in: 6...8)
+        let period = try reader.integer("period", in: 1...300)
+        parameters = try OTPParameters(algorithm: algorithm, digits: Int(digits), period: Int(period))
+        let secretText = try reader.required("secret")
+        var bytes: [UInt8]
+        do { bytes = try Base32.decode(secretText) } catch { throw reader.error("secret: \(error)") }
+        defer { cleanse(&bytes) }
+        guard bytes.count >= 10 else { throw reader.error("secret is shorter than 10 bytes") }
+        secret = SecretBytes(bytes)
+        label = try reader.required("label")
+        created = try reader.integer("created", in: 0...Int64.max)
+        lastStep = try reader.optionalInteger("last-step", in: 0...Int64.max).map { UInt64($0) }
+        try reader.finish()
+    }
+
+    public func write(to record: inout Record) {
+        record.append("id", id)
+        record.append("algorithm", parameters.algorithm.rawValue)
+        record.append("digits", String(parameters.digits))
+        record.append("period", String(parameters.period))
+        record.append("secret", secret.withUnsafeBytes { Base32.encode($0) })
+        record.append("label", label)
+        record.append("created", String(created))
+        record.append("last-step", lastStep.map { String($0) })
+    }
+
+    public var summary: FactorSummary {
+        FactorSummary(
+            kind: .authenticator, id: id,
+            description: "authenticator app \"\(label)\" (\(parameters.algorithm.rawValue), \(parameters.digits) digits, \(parameters.period) s)",
+            created: created)
+    }
+
+    /// Accepts a code from any step within `window` of now that is later than
+    /// `lastStep`; every step in the window is computed and compared (in
+    /// constant time) whatever the answer.
+    public func check(_ answer: String, context: VerificationContext) -> FactorCheck {
+        let code = Array(answer.utf8.filter { $0 != UInt8(ascii: " ") })
+        let wellFormed = code.count == parameters.digits
+            && code.allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
+        let now = OTP.timeStep(at: context.now, period: parameters.period)
+        var accepted: UInt64?
+        var replayed = false
+        for offset in -context.window...context.window {
+            let (step, overflow) = offset < 0
+                ? now.subtractingReportingOverflow(UInt64(-offset))
+                : now.addingReportingOverflow(UInt64(offset))
+            if overflow { continue }
+            let expected = Array(OTP.totp(secret: secret, step: step, parameters: parameters).utf8)
+            if ConstantTime.equal(expected, code) && wellFormed {
+                if let last = lastStep, step <= last {
+                    replayed = true
+                } else {
+                    accepted = step
+                }
+            }
+        }
+        if let accepted {
+            var updated = self
+            updated.lastStep = accepted
+            return .accepted(replacement: updated)
+        }
+        return replayed ? .replayed : .noMatch
+    }
+}

@@ -1,0 +1,100 @@
+/// What a verification decided.
+public enum Decision: Sendable, Equatable {
+    /// The answer was a valid code.
+    case accepted(Acceptance)
+    /// The answer was wrong (or a replay); the lock-out starts at `lockedUntil` when set.
+    case refused(Refusal)
+    /// A lock-out is running: no code was checked.
+    case lockedOut(until: Int64)
+}
+
+/// Which factor accepted the code.
+public struct Acceptance: Sendable, Equatable {
+    public var kind: FactorKind
+    public var factorID: String
+    /// Backup codes left after this one, when a backup code was used.
+    public var backupCodesLeft: Int?
+}
+
+/// Why an answer was refused (for logs; the user is told only "wrong code").
+public struct Refusal: Sendable, Equatable {
+    /// The code was one already used (a TOTP step at or before the last accepted one).
+    public var replay: Bool
+    /// Wrong codes in a row now.
+    public var failures: Int
+    /// Set when this refusal started a lock-out.
+    public var lockedUntil: Int64?
+}
+
+/// The pure decision: given the parsed file, the time, the policy and the
+/// user's answer, decide and compute the file's new state. No I/O: the
+/// caller reads the file, calls this, and writes `file` back when `changed`.
+public struct Verifier: Sendable {
+    public var policy: VerificationPolicy
+
+    public init(policy: VerificationPolicy = .standard) { self.policy = policy }
+
+    /// The end of a running lock-out, or nil when codes may be tried.
+    public func lockout(in file: FactorFile, at now: Int64) -> Int64? {
+        guard let until = file.failures.lockedUntil, now < until else { return nil }
+        return until
+    }
+
+    /// The outcome of one verification and the file as it must be stored.
+    public struct Result: Sendable {
+        public var decision: Decision
+        public var file: FactorFile
+        /// False when nothing needs writing (only a lock-out refusal).
+        public var changed: Bool
+    }
+
+    /// Checks `answer` against every factor in `file`.
+    ///
+    /// All factors are checked whatever the answer (no early exit), so the
+    /// time does not tell which factor, if any, matched. During a lock-out
+    /// nothing is checked. An accepted code resets the failure count; a wrong
+    /// or replayed one adds to it, and the `maxFailures`-th starts a lock-out.
+    public func verify(_ answer: String, in file: FactorFile, at now: Int64) -> Result {
+        if let until = lockout(in: file, at: now) {
+            return Result(decision: .lockedOut(until: until), file: file, changed: false)
+        }
+        var updated = file
+        if updated.failures.lockedUntil != nil {
+            updated.failures = FailureState()  // the lock-out has run out: a fresh start
+        }
+        let context = VerificationContext(now: now, window: policy.window)
+        var match: (index: Int, replacement: (any Factor)?)?
+        var replay = false
+        for (index, factor) in file.factors.enumerated() {
+            switch factor.check(answer, context: context) {
+            case .accepted(let replacement):
+                if match == nil { match = (index, replacement) }
+            case .replayed:
+                replay = true
+            case .noMatch:
+                break
+            }
+        }
+        if let match {
+            let factor = file.factors[match.index]
+            if let replacement = match.replacement {
+                updated.factors[match.index] = replacement
+            } else {
+                updated.factors.remove(at: match.index)
+            }
+            updated.failures = FailureState()
+            let left = factor is BackupCode ? updated.backupCodes.count : nil
+            let acceptance = Acceptance(kind: factor.summary.kind, factorID: factor.id, backupCodesLeft: left)
+            return Result(decision: .accepted(acceptance), file: updated, changed: true)
+        }
+        updated.failures.count += 1
+        updated.failures.last = now
+        var lockedUntil: Int64?
+        if updated.failures.count >= policy.maxFailures {
+            lockedUntil = now + policy.lockoutSeconds
+            updated.failures.lockedUntil = lockedUntil
+        }
+        let refusal = Refusal(replay: replay, failures: updated.failures.count, lockedUntil: lockedUntil)
+        return Result(decision: .refused(refusal), file: updated, changed: true)
+    }
+}

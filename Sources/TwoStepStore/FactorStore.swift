@@ -1,0 +1,294 @@
+import TwoStepCore
+#if canImport(Glibc)
+import Glibc
+#endif
+import CLinux
+
+/// The factor file on disk: the only code that opens, locks, reads and
+/// replaces it.
+///
+/// Safety rules (SPEC §2), checked on every open:
+/// - the directory exists, is owned by root or by `user`, and is not
+///   writable by group or others;
+/// - the file is opened relative to that directory with `O_NOFOLLOW` (a
+///   symlink is refused) and `O_NONBLOCK` (a FIFO cannot hang a login);
+/// - it is a regular file with one link, owned by the directory's owner,
+///   with no group or other permission bits, and at most `maxSize` bytes.
+///
+/// Changes go through `update`: an exclusive `flock` is held from the read
+/// to the rename, and the new content is written to a temporary file in the
+/// same directory, fsynced, renamed over the old one, and the directory is
+/// fsynced. A failure at any point leaves the old file as it was.
+///
+/// The store does not change identity: the caller opens a user's file with
+/// that user's file-system identity (see `FileSystemIdentity`).
+public struct FactorStore: Sendable {
+    /// The file's path.
+    public let path: String
+    /// The uid of the user the file belongs to.
+    public let user: uid_t
+    /// Larger files are refused unread.
+    public static let maxSize = 1 << 20
+
+    private let directory: String
+    private let name: String
+
+    public init(path: String, user: uid_t) {
+        self.path = path
+        self.user = user
+        if let slash = path.lastIndex(of: "/") {
+            let dir = String(path[..<slash])
+            directory = dir.isEmpty ? "/" : dir
+            name = String(path[path.index(after: slash)...])
+        } else {
+            directory = "."
+            name = path
+        }
+    }
+
+    // MARK: Reading
+
+    /// Reads and parses the file without locking (a replace is atomic, so a
+    /// reader sees the old or the new file, never a mix).
+    public func read() throws(StoreError) -> FactorFile {
+        let dir = try openDirectory()
+        defer { close(dir.fd) }
+        let fd = try openFile(in: dir, writable: false)
+        defer { close(fd) }
+        return try parse(readAll(fd))
+    }
+
+    /// True when the file exists (it may still be unsafe or corrupt).
+    public func exists() throws(StoreError) -> Bool {
+        let dir = try openDirectory()
+        defer { close(dir.fd) }
+        var st = stat()
+        if fstatat(dir.fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 { return true }
+        if errno == ENOENT { return false }
+        throw .io(path: path, operation: "stat", errno: errno)
+    }
+
+    // MARK: Changing
+
+    /// Locked read-modify-write. `body` gets the parsed file and may change
+    /// it; when the text changed, the new file replaces the old one before
+    /// the lock is released. An error thrown by `body` writes nothing.
+    public func update<T>(_ body: (inout FactorFile) throws -> T) throws -> T {
+        let dir = try openDirectory()
+        defer { close(dir.fd) }
+        let fd = try openLocked(in: dir)
+        defer { close(fd) }
+        let old = try parse(readAll(fd))
+        var new = old
+        let result = try body(&new)
+        let text = new.text
+        if text != old.text {
+            try replace(in: dir, with: text)
+        }
+        return result
+    }
+
+    /// Writes a new file where none exists; throws `alreadyExists` otherwise
+    /// (two enrolments at once cannot overwrite each other).
+    public func create(_ file: FactorFile) throws(StoreError) {
+        let dir = try openDirectory()
+        defer { close(dir.fd) }
+        let temp = try writeTemporary(in: dir, text: file.text)
+        if twostep_rename_noreplace(dir.fd, temp, dir.fd, name) != 0 {
+            let e = errno
+            unlinkat(dir.fd, temp, 0)
+            throw e == EEXIST ? .alreadyExists(path: path) : .io(path: path, operation: "rename", errno: e)
+        }
+        try syncDirectory(dir)
+    }
+
+    /// Replaces the file whatever it holds (even a corrupt one), under the
+    /// lock and after the same safety checks, for `enroll --force`.
+    public func overwrite(with file: FactorFile) throws(StoreError) {
+        let dir = try openDirectory()
+        defer { close(dir.fd) }
+        let fd = try openLocked(in: dir)
+        defer { close(fd) }
+        try replace(in: dir, with: file.text)
+    }
+
+    /// Removes the file (after the safety checks, under the lock).
+    public func remove() throws(StoreError) {
+        let dir = try openDirectory()
+        defer { close(dir.fd) }
+        let fd = try openLocked(in: dir)
+        defer { close(fd) }
+        guard unlinkat(dir.fd, name, 0) == 0 else { throw .io(path: path, operation: "unlink", errno: errno) }
+        try syncDirectory(dir)
+    }
+
+    // MARK: Opening and checking
+
+    private struct Directory {
+        var fd: Int32
+        var owner: uid_t
+    }
+
+    private func openDirectory() throws(StoreError) -> Directory {
+        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else {
+            let e = errno
+            if e == ENOENT { throw .directoryMissing(path: path) }
+            if e == ENOTDIR { throw .unsafe(path: path, reason: "\(directory) is not a directory") }
+            throw .io(path: path, operation: "open directory of", errno: e)
+        }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else {
+            let e = errno
+            close(fd)
+            throw .io(path: path, operation: "stat directory of", errno: e)
+        }
+        if st.st_uid != user && st.st_uid != 0 {
+            close(fd)
+            throw .unsafe(path: path, reason: "its directory \(directory) is owned by uid \(st.st_uid), not by the user or root")
+        }
+        if st.st_mode & (S_IWGRP | S_IWOTH) != 0 {
+            close(fd)
+            throw .unsafe(path: path, reason: "its directory \(directory) is writable by group or others")
+        }
+        return Directory(fd: fd, owner: st.st_uid)
+    }
+
+    private func openFile(in dir: Directory, writable: Bool) throws(StoreError) -> Int32 {
+        let flags = (writable ? O_RDWR : O_RDONLY) | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY
+        let fd = openat(dir.fd, name, flags)
+        guard fd >= 0 else {
+            let e = errno
+            switch e {
+            case ENOENT: throw .notEnrolled(path: path)
+            case ELOOP: throw .unsafe(path: path, reason: "it is a symbolic link")
+            case EISDIR: throw .unsafe(path: path, reason: "it is a directory")
+            default: throw .io(path: path, operation: "open", errno: e)
+            }
+        }
+        do throws(StoreError) {
+            try check(fd, directoryOwner: dir.owner)
+        } catch {
+            close(fd)
+            throw error
+        }
+        return fd
+    }
+
+    private func check(_ fd: Int32, directoryOwner: uid_t) throws(StoreError) {
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw .io(path: path, operation: "stat", errno: errno) }
+        guard st.st_mode & S_IFMT == S_IFREG else { throw .unsafe(path: path, reason: "it is not a regular file") }
+        guard st.st_uid == directoryOwner else {
+            throw .unsafe(path: path, reason: "it is owned by uid \(st.st_uid), not by the owner of its directory (uid \(directoryOwner))")
+        }
+        guard st.st_mode & (S_IRWXG | S_IRWXO) == 0 else {
+            throw .unsafe(path: path, reason: "group or others may access it (mode \(String(st.st_mode & 0o777, radix: 8)); it must be 600)")
+        }
+        guard st.st_nlink == 1 else { throw .unsafe(path: path, reason: "it has \(st.st_nlink) hard links") }
+        guard st.st_size <= Self.maxSize else { throw .unsafe(path: path, reason: "it is larger than \(Self.maxSize) bytes") }
+    }
+
+    /// Opens the file read-write and takes the exclusive lock. When the name
+    /// was replaced while we waited, the lock is on a dead inode: open again.
+    private func openLocked(in dir: Directory) throws(StoreError) -> Int32 {
+        for _ in 0..<1000 {
+            let fd = try openFile(in: dir, writable: true)
+            while flock(fd, LOCK_EX) != 0 {
+                if errno == EINTR { continue }
+                let e = errno
+                close(fd)
+                throw .io(path: path, operation: "lock", errno: e)
+            }
+            var held = stat(), current = stat()
+            if fstat(fd, &held) == 0, fstatat(dir.fd, name, &current, AT_SYMLINK_NOFOLLOW) == 0,
+               held.st_dev == current.st_dev, held.st_ino == current.st_ino {
+                do throws(StoreError) {
+                    try check(fd, directoryOwner: dir.owner)  // it may have changed while we waited
+                } catch {
+                    close(fd)
+                    throw error
+                }
+                return fd
+            }
+            close(fd)
+        }
+        throw .io(path: path, operation: "lock (the file kept being replaced)", errno: EAGAIN)
+    }
+
+    private func readAll(_ fd: Int32) throws(StoreError) -> [UInt8] {
+        var data = [UInt8]()
+        var chunk = [UInt8](repeating: 0, count: 16384)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(data.count)) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw .io(path: path, operation: "read", errno: errno)
+            }
+            if n == 0 { break }
+            data += chunk[0..<n]
+            if data.count > Self.maxSize { throw .unsafe(path: path, reason: "it is larger than \(Self.maxSize) bytes") }
+        }
+        cleanse(&chunk)
+        return data
+    }
+
+    private func parse(_ bytes: [UInt8]) throws(StoreError) -> FactorFile {
+        var bytes = bytes
+        defer { cleanse(&bytes) }
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw .corrupt(path: path, error: .malformedFile(line: 1 + bytes.count(where: { $0 == 10 }), reason: "not UTF-8 text"))
+        }
+        do {
+            return try FactorFile(parsing: text)
+        } catch {
+            throw .corrupt(path: path, error: error)
+        }
+    }
+
+    // MARK: Writing
+
+    private func writeTemporary(in dir: Directory, text: String) throws(StoreError) -> String {
+        let suffix: String
+        do { suffix = Hex.encode(try SystemRandom.bytes(6)) } catch {
+            throw .io(path: path, operation: "getrandom for", errno: EIO)
+        }
+        let temp = ".\(name).\(suffix).tmp"
+        let fd = openat(dir.fd, temp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw .io(path: path, operation: "create temporary file for", errno: errno) }
+        var bytes = Array(text.utf8)
+        defer { cleanse(&bytes) }
+        var written = 0
+        var failure: (String, Int32)?
+        while written < bytes.count {
+            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + written, $0.count - written) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                failure = ("write", errno)
+                break
+            }
+            written += n
+        }
+        if failure == nil, fsync(fd) != 0 { failure = ("fsync", errno) }
+        if close(fd) != 0, failure == nil { failure = ("close", errno) }
+        if let failure {
+            unlinkat(dir.fd, temp, 0)
+            throw .io(path: path, operation: failure.0, errno: failure.1)
+        }
+        return temp
+    }
+
+    private func replace(in dir: Directory, with text: String) throws(StoreError) {
+        let temp = try writeTemporary(in: dir, text: text)
+        guard renameat(dir.fd, temp, dir.fd, name) == 0 else {
+            let e = errno
+            unlinkat(dir.fd, temp, 0)
+            throw .io(path: path, operation: "rename", errno: e)
+        }
+        try syncDirectory(dir)
+    }
+
+    private func syncDirectory(_ dir: Directory) throws(StoreError) {
+        guard fsync(dir.fd) == 0 else { throw .io(path: path, operation: "fsync directory of", errno: errno) }
+    }
+}

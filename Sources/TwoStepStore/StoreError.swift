@@ -1,0 +1,32 @@
+import TwoStepCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Why the factor file could not be used. Every case names the path; none
+/// carries file content.
+public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The directory exists and the file does not (ENOENT): the user is not enrolled.
+    case notEnrolled(path: String)
+    /// The directory that should hold the file is missing (an unmounted home?).
+    case directoryMissing(path: String)
+    /// The file or its directory fails a safety check; `reason` says which.
+    case unsafe(path: String, reason: String)
+    /// The file parsed badly.
+    case corrupt(path: String, error: TwoStepError)
+    /// A system call failed.
+    case io(path: String, operation: String, errno: Int32)
+    /// `create` found a file already there.
+    case alreadyExists(path: String)
+
+    public var description: String {
+        switch self {
+        case .notEnrolled(let p): "\(p) does not exist (two-step verification is not set up)"
+        case .directoryMissing(let p): "the directory of \(p) does not exist"
+        case .unsafe(let p, let r): "refusing \(p): \(r)"
+        case .corrupt(let p, let e): "\(p) is corrupt: \(e)"
+        case .io(let p, let op, let e): "\(op) \(p): \(String(cString: strerror(e)))"
+        case .alreadyExists(let p): "\(p) already exists"
+        }
+    }
+}
