@@ -155,6 +155,17 @@ public struct FactorStore: Sendable {
     }
 
     private func openFile(in dir: Directory, writable: Bool) throws(StoreError) -> Int32 {
+        let fd = try openUnchecked(in: dir, writable: writable)
+        do throws(StoreError) {
+            try check(fd, directoryOwner: dir.owner)
+        } catch {
+            close(fd)
+            throw error
+        }
+        return fd
+    }
+
+    private func openUnchecked(in dir: Directory, writable: Bool) throws(StoreError) -> Int32 {
         let flags = (writable ? O_RDWR : O_RDONLY) | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY
         let fd = openat(dir.fd, name, flags)
         guard fd >= 0 else {
@@ -165,12 +176,6 @@ public struct FactorStore: Sendable {
             case EISDIR: throw .unsafe(path: path, reason: "it is a directory")
             default: throw .io(path: path, operation: "open", errno: e)
             }
-        }
-        do throws(StoreError) {
-            try check(fd, directoryOwner: dir.owner)
-        } catch {
-            close(fd)
-            throw error
         }
         return fd
     }
@@ -193,7 +198,9 @@ public struct FactorStore: Sendable {
     /// was replaced while we waited, the lock is on a dead inode: open again.
     private func openLocked(in dir: Directory) throws(StoreError) -> Int32 {
         for _ in 0..<1000 {
-            let fd = try openFile(in: dir, writable: true)
+            // Checked only once locked and known current: until then the
+            // file may be a replaced (unlinked) one.
+            let fd = try openUnchecked(in: dir, writable: true)
             while flock(fd, LOCK_EX) != 0 {
                 if errno == EINTR { continue }
                 let e = errno
@@ -204,7 +211,7 @@ public struct FactorStore: Sendable {
             if fstat(fd, &held) == 0, fstatat(dir.fd, name, &current, AT_SYMLINK_NOFOLLOW) == 0,
                held.st_dev == current.st_dev, held.st_ino == current.st_ino {
                 do throws(StoreError) {
-                    try check(fd, directoryOwner: dir.owner)  // it may have changed while we waited
+                    try check(fd, directoryOwner: dir.owner)
                 } catch {
                     close(fd)
                     throw error

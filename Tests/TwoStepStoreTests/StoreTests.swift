@@ -1,1 +1,216 @@
 import Testing
+import TwoStepCore
+@testable import TwoStepStore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A fresh directory under /tmp, removed at the end of the test.
+final class Scratch {
+    let dir: String
+    init() {
+        var template = Array("/tmp/twostep-store-XXXXXX".utf8CString)
+        dir = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
+        chmod(dir, 0o700)
+    }
+    deinit { _ = system("rm -rf '\(dir)'") }
+    var path: String { dir + "/.twostep" }
+    func store(user: uid_t = getuid()) -> FactorStore { FactorStore(path: path, user: user) }
+}
+
+func sampleFile(codes: Int = 3) throws -> FactorFile {
+    let secret = SecretBytes(try SystemRandom.bytes(20))
+    var file = FactorFile()
+    file.factors.append(TOTPAuthenticator(id: "totp-1", secret: secret, parameters: .standard, label: "Phone", created: 1_700_000_000))
+    for i in 1...max(codes, 1) where codes > 0 {
+        file.factors.append(try BackupCode.generate(id: "backup-\(i)", created: 1_700_000_000).factor)
+    }
+    return file
+}
+
+func modeOf(_ path: String) -> mode_t {
+    var st = stat()
+    lstat(path, &st)
+    return st.st_mode & 0o7777
+}
+
+@Suite struct FactorStoreTests {
+    @Test func createThenReadRoundTrips() throws {
+        let s = Scratch()
+        let file = try sampleFile()
+        try s.store().create(file)
+        #expect(try s.store().read() == file)
+        #expect(modeOf(s.path) == 0o600)
+    }
+
+    @Test func createRefusesToOverwrite() throws {
+        let s = Scratch()
+        try s.store().create(try sampleFile())
+        #expect(throws: StoreError.alreadyExists(path: s.path)) { try s.store().create(try sampleFile()) }
+    }
+
+    @Test func missingFileIsNotEnrolledAndMissingDirectoryIsNot() throws {
+        let s = Scratch()
+        #expect(throws: StoreError.notEnrolled(path: s.path)) { try s.store().read() }
+        let gone = FactorStore(path: s.dir + "/nowhere/.twostep", user: getuid())
+        #expect(throws: StoreError.directoryMissing(path: s.dir + "/nowhere/.twostep")) { try gone.read() }
+    }
+
+    @Test func symlinkIsRefused() throws {
+        let s = Scratch()
+        let real = s.dir + "/real"
+        try FactorStore(path: real, user: getuid()).create(try sampleFile())
+        symlink(real, s.path)
+        #expect(throws: StoreError.unsafe(path: s.path, reason: "it is a symbolic link")) { try s.store().read() }
+        #expect(throws: StoreError.self) { try s.store().update { $0.failures.count = 1 } }
+        // the target is untouched
+        #expect(try FactorStore(path: real, user: getuid()).read().failures.count == 0)
+    }
+
+    @Test func groupOrWorldAccessIsRefused() throws {
+        let s = Scratch()
+        try s.store().create(try sampleFile())
+        for mode: mode_t in [0o644, 0o640, 0o604, 0o620] {
+            chmod(s.path, mode)
+            #expect(throws: StoreError.self) { try s.store().read() }
+        }
+    }
+
+    @Test func wrongOwnerIsRefused() throws {
+        let s = Scratch()
+        try s.store().create(try sampleFile())
+        chown(s.path, 12345, 12345)
+        let error = storeError { _ = try s.store().read() }
+        guard case .unsafe(_, let reason)? = error else { Issue.record("wrong error \(String(describing: error))"); return }
+        #expect(reason.contains("uid 12345"))
+        // a directory owned by someone who is neither the user nor root
+        chown(s.path, 0, 0)
+        chown(s.dir, 12345, 12345)
+        #expect(throws: StoreError.self) { try s.store(user: 0).read() }
+    }
+
+    @Test func groupWritableDirectoryIsRefused() throws {
+        let s = Scratch()
+        try s.store().create(try sampleFile())
+        chmod(s.dir, 0o770)
+        #expect(throws: StoreError.self) { try s.store().read() }
+    }
+
+    @Test func hardLinkFifoAndDirectoryAreRefused() throws {
+        let s = Scratch()
+        let other = s.dir + "/other"
+        try FactorStore(path: other, user: getuid()).create(try sampleFile())
+        link(other, s.path)
+        #expect(throws: StoreError.unsafe(path: s.path, reason: "it has 2 hard links")) { try s.store().read() }
+        unlink(s.path)
+        mkfifo(s.path, 0o600)
+        #expect(throws: StoreError.unsafe(path: s.path, reason: "it is not a regular file")) { try s.store().read() }
+        unlink(s.path)
+        mkdir(s.path, 0o700)
+        #expect(throws: StoreError.self) { try s.store().read() }
+    }
+
+    @Test func corruptFileNamesTheLine() throws {
+        let s = Scratch()
+        let fd = open(s.path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+        let text = "twostep 1\n# comment\nbogus x=1\n"
+        _ = text.withCString { write(fd, $0, strlen($0)) }
+        close(fd)
+        let error = storeError { _ = try s.store().read() }
+        guard case .corrupt(_, .malformedFile(let line, _))? = error else { Issue.record("\(String(describing: error))"); return }
+        #expect(line == 3)
+        // and update never rewrites it
+        #expect(throws: StoreError.self) { try s.store().update { $0.failures.count = 9 } }
+        var st = stat()
+        stat(s.path, &st)
+        #expect(st.st_size == text.utf8.count)
+    }
+
+    @Test func updateWritesOnlyWhenChangedAndErrorsWriteNothing() throws {
+        struct Boom: Error {}
+        let s = Scratch()
+        try s.store().create(try sampleFile())
+        var before = stat(), after = stat()
+        stat(s.path, &before)
+        try s.store().update { _ in }
+        stat(s.path, &after)
+        #expect(before.st_ino == after.st_ino)
+        #expect(throws: Boom.self) { try s.store().update { $0.factors.removeAll(); throw Boom() } }
+        #expect(try s.store().read().factors.count == 4)
+        try s.store().update { $0.factors.removeLast() }
+        #expect(try s.store().read().factors.count == 3)
+    }
+
+    @Test func concurrentWritersAreSerialized() throws {
+        let s = Scratch()
+        try s.store().create(try sampleFile())
+        let threads = 8, rounds = 40
+        nonisolated(unsafe) var failures = 0
+        var ids = [pthread_t]()
+        final class Box: @unchecked Sendable { let store: FactorStore; let rounds: Int; var errors = 0
+            init(_ s: FactorStore, _ r: Int) { store = s; rounds = r } }
+        let boxes = (0..<threads).map { _ in Box(s.store(), rounds) }
+        for box in boxes {
+            var tid = pthread_t()
+            let ctx = Unmanaged.passRetained(box).toOpaque()
+            pthread_create(&tid, nil, { raw in
+                let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
+                for _ in 0..<box.rounds {
+                    do { try box.store.update { $0.failures.count += 1 } } catch { box.errors += 1; print("concurrent update failed: \(error)") }
+                }
+                return nil
+            }, ctx)
+            ids.append(tid)
+        }
+        for tid in ids { pthread_join(tid, nil) }
+        failures = boxes.reduce(0) { $0 + $1.errors }
+        #expect(failures == 0)
+        #expect(try s.store().read().failures.count == threads * rounds)
+        // no temporary files are left behind
+        let leftovers = try listDirectory(s.dir).filter { $0.hasSuffix(".tmp") }
+        #expect(leftovers.isEmpty)
+    }
+
+    @Test func aWriteThatFailsMidwayLeavesTheOldFile() throws {
+        let s = Scratch()
+        let original = try sampleFile(codes: 2)
+        try s.store().create(original)
+        // Limit file size so the write of a much larger file fails with EFBIG part-way.
+        signal(SIGXFSZ, SIG_IGN)
+        var old = rlimit()
+        getrlimit(__rlimit_resource_t(RLIMIT_FSIZE.rawValue), &old)
+        var small = old
+        small.rlim_cur = 4096
+        setrlimit(__rlimit_resource_t(RLIMIT_FSIZE.rawValue), &small)
+        defer { setrlimit(__rlimit_resource_t(RLIMIT_FSIZE.rawValue), &old) }
+        let codes = try (1...200).map { try BackupCode.generate(id: "backup-x\($0)", created: 1).factor }
+        #expect(throws: StoreError.self) { try s.store().update { $0.factors += codes } }
+        setrlimit(__rlimit_resource_t(RLIMIT_FSIZE.rawValue), &old)
+        #expect(try s.store().read() == original)
+        #expect(try listDirectory(s.dir).filter { $0.hasSuffix(".tmp") }.isEmpty)
+    }
+
+    @Test func removeDeletesTheFile() throws {
+        let s = Scratch()
+        try s.store().create(try sampleFile())
+        try s.store().remove()
+        #expect(try s.store().exists() == false)
+    }
+}
+
+func listDirectory(_ path: String) throws -> [String] {
+    guard let d = opendir(path) else { return [] }
+    defer { closedir(d) }
+    var names = [String]()
+    while let e = readdir(d) {
+        let name = withUnsafePointer(to: e.pointee.d_name) { String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self)) }
+        if name != "." && name != ".." { names.append(name) }
+    }
+    return names
+}
+
+/// The StoreError `body` throws, or nil when it succeeds.
+func storeError(_ body: () throws -> Void) -> StoreError? {
+    do { try body() } catch { return error as? StoreError }
+    return nil
+}
