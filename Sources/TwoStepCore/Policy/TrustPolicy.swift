@@ -1,0 +1,120 @@
+import CCrypto
+
+/// The device a login comes from, as far as PAM can tell.
+public struct Device: Sendable, Equatable {
+    /// The PAM service (`sshd`, `sudo` …).
+    public var service: String
+    /// PAM_RHOST; nil or empty for a local login.
+    public var remoteHost: String?
+    /// `SHA256:…` fingerprint of the SSH key that passed the first step, when known.
+    public var keyFingerprint: String?
+
+    public init(service: String, remoteHost: String?, keyFingerprint: String?) {
+        self.service = service
+        self.remoteHost = remoteHost.flatMap { $0.isEmpty ? nil : $0 }
+        self.keyFingerprint = keyFingerprint.flatMap { $0.isEmpty ? nil : $0 }
+    }
+}
+
+/// Decides whether a trusted-device record lets a login skip the code, and
+/// makes new records ("Don't ask for codes on this device"). Pure.
+public struct TrustPolicy: Sendable, Equatable {
+    /// Longest trust in days; 0 turns trusted devices off.
+    public var trustDays: Int
+    /// What must identify the device; nil means `both` when a key is known, else `rhost`.
+    public var trustBy: TrustBy?
+
+    public init(trustDays: Int, trustBy: TrustBy?) {
+        self.trustDays = trustDays
+        self.trustBy = trustBy
+    }
+
+    /// The identification used for `device`.
+    public func mode(for device: Device) -> TrustBy {
+        trustBy ?? (device.keyFingerprint != nil ? .both : .rhost)
+    }
+
+    /// The record that lets `device` in at `now`, or nil.
+    ///
+    /// A record counts only for the same service; every identity it holds
+    /// must equal the device's, and it must hold every identity the mode
+    /// requires. It lasts until its `expires` but never beyond `trustDays`
+    /// after `created`, and a record claiming to be from the future counts
+    /// for nothing.
+    public func trustedRecord(in file: FactorFile, for device: Device, at now: Int64) -> TrustedDevice? {
+        guard trustDays > 0, canTrust(device) else { return nil }
+        let mode = mode(for: device)
+        let cap = Int64(trustDays) * 86_400
+        return file.trustedDevices.first { record in
+            guard record.service == device.service, record.created <= now,
+                  now < min(record.expires, record.created + cap) else { return false }
+            if let host = record.remoteHost, host != device.remoteHost { return false }
+            if let key = record.keyFingerprint, key != device.keyFingerprint { return false }
+            switch mode {
+            case .rhost: return record.remoteHost != nil
+            case .key: return record.keyFingerprint != nil
+            case .both: return record.remoteHost != nil && record.keyFingerprint != nil
+            }
+        }
+    }
+
+    /// True when trust is on and the device has what the mode needs to be recognised.
+    public func canTrust(_ device: Device) -> Bool {
+        guard trustDays > 0 else { return false }
+        switch mode(for: device) {
+        case .rhost: return device.remoteHost != nil
+        case .key: return device.keyFingerprint != nil
+        case .both: return device.remoteHost != nil && device.keyFingerprint != nil
+        }
+    }
+
+    /// A new record for `device`, valid `trustDays` from `now`, holding only
+    /// the identities the mode uses. Expired records for the same service
+    /// and identity are dropped from the returned file.
+    public func trust(_ device: Device, in file: FactorFile, at now: Int64) -> FactorFile {
+        var file = file
+        let mode = mode(for: device)
+        let host = mode == .key ? nil : device.remoteHost
+        let key = mode == .rhost ? nil : device.keyFingerprint
+        file.trustedDevices.removeAll {
+            ($0.service == device.service && $0.remoteHost == host && $0.keyFingerprint == key)
+                || $0.expires <= now
+        }
+        let record = TrustedDevice(
+            id: file.nextID(prefix: TrustedDevice.idPrefix), service: device.service,
+            remoteHost: host, keyFingerprint: key, created: now, expires: now + Int64(trustDays) * 86_400)
+        file.trustedDevices.append(record)
+        return file
+    }
+}
+
+/// SSH public keys as OpenSSH's `ExposeAuthInfo` reports them.
+public enum SSHKey {
+    /// The `SHA256:…` fingerprint (as `ssh-keygen -l` prints it) of the last
+    /// public key in an `SSH_AUTH_INFO_0` value (`publickey TYPE BASE64` lines),
+    /// or nil when there is none.
+    public static func fingerprint(authInfo: String) -> String? {
+        let lines = authInfo.split(separator: "\n")
+        guard let line = lines.last(where: { $0.hasPrefix("publickey ") }) else { return nil }
+        let words = line.split(separator: " ")
+        guard words.count >= 3 else { return nil }
+        return fingerprint(base64Blob: String(words[2]))
+    }
+
+    /// `SHA256:` + unpadded Base64 of SHA-256 over the key blob.
+    public static func fingerprint(base64Blob: String) -> String? {
+        let input = Array(base64Blob.utf8)
+        guard !input.isEmpty, input.count % 4 == 0, input.count < 65536 else { return nil }
+        var blob = [UInt8](repeating: 0, count: input.count / 4 * 3)
+        let n = EVP_DecodeBlock(&blob, input, Int32(input.count))
+        guard n >= 0 else { return nil }
+        let padding = input.reversed().prefix(while: { $0 == UInt8(ascii: "=") }).count
+        blob.removeSubrange((Int(n) - padding)...)
+        var digest = [UInt8](repeating: 0, count: Int(SHA256_DIGEST_LENGTH))
+        SHA256(blob, blob.count, &digest)
+        var encoded = [UInt8](repeating: 0, count: 48)
+        let m = EVP_EncodeBlock(&encoded, digest, Int32(digest.count))
+        let text = String(decoding: encoded[0..<Int(m)], as: UTF8.self)
+        return "SHA256:" + String(text.drop(while: { _ in false }).prefix(while: { $0 != "=" }))
+    }
+}
