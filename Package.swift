@@ -8,6 +8,8 @@
 //                        the factor file (model, parser, writer), the verifier
 //   CLinux               setfsuid/setfsgid/renameat2 wrappers (need _GNU_SOURCE)
 //   TwoStepStore         the factor file on disk: safe open, lock, atomic replace
+//   CPAMShim             the C shim: pam_sm_* entry points, wrappers of variadic libpam calls
+//   PAMTwoStep           the module's Swift side: options, conversation, the login flow
 //   TwoStepCLI           the `twostep` commands (swift-argument-parser)
 //   twostep              main.swift only
 // TwoStepCore and TwoStepStore import neither Foundation nor swift-crypto:
@@ -18,6 +20,9 @@ let package = Package(
     name: "twostep",
     products: [
         .executable(name: "twostep", targets: ["twostep"]),
+        // pam_twostep.so: built by `make module` with the flags that make it
+        // self-contained (static stdlib, exports.map, -z nodelete).
+        .library(name: "pam_twostep", type: .dynamic, targets: ["PAMTwoStep"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -28,6 +33,8 @@ let package = Package(
         .target(name: "TwoStepCore", dependencies: ["CCrypto"]),
         .target(name: "CLinux"),
         .target(name: "TwoStepStore", dependencies: ["TwoStepCore", "CLinux"]),
+        .target(name: "CPAMShim", linkerSettings: [.linkedLibrary("pam")]),
+        .target(name: "PAMTwoStep", dependencies: ["CPAMShim", "TwoStepCore", "TwoStepStore"]),
         .target(
             name: "TwoStepCLI",
             dependencies: [

@@ -69,3 +69,8 @@ public enum ConstantTime {
 public func cleanse(_ bytes: inout [UInt8]) {
     bytes.withUnsafeMutableBytes { OPENSSL_cleanse($0.baseAddress, $0.count) }
 }
+
+/// Overwrites a buffer with zeros in a way the optimiser keeps.
+public func cleanse(_ buffer: UnsafeMutableRawBufferPointer) {
+    OPENSSL_cleanse(buffer.baseAddress, buffer.count)
+}

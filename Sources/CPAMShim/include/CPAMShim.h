@@ -1,0 +1,32 @@
+#ifndef TWOSTEP_CPAMSHIM_H
+#define TWOSTEP_CPAMSHIM_H
+/* The C side of pam_twostep.so: libpam's headers for Swift, and
+   non-variadic wrappers for libpam helpers Swift cannot call directly.
+   No policy here: PAMTwoStep (Swift) decides everything. */
+#include <pwd.h>
+#include <stddef.h>
+#include <security/pam_appl.h>
+#include <security/pam_modules.h>
+#include <security/pam_ext.h>
+#include <security/pam_modutil.h>
+
+/* pam_prompt with echo on or off. The answer is copied into `out` (at most
+   outlen-1 bytes, NUL-terminated) and libpam's copy is cleansed and freed.
+   Returns PAM_CONV_ERR when there is no answer, PAM_BUF_ERR when it is
+   longer than the buffer. */
+int twostep_prompt(pam_handle_t *pamh, int echo, const char *text, char *out, size_t outlen);
+
+/* pam_info / pam_error / pam_syslog with a plain message. */
+int twostep_info(pam_handle_t *pamh, const char *text);
+int twostep_error(pam_handle_t *pamh, const char *text);
+void twostep_syslog(pam_handle_t *pamh, int priority, const char *text);
+
+/* pam_modutil_drop_priv / pam_modutil_regain_priv: switch the file-system
+   identity (setfsuid, setfsgid, supplementary groups) to `pw` and back.
+   drop returns an opaque token (NULL on failure) that regain consumes. */
+void *twostep_drop_priv(pam_handle_t *pamh, const struct passwd *pw);
+int twostep_regain_priv(pam_handle_t *pamh, void *token);
+
+/* The PAM_AUTHTOK item, for forward_pass. */
+int twostep_set_authtok(pam_handle_t *pamh, const char *password);
+#endif

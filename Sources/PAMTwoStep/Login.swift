@@ -1,0 +1,226 @@
+import CPAMShim
+import TwoStepCore
+import TwoStepStore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The outcome of one `pam_sm_authenticate`.
+enum Outcome: Equatable {
+    case success
+    /// Not applicable (nullok without a file, exempt host): PAM_IGNORE, never PAM_SUCCESS.
+    case ignore
+    case denied
+    case configurationError
+
+    var pamCode: Int32 {
+        switch self {
+        case .success: PAM_SUCCESS
+        case .ignore: PAM_IGNORE
+        case .denied: PAM_AUTH_ERR
+        case .configurationError: PAM_SERVICE_ERR
+        }
+    }
+}
+
+/// The SPEC §3 flow for one login: find the file, honour a trusted device,
+/// respect a lock-out, ask for a code, verify it (TwoStepCore's Verifier,
+/// under the store's lock), and offer to trust the device. Every path that
+/// is not an explicit success or "not applicable" denies.
+struct Login {
+    let session: PAMSession
+    let options: ModuleOptions
+    let now: Int64
+
+    /// How long libpam waits before reporting a failure (randomised by libpam),
+    /// so wrong answers cost the same whatever the account.
+    static let failDelayMicroseconds: UInt32 = 2_000_000
+
+    private var verifier: Verifier { Verifier(policy: options.policy) }
+    private var trust: TrustPolicy { TrustPolicy(trustDays: options.trustDays, trustBy: options.trustBy) }
+
+    func authenticate() -> Outcome {
+        guard let user = session.user() else {
+            session.log(LOG_ERR, "no user name; denying")
+            return .denied
+        }
+        let device = Device(
+            service: session.item(PAM_SERVICE) ?? "unknown",
+            remoteHost: session.item(PAM_RHOST),
+            keyFingerprint: session.environment("SSH_AUTH_INFO_0").flatMap { SSHKey.fingerprint(authInfo: $0) })
+        let context = "user \(user) service \(device.service) from \(device.remoteHost ?? "local")"
+
+        if let host = device.remoteHost, let network = options.exemptRemoteHosts.first(where: { $0.contains(host) }) {
+            session.log(LOG_NOTICE, "\(context): exempt (\(network)), second step skipped")
+            return .ignore
+        }
+        guard let pw = session.passwd(for: user) else {
+            session.log(LOG_NOTICE, "\(context): unknown user")
+            return refuseUnknown()
+        }
+        let path: String
+        do {
+            path = try options.store.path(user: user, home: String(cString: pw.pointee.pw_dir))
+        } catch {
+            session.log(LOG_ERR, "\(context): \(error); denying")
+            return deny(Messages.unavailable)
+        }
+        let file = FileAccess(session: session, store: FactorStore(path: path, user: pw.pointee.pw_uid), passwd: pw)
+        session.debugLog("\(context): factor file \(path), \(file.actsAsUser ? "as the user" : "as root (root-owned store)")")
+
+        let factors: FactorFile
+        do {
+            factors = try file.run { try file.store.read() }
+        } catch StoreError.notEnrolled {
+            if options.nullok {
+                session.log(LOG_NOTICE, "\(context): not enrolled, let through (nullok)")
+                return .ignore
+            }
+            session.log(LOG_NOTICE, "\(context): not enrolled; denying (no nullok)")
+            return deny(Messages.notEnrolled)
+        } catch {
+            session.log(LOG_ERR, "\(context): cannot use the factor file: \(error); denying")
+            return deny(Messages.unavailable)
+        }
+        guard factors.isEnabled else {
+            session.log(LOG_ERR, "\(context): the factor file has no factors left; denying")
+            return deny(Messages.unavailable)
+        }
+        if let record = trust.trustedRecord(in: factors, for: device, at: now) {
+            session.log(LOG_NOTICE, "\(context): trusted device (\(record.id)), no code asked")
+            return .success
+        }
+        if let until = verifier.lockout(in: factors, at: now) {
+            session.log(LOG_NOTICE, "\(context): locked out until \(until); no code checked")
+            return deny(Messages.lockedOut(until: until, now: now))
+        }
+        guard let answer = askForCode(context: context) else { return deny(Messages.noAnswer) }
+
+        let result: Verifier.Result
+        do {
+            result = try file.run {
+                try file.store.update { (current: inout FactorFile) -> Verifier.Result in
+                    let r = verifier.verify(answer, in: current, at: Int64(time(nil)))
+                    current = r.file
+                    return r
+                }
+            }
+        } catch {
+            session.log(LOG_ERR, "\(context): cannot record the verification: \(error); denying")
+            return deny(Messages.unavailable)
+        }
+        switch result.decision {
+        case .lockedOut(let until):
+            session.log(LOG_NOTICE, "\(context): locked out until \(until); no code checked")
+            return deny(Messages.lockedOut(until: until, now: now))
+        case .refused(let refusal):
+            let what = refusal.replay ? "replayed code" : "wrong code"
+            let lock = refusal.lockedUntil.map { ", locked out until \($0)" } ?? ""
+            session.log(LOG_NOTICE, "\(context): \(what) (\(refusal.failures) in a row\(lock))")
+            if let until = refusal.lockedUntil { return deny(Messages.wrongCode + " " + Messages.lockedOut(until: until, now: now)) }
+            return deny(Messages.wrongCode)
+        case .accepted(let acceptance):
+            session.log(LOG_NOTICE, "\(context): code accepted (\(acceptance.kind.rawValue) \(acceptance.factorID))")
+            if let left = acceptance.backupCodesLeft { session.info(Messages.backupCodesLeft(left)) }
+            offerTrust(device: device, file: file, context: context)
+            return .success
+        }
+    }
+
+    /// Prompts for the code; an empty answer or `?` shows the other ways
+    /// in and asks again. With `forward_pass` the answer is `PASSWORD CODE`
+    /// and the password goes on to the next module as PAM_AUTHTOK.
+    private func askForCode(context: String) -> String? {
+        let prompt = options.forwardPass && options.prompt == ModuleOptions().prompt ? "Password and verification code: " : options.prompt
+        for _ in 0..<3 {
+            guard var answer = session.ask(prompt, echo: false) else {
+                session.log(LOG_NOTICE, "\(context): the client gave no answer")
+                return nil
+            }
+            if options.forwardPass {
+                guard let space = answer.lastIndex(of: " ") else {
+                    session.log(LOG_NOTICE, "\(context): forward_pass answer without a code")
+                    return ""
+                }
+                let password = String(answer[..<space])
+                answer = String(answer[answer.index(after: space)...])
+                guard session.setAuthToken(password) else {
+                    session.log(LOG_ERR, "\(context): could not set PAM_AUTHTOK")
+                    return nil
+                }
+            }
+            let trimmed = answer.filter { $0 != " " }
+            if trimmed.isEmpty || trimmed == "?" {
+                session.info("Didn't receive the code? You can type one of your backup codes instead.")
+                continue
+            }
+            return answer
+        }
+        return nil
+    }
+
+    /// After a correct code: "Don't ask for codes on this device for N days?"
+    /// A client that cannot answer simply does not trust the device. A
+    /// failure to store the record is logged; the login stands.
+    private func offerTrust(device: Device, file: FileAccess, context: String) {
+        guard trust.canTrust(device) else { return }
+        guard let answer = session.ask(Messages.trustQuestion(days: options.trustDays), echo: true) else { return }
+        guard ["y", "yes"].contains(answer.lowercased().filter { $0 != " " }) else { return }
+        do {
+            try file.run { try file.store.update { $0 = trust.trust(device, in: $0, at: now) } }
+            session.log(LOG_NOTICE, "\(context): device trusted for \(options.trustDays) days (\(trust.mode(for: device).rawValue))")
+        } catch {
+            session.log(LOG_ERR, "\(context): could not record the trusted device: \(error)")
+            session.error("This device could not be remembered; you will be asked for a code next time.")
+        }
+    }
+
+    /// An unknown user gets the same prompt, the same work and the same
+    /// answer as an enrolled user who types a wrong code.
+    private func refuseUnknown() -> Outcome {
+        guard let answer = askForCode(context: "unknown user") else { return deny(Messages.noAnswer) }
+        let decoy = Decoy.file(now: now)
+        _ = verifier.verify(answer, in: decoy, at: now)
+        return deny(Messages.wrongCode)
+    }
+
+    private func deny(_ message: String) -> Outcome {
+        session.error(message)
+        session.requestFailDelay(microseconds: Self.failDelayMicroseconds)
+        return .denied
+    }
+}
+
+/// A made-up factor file for unknown users, so that checking their answer
+/// costs what checking a real user's does.
+enum Decoy {
+    static func file(now: Int64) -> FactorFile {
+        let secret = SecretBytes((try? SystemRandom.bytes(20)) ?? [UInt8](repeating: 0x5a, count: 20))
+        var file = FactorFile()
+        file.factors.append(TOTPAuthenticator(id: "totp-1", secret: secret, parameters: .standard, label: "decoy", created: now))
+        for i in 0..<10 {
+            file.factors.append(BackupCode(id: "backup-\(i)", salt: [UInt8](repeating: UInt8(i), count: 16),
+                                           hash: [UInt8](repeating: 0, count: 32), created: now))
+        }
+        return file
+    }
+}
+
+/// Opens the user's file with the right identity: the user's (setfsuid via
+/// pam_modutil_drop_priv) for a store in a directory the user owns, root's
+/// for an administrator-managed store whose directory root owns.
+struct FileAccess {
+    let session: PAMSession
+    let store: FactorStore
+    let passwd: UnsafeMutablePointer<passwd>
+
+    var actsAsUser: Bool {
+        var st = stat()
+        let directory = store.path.lastIndex(of: "/").map { String(store.path[..<$0]) } ?? "."
+        return !(stat(directory.isEmpty ? "/" : directory, &st) == 0 && st.st_uid == 0)
+    }
+
+    func run<T>(_ body: () throws -> T) throws -> T {
+        actsAsUser ? try session.asUser(passwd, body) : try body()
+    }
+}

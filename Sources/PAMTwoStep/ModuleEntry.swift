@@ -1,0 +1,30 @@
+import CPAMShim
+import TwoStepCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `pam_sm_authenticate`, called from the C shim. Parses the options (an
+/// unknown or malformed one denies), then runs the SPEC §3 flow.
+@_cdecl("twostep_authenticate")
+public func twostepAuthenticate(
+    _ pamh: OpaquePointer?, _ flags: Int32, _ argc: Int32, _ argv: UnsafeMutablePointer<UnsafePointer<CChar>?>?
+) -> Int32 {
+    guard let pamh else { return PAM_SERVICE_ERR }
+    var arguments = [String]()
+    for i in 0..<Int(max(argc, 0)) {
+        if let argument = argv?[i] { arguments.append(String(cString: argument)) }
+    }
+    var session = PAMSession(handle: pamh)
+    let options: ModuleOptions
+    do {
+        options = try ModuleOptions(arguments: arguments)
+    } catch {
+        session.log(LOG_ERR, "configuration error in the pam.d line: \(error); denying every login until it is fixed")
+        session.error(Messages.unavailable)
+        return PAM_SERVICE_ERR
+    }
+    session.debug = options.debug
+    let login = Login(session: session, options: options, now: Int64(time(nil)))
+    return login.authenticate().pamCode
+}

@@ -1,0 +1,100 @@
+import CPAMShim
+import TwoStepCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One call into the module: the PAM handle and what libpam offers through
+/// it (user, items, environment, conversation, syslog, privileges). The only
+/// Swift type that touches libpam.
+struct PAMSession {
+    let handle: OpaquePointer
+    var debug = false
+
+    /// The user being authenticated (`pam_get_user`), nil when there is none.
+    func user() -> String? {
+        var name: UnsafePointer<CChar>?
+        guard pam_get_user(handle, &name, nil) == PAM_SUCCESS, let name else { return nil }
+        let user = String(cString: name)
+        return user.isEmpty ? nil : user
+    }
+
+    /// A string item such as PAM_SERVICE or PAM_RHOST.
+    func item(_ type: Int32) -> String? {
+        var value: UnsafeRawPointer?
+        guard pam_get_item(handle, type, &value) == PAM_SUCCESS, let value else { return nil }
+        let text = String(cString: value.assumingMemoryBound(to: CChar.self))
+        return text.isEmpty ? nil : text
+    }
+
+    /// A variable of the PAM environment (`pam_getenv`).
+    func environment(_ name: String) -> String? {
+        guard let value = pam_getenv(handle, name) else { return nil }
+        return String(cString: value)
+    }
+
+    /// The user's entry (`pam_modutil_getpwnam`; libpam frees it at pam_end).
+    func passwd(for user: String) -> UnsafeMutablePointer<passwd>? {
+        pam_modutil_getpwnam(handle, user)
+    }
+
+    /// Asks a question; nil when the client gives no answer (a client that
+    /// can answer one prompt only, a closed connection). The answer buffer is
+    /// cleansed before it is released.
+    func ask(_ text: String, echo: Bool) -> String? {
+        var buffer = [CChar](repeating: 0, count: 1024)
+        defer { buffer.withUnsafeMutableBytes { cleanse($0) } }
+        let rc = twostep_prompt(handle, echo ? 1 : 0, text, &buffer, buffer.count)
+        guard rc == PAM_SUCCESS else { return nil }
+        return buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+    }
+
+    /// Tells the user something.
+    func info(_ text: String) { _ = twostep_info(handle, text) }
+
+    /// Tells the user about a problem.
+    func error(_ text: String) { _ = twostep_error(handle, text) }
+
+    /// Logs to syslog (auth facility) through `pam_syslog`. Never pass a
+    /// code, an answer or a secret.
+    func log(_ priority: Int32, _ message: String) {
+        twostep_syslog(handle, priority, message)
+    }
+
+    /// Logs only with the `debug` option.
+    func debugLog(_ message: @autoclosure () -> String) {
+        if debug { log(LOG_DEBUG, message()) }
+    }
+
+    /// Asks libpam to delay a failure (`pam_fail_delay`), so that wrong
+    /// answers take about the same time whatever the reason.
+    func requestFailDelay(microseconds: UInt32) {
+        _ = pam_fail_delay(handle, microseconds)
+    }
+
+    /// Sets PAM_AUTHTOK for the next module (forward_pass).
+    func setAuthToken(_ password: String) -> Bool {
+        twostep_set_authtok(handle, password) == PAM_SUCCESS
+    }
+
+    /// Runs `body` with the file-system identity of `pw` (pam_modutil_drop_priv),
+    /// then regains it. Throws when either switch fails.
+    func asUser<T>(_ pw: UnsafeMutablePointer<passwd>, _ body: () throws -> T) throws -> T {
+        guard let token = twostep_drop_priv(handle, pw) else { throw ModuleError.privileges("drop") }
+        let result: Result<T, any Error>
+        do { result = .success(try body()) } catch { result = .failure(error) }
+        guard twostep_regain_priv(handle, token) == 0 else { throw ModuleError.privileges("regain") }
+        return try result.get()
+    }
+}
+
+/// Failures of the module's own machinery (not the user's answers).
+enum ModuleError: Error, CustomStringConvertible {
+    case privileges(String)
+
+    var description: String {
+        switch self {
+        case .privileges(let step): "could not \(step) privileges for the user's file"
+        }
+    }
+}
