@@ -214,11 +214,7 @@ struct FileAccess {
     let store: FactorStore
     let passwd: UnsafeMutablePointer<passwd>
 
-    var actsAsUser: Bool {
-        var st = stat()
-        let directory = store.path.lastIndex(of: "/").map { String(store.path[..<$0]) } ?? "."
-        return !(stat(directory.isEmpty ? "/" : directory, &st) == 0 && st.st_uid == 0)
-    }
+    var actsAsUser: Bool { !store.isAdministratorManaged }
 
     func run<T>(_ body: () throws -> T) throws -> T {
         actsAsUser ? try session.asUser(passwd, body) : try body()

@@ -46,6 +46,14 @@ public struct FactorStore: Sendable {
         }
     }
 
+    /// True when root owns the file's directory: an administrator-managed
+    /// store (`/var/lib/twostep/%u`), whose files root reads and writes as
+    /// root. Any other store is touched with the user's file-system identity.
+    public var isAdministratorManaged: Bool {
+        var st = stat()
+        return stat(directory, &st) == 0 && st.st_uid == 0
+    }
+
     // MARK: Reading
 
     /// Reads and parses the file without locking (a replace is atomic, so a

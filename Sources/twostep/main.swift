@@ -1,1 +1,3 @@
 import TwoStepCLI
+
+TwoStep.runAndExit()

@@ -1,0 +1,8 @@
+import ArgumentParser
+
+/// `twostep add`: another method.
+struct Add: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Add another method: an authenticator app.",
+        subcommands: [AddTOTP.self])
+}

@@ -1,0 +1,39 @@
+import ArgumentParser
+import TwoStepCore
+
+/// `twostep trust list`.
+struct TrustList: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "list",
+        abstract: "List trusted devices.")
+
+    @OptionGroup var target: TargetOptions
+
+    @Flag(help: "Print {\"trusted_devices\": [...]} on standard output (times in Unix seconds).")
+    var json = false
+
+    func run() throws {
+        let target = try target.resolve()
+        let devices = try target.readEnabled().trustedDevices.map(Status.Report.Device.init)
+        if json {
+            try JSONOutput.print(["trusted_devices": devices])
+        } else {
+            Self.show(devices)
+        }
+    }
+
+    /// The human listing, shared with `status`.
+    static func show(_ devices: [Status.Report.Device]) {
+        guard !devices.isEmpty else {
+            Console.out("Trusted devices: none")
+            return
+        }
+        Console.out("Trusted devices:")
+        for d in devices {
+            var what = [String]()
+            if let rhost = d.rhost { what.append("from \(rhost)") }
+            if let key = d.key { what.append("key \(key)") }
+            Console.out("  \(d.id)  \(d.service) \(what.joined(separator: ", "))  trusted \(Clock.local(d.created)) until \(Clock.local(d.expires))")
+        }
+    }
+}

@@ -1,0 +1,12 @@
+import Foundation
+
+/// `--json` output: one object on standard output, keys in snake_case.
+enum JSONOutput {
+    static func print<T: Encodable>(_ value: T) throws {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let data = try encoder.encode(value)
+        Console.out(String(decoding: data, as: UTF8.self))
+    }
+}
