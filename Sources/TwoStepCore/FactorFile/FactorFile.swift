@@ -10,7 +10,8 @@
 ///     trust id=trust-1 service=sshd rhost=192.0.2.7 created=1764220800 expires=1766812800
 ///     failures count=2 last=1764221000
 ///
-/// Blank lines and lines starting with `#` are ignored. The `twostep` line
+/// Lines are printable ASCII (values are %-encoded). Blank lines and lines
+/// starting with `#` are ignored. The `twostep` line
 /// comes first; every other line starts with a known keyword and carries
 /// exactly the fields that keyword defines.
 public struct FactorFile: Sendable, Equatable {
@@ -82,15 +83,19 @@ public struct FactorFile: Sendable, Equatable {
         var sawFailures = false
         var ids = Set<String>()
         var lineNumber = 0
-        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        // Split on the newline byte: Swift's Character view would treat
+        // "\r\n" as one character and join lines.
+        for bytes in text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
             lineNumber += 1
+            let line = Substring(bytes)
             if line.isEmpty || line.first == "#" { continue }
-            guard line.utf8.allSatisfy({ $0 >= 0x20 && $0 != 0x7f }) else {
-                throw .malformedFile(line: lineNumber, reason: "control character in the line")
+            // The writer %-encodes everything else, so a line is printable ASCII.
+            guard line.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7f }) else {
+                throw .malformedFile(line: lineNumber, reason: "control character or non-ASCII byte in the line")
             }
             if line.hasPrefix("twostep ") || line == "twostep" {
                 guard !sawVersion else { throw .malformedFile(line: lineNumber, reason: "a second 'twostep' version line") }
-                let version = line.dropFirst("twostep".count).drop(while: { $0 == " " })
+                let version = line.dropFirst("twostep ".count)
                 guard version == String(Self.version) else {
                     throw .malformedFile(line: lineNumber, reason: "unsupported version '\(version.prefix(10))' (this twostep reads version \(Self.version))")
                 }

@@ -60,7 +60,6 @@ public struct KeyURI: Sendable, Equatable {
             labelPart = afterType
             queryPart = ""
         }
-        guard let label = PercentEncoding.decode(String(labelPart)) else { throw .invalidKeyURI("bad %-escape in the label") }
         var params: [String: String] = [:]
         for pair in queryPart.split(separator: "&", omittingEmptySubsequences: true) {
             let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
@@ -84,14 +83,25 @@ public struct KeyURI: Sendable, Equatable {
         let digits = try Self.integer(params["digits"], name: "digits", default: OTPParameters.standard.digits)
         let period = try Self.integer(params["period"], name: "period", default: OTPParameters.standard.period)
 
-        let labelIssuer: String?
-        if let colon = label.firstIndex(of: ":") {
-            labelIssuer = String(label[..<colon])
-            account = String(label[label.index(after: colon)...]).trimmingLeadingSpaces()
-        } else {
-            labelIssuer = nil
-            account = label
+        // The issuer and account are split at the first literal ':' before
+        // decoding, so a ':' written as %3A inside either part survives
+        // (the builder writes it that way); a label without a literal ':'
+        // may still use %3A as the separator.
+        guard let decodedLabel = PercentEncoding.decode(String(labelPart)) else { throw .invalidKeyURI("bad %-escape in the label") }
+        var labelIssuer: String?
+        var labelAccount = decodedLabel
+        if let colon = labelPart.firstIndex(of: ":") {
+            guard let i = PercentEncoding.decode(String(labelPart[..<colon])),
+                  let a = PercentEncoding.decode(String(labelPart[labelPart.index(after: colon)...])) else {
+                throw .invalidKeyURI("bad %-escape in the label")
+            }
+            labelIssuer = i
+            labelAccount = a
+        } else if let colon = decodedLabel.firstIndex(of: ":") {
+            labelIssuer = String(decodedLabel[..<colon])
+            labelAccount = String(decodedLabel[decodedLabel.index(after: colon)...])
         }
+        account = labelAccount.trimmingLeadingSpaces()
         if let i = params["issuer"], let l = labelIssuer, !i.isEmpty, i != l {
             throw .invalidKeyURI("the issuer parameter '\(i)' differs from the label's issuer '\(l)'")
         }
