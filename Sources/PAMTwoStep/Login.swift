@@ -213,8 +213,15 @@ struct FileAccess {
     let session: PAMSession
     let store: FactorStore
     let passwd: UnsafeMutablePointer<passwd>
+    /// Decided once per login, before the file is touched.
+    let actsAsUser: Bool
 
-    var actsAsUser: Bool { !store.isAdministratorManaged }
+    init(session: PAMSession, store: FactorStore, passwd: UnsafeMutablePointer<passwd>) {
+        self.session = session
+        self.store = store
+        self.passwd = passwd
+        actsAsUser = !store.isAdministratorManaged
+    }
 
     func run<T>(_ body: () throws -> T) throws -> T {
         actsAsUser ? try session.asUser(passwd, body) : try body()
