@@ -94,12 +94,17 @@ struct Login {
             session.log(LOG_NOTICE, "\(context): locked out until \(until); no code checked")
             return deny(Messages.lockedOut(until: until, now: now))
         }
-        guard let answer = askForCode(context: context) else { return deny(Messages.noAnswer) }
+        let help = CodeHelp(session: session, options: options, file: file, user: user, context: context, factors: factors)
+        guard let answer = askForCode(context: context, help: help) else { return deny(Messages.noAnswer) }
 
         let result: Verifier.Result
         do {
             result = try file.run {
-                try file.store.update { (current: inout FactorFile) -> Verifier.Result in
+                // A recorded TOTP step or failure count is written without
+                // fsync (FactorStore.Durability.stateOnly); a spent backup
+                // code is always durable.
+                try file.store.update(durability: { $0.changesStateOnly ? .stateOnly : .durable }) {
+                    (current: inout FactorFile) -> Verifier.Result in
                     let r = verifier.verify(answer, in: current, at: Int64(time(nil)))
                     current = r.file
                     return r
@@ -128,9 +133,10 @@ struct Login {
     }
 
     /// Prompts for the code; an empty answer or `?` shows the other ways
-    /// in and asks again. With `forward_pass` the answer is `PASSWORD CODE`
-    /// and the password goes on to the next module as PAM_AUTHTOK.
-    private func askForCode(context: String) -> String? {
+    /// in (`help`: the menu that sends a code to a phone; without phones,
+    /// one generic line) and asks again. With `forward_pass` the answer is
+    /// `PASSWORD CODE` and the password goes on to the next module as PAM_AUTHTOK.
+    private func askForCode(context: String, help: CodeHelp? = nil) -> String? {
         let prompt = options.forwardPass && options.prompt == ModuleOptions().prompt ? "Password and verification code: " : options.prompt
         for _ in 0..<3 {
             guard var answer = session.ask(prompt, echo: false) else {
@@ -151,7 +157,11 @@ struct Login {
             }
             let trimmed = answer.filter { $0 != " " }
             if trimmed.isEmpty || trimmed == "?" {
-                session.info("Didn't receive the code? You can type one of your backup codes instead.")
+                if let help {
+                    help.offer()
+                } else {
+                    session.info("Didn't receive the code? You can type one of your backup codes instead.")
+                }
                 continue
             }
             return answer

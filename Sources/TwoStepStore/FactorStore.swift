@@ -22,7 +22,30 @@ import CLinux
 ///
 /// The store does not change identity: the caller opens a user's file with
 /// that user's file-system identity (see `FileSystemIdentity`).
+///
+/// Durability: by default every replace is `Durability.durable`. `update`
+/// can relax it, per change, to `.stateOnly` for changes whose loss in a
+/// crash is harmless (see `Durability`); the module does so only for the
+/// last accepted TOTP step and the failure count, never for a spent backup
+/// code (BENCHMARKS.md, "Which writes must be durable").
 public struct FactorStore: Sendable {
+    /// How hard a replace works to survive a crash.
+    public enum Durability: Sendable, Equatable {
+        /// The new content is fsynced before the rename and the directory
+        /// after it: once `update` returns, the change survives a crash.
+        case durable
+        /// No fsync: the rename alone publishes the change. A crash may
+        /// lose the change (the old file comes back) but must not leave a
+        /// torn or empty file, so this is only done on file systems that
+        /// write a renamed-over file's data before committing the rename
+        /// (ext4's default `auto_da_alloc`, btrfs) or keep nothing across a
+        /// crash anyway (tmpfs); on any other file system it is `.durable`.
+        /// For verification state only: the last accepted TOTP step and the
+        /// failure count. Never for a spent backup code, a new secret or
+        /// any change the user asked for.
+        case stateOnly
+    }
+
     /// The file's path.
     public let path: String
     /// The uid of the user the file belongs to.
@@ -81,7 +104,11 @@ public struct FactorStore: Sendable {
     /// Locked read-modify-write. `body` gets the parsed file and may change
     /// it; when the text changed, the new file replaces the old one before
     /// the lock is released. An error thrown by `body` writes nothing.
-    public func update<T>(_ body: (inout FactorFile) throws -> T) throws -> T {
+    /// `durability` chooses, from `body`'s result, how the replace is made
+    /// (default: `.durable`).
+    public func update<T>(
+        durability: (T) -> Durability = { _ in .durable }, _ body: (inout FactorFile) throws -> T
+    ) throws -> T {
         let dir = try openDirectory()
         defer { close(dir.fd) }
         let fd = try openLocked(in: dir)
@@ -91,9 +118,23 @@ public struct FactorStore: Sendable {
         let result = try body(&new)
         let text = new.text
         if text != old.text {
-            try replace(in: dir, with: text)
+            let relaxed = durability(result) == .stateOnly && Self.ordersRenamedData(fd)
+            try replace(in: dir, with: text, sync: !relaxed)
         }
         return result
+    }
+
+    /// True when the file system holding `fd` writes the data of a file
+    /// renamed over another before it commits the rename, so that a crash
+    /// leaves the old or the new file, never an empty one: ext4 (its
+    /// default `auto_da_alloc`; an administrator who mounts with
+    /// `noauto_da_alloc` gives that up), btrfs, and tmpfs (nothing survives
+    /// a crash there anyway).
+    static func ordersRenamedData(_ fd: Int32) -> Bool {
+        switch twostep_fs_type(fd) {
+        case 0xEF53, 0x9123_683E, 0x0102_1994: return true  // ext2/3/4, btrfs, tmpfs
+        default: return false
+        }
     }
 
     /// Writes a new file where none exists; throws `alreadyExists` otherwise
@@ -263,7 +304,7 @@ public struct FactorStore: Sendable {
 
     // MARK: Writing
 
-    private func writeTemporary(in dir: Directory, text: String) throws(StoreError) -> String {
+    private func writeTemporary(in dir: Directory, text: String, sync: Bool = true) throws(StoreError) -> String {
         let suffix: String
         do { suffix = Hex.encode(try SystemRandom.bytes(6)) } catch {
             throw .io(path: path, operation: "getrandom for", errno: EIO)
@@ -284,7 +325,7 @@ public struct FactorStore: Sendable {
             }
             written += n
         }
-        if failure == nil, fsync(fd) != 0 { failure = ("fsync", errno) }
+        if failure == nil, sync, fsync(fd) != 0 { failure = ("fsync", errno) }
         if close(fd) != 0, failure == nil { failure = ("close", errno) }
         if let failure {
             unlinkat(dir.fd, temp, 0)
@@ -293,14 +334,16 @@ public struct FactorStore: Sendable {
         return temp
     }
 
-    private func replace(in dir: Directory, with text: String) throws(StoreError) {
-        let temp = try writeTemporary(in: dir, text: text)
+    /// Temp file, rename over the old file; with `sync` (`.durable`) the
+    /// temp file is fsynced before and the directory after the rename.
+    private func replace(in dir: Directory, with text: String, sync: Bool = true) throws(StoreError) {
+        let temp = try writeTemporary(in: dir, text: text, sync: sync)
         guard renameat(dir.fd, temp, dir.fd, name) == 0 else {
             let e = errno
             unlinkat(dir.fd, temp, 0)
             throw .io(path: path, operation: "rename", errno: e)
         }
-        try syncDirectory(dir)
+        if sync { try syncDirectory(dir) }
     }
 
     private func syncDirectory(_ dir: Directory) throws(StoreError) {

@@ -33,7 +33,10 @@
  *   --env        pam_putenv("NAME=VALUE") before authenticating, e.g.
  *                --env 'SSH_AUTH_INFO_0=publickey ssh-ed25519 AAAA...'
  *   --answer     next answer for a PROMPT_ECHO_OFF/ON message (repeatable);
- *                the script restarts from the first answer every cycle
+ *                the script restarts from the first answer every cycle.
+ *                An answer "@cmd:COMMAND" is computed when its prompt comes:
+ *                the first line COMMAND (sh -c) prints, e.g. a code a
+ *                channel plugin has just written to a spool file
  *   --confdir    use pam_start_confdir(DIR) (Linux-PAM >= 1.4) instead of
  *                /etc/pam.d — no root, no pam_wrapper needed
  *   --cycles N   repeat start/authenticate/end N times (default 1)
@@ -177,6 +180,24 @@ static void free_responses(struct pam_response *r, int n) {
     free(r);
 }
 
+/* --answer @cmd:COMMAND: the first line COMMAND prints, run when the
+ * prompt comes (the answer depends on what the module did before it).
+ * Any other answer is used as it is. Returns a malloc'd string. */
+static char *answer_text(const char *answer) {
+    if (strncmp(answer, "@cmd:", 5) != 0)
+        return strdup(answer);
+    fflush(stdout);
+    FILE *p = popen(answer + 5, "r");
+    if (p == NULL)
+        return strdup("");
+    char line[1024] = "";
+    if (fgets(line, sizeof line, p) == NULL)
+        line[0] = '\0';
+    pclose(p);
+    line[strcspn(line, "\r\n")] = '\0';
+    return strdup(line);
+}
+
 static int conversation(int n, const struct pam_message **msg,
                         struct pam_response **resp, void *data) {
     struct conv_state *st = data;
@@ -212,7 +233,7 @@ static int conversation(int n, const struct pam_message **msg,
             free_responses(r, n);
             return PAM_CONV_ERR;
         }
-        r[i].resp = strdup(opt.answers[st->next_answer++]);
+        r[i].resp = answer_text(opt.answers[st->next_answer++]);
         if (r[i].resp == NULL) {
             free_responses(r, n);
             return PAM_BUF_ERR;

@@ -12,7 +12,10 @@ Prompts are matched on their text (case-insensitive):
                                         the last one is reused)
   "don't ask for codes" / "[y/N]"    -> --trust (no --trust: empty answer = no)
   --answer REGEX=VALUE               -> checked first, in order given
-An unmatched prompt aborts the login.
+An unmatched prompt aborts the login. A --code or --answer value
+"@cmd:COMMAND" is computed when its prompt comes: the first line COMMAND
+(sh -c) prints — e.g. the code a channel plugin has just written to its
+spool file: --code '?' --code '@cmd:awk ... /var/spool/twostep/outbox'.
 
 Output, one line each: "PROMPT_ECHO_OFF: <text>" / "PROMPT_ECHO_ON: <text>"
 (paramiko; "PROMPT: <text>" with --client openssh), "MESSAGE: <line>" for
@@ -70,6 +73,15 @@ def say(kind, text):
     print(f"{kind}: {text}", flush=True)
 
 
+def resolve(value):
+    """A value as given, or for "@cmd:COMMAND" the first line it prints."""
+    if not value.startswith("@cmd:"):
+        return value
+    import subprocess
+    out = subprocess.run(value[5:], shell=True, capture_output=True, text=True, timeout=30).stdout
+    return out.splitlines()[0] if out else ""
+
+
 class Answerer:
     """Chooses the answer for a prompt from its text."""
 
@@ -85,7 +97,7 @@ class Answerer:
             raise RuntimeError("too many prompts")
         for rx, val in self.args.extra:
             if rx.search(prompt):
-                return val
+                return resolve(val)
         low = prompt.lower()
         if "don't ask" in low or "[y/n]" in low:
             return self.args.trust if self.args.trust is not None else ""
@@ -98,7 +110,7 @@ class Answerer:
                 raise RuntimeError("code asked, none given")
             c = self.codes[min(self.code_index, len(self.codes) - 1)]
             self.code_index += 1
-            return c
+            return resolve(c)
         raise RuntimeError(f"no answer for prompt {prompt!r}")
 
 

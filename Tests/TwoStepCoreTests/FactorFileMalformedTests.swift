@@ -54,7 +54,7 @@ struct FactorFileMalformedTests {
         Case(name: "duplicate twostep line", text: onLine5("twostep 1"), line: 5, reason: "second 'twostep'"),
         Case(name: "duplicate twostep line, far apart", text: head6 + backup + "\n\n# x\ntwostep 1\n", line: 10, reason: "second 'twostep'"),
         // Keywords and fields.
-        Case(name: "unknown keyword", text: onLine5("phone id=phone-1 number=%2B15551234"), line: 5, reason: "unknown keyword"),
+        Case(name: "unknown keyword", text: onLine5("email id=email-1 address=a@example.org"), line: 5, reason: "unknown keyword"),
         Case(name: "keyword in upper case", text: onLine7(totp().replacing("totp id", with: "TOTP id")), line: 7, reason: "unknown keyword"),
         Case(name: "unknown field", text: onLine5(backup + " note=x"), line: 5, reason: "unknown field 'note'"),
         Case(name: "unknown field in totp", text: onLine7(totp("counter=3")), line: 7, reason: "unknown field 'counter'"),

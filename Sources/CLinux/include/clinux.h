@@ -10,4 +10,7 @@ int twostep_setfsgid(gid_t gid);
 
 /* renameat2(2) with RENAME_NOREPLACE: fails with EEXIST when newpath exists. */
 int twostep_rename_noreplace(int olddirfd, const char *oldpath, int newdirfd, const char *newpath);
+
+/* fstatfs(2)'s f_type (the file system's magic number), or 0 on failure. */
+unsigned long twostep_fs_type(int fd);
 #endif

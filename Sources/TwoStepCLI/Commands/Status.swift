@@ -32,6 +32,7 @@ struct Status: ParsableCommand {
         var path: String
         var enabled: Bool
         var authenticators: [Authenticator]
+        var phones: [PhoneEntry]
         var backupCodesLeft: Int
         var trustedDevices: [Device]
         var failures: Int
@@ -43,6 +44,15 @@ struct Status: ParsableCommand {
             var algorithm: String
             var digits: Int
             var period: Int
+            var created: Int64
+        }
+
+        /// A phone, with its number masked (`+966 ••• ••34`).
+        struct PhoneEntry: Encodable {
+            var id: String
+            var channel: String
+            var number: String
+            var label: String
             var created: Int64
         }
 
@@ -63,6 +73,9 @@ struct Status: ParsableCommand {
                 Authenticator(id: $0.id, label: $0.label, algorithm: $0.parameters.algorithm.rawValue,
                               digits: $0.parameters.digits, period: $0.parameters.period, created: $0.created)
             }
+            phones = file.phones.map {
+                PhoneEntry(id: $0.id, channel: $0.channel.rawValue, number: $0.number.masked, label: $0.label, created: $0.created)
+            }
             backupCodesLeft = file.backupCodes.count
             trustedDevices = file.trustedDevices.map(Device.init)
             failures = file.failures.count
@@ -81,6 +94,13 @@ struct Status: ParsableCommand {
             if authenticators.isEmpty { Console.out("  none") }
             for a in authenticators {
                 Console.out("  \(a.id)  \"\(a.label)\"  \(a.algorithm), \(a.digits) digits, \(a.period) s  added \(Clock.local(a.created))")
+            }
+            if !phones.isEmpty {
+                Console.out("Phones (codes by SMS or voice call):")
+                for p in phones {
+                    let how = p.channel == "sms" ? "SMS" : "voice call"
+                    Console.out("  \(p.id)  \(p.number)  \(how)  \"\(p.label)\"  added \(Clock.local(p.created))")
+                }
             }
             Console.out("Backup codes left: \(backupCodesLeft)")
             Console.out()

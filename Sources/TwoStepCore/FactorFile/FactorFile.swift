@@ -8,6 +8,9 @@
 ///     totp id=totp-1 algorithm=SHA1 digits=6 period=30 secret=… label=Phone created=1764220800 last-step=58807360
 ///     backup id=backup-1 salt=… hash=… created=1764220800
 ///     trust id=trust-1 service=sshd rhost=192.0.2.7 created=1764220800 expires=1766812800
+///     phone id=phone-1 number=+966501234534 channel=sms label=Mobile created=1764220800
+///     pending id=pending-1 phone=phone-1 salt=… hash=… created=1764221000 expires=1764221300
+///     sends times=1764221000
 ///     failures count=2 last=1764221000
 ///
 /// Lines are printable ASCII (values are %-encoded). Blank lines and lines
@@ -19,7 +22,7 @@ public struct FactorFile: Sendable, Equatable {
     public static let version = 1
 
     /// The kinds of factor a file can hold, by line keyword.
-    public static let kinds: [any Factor.Type] = [TOTPAuthenticator.self, BackupCode.self]
+    public static let kinds: [any Factor.Type] = [TOTPAuthenticator.self, BackupCode.self, Phone.self, PendingCode.self]
 
     /// Every factor, in file order.
     public var factors: [any Factor]
@@ -27,11 +30,15 @@ public struct FactorFile: Sendable, Equatable {
     public var trustedDevices: [TrustedDevice]
     /// Wrong codes in a row and any lock-out.
     public var failures: FailureState
+    /// Recent codes sent to phones, for the send limit.
+    public var sends: SendLog
 
-    public init(factors: [any Factor] = [], trustedDevices: [TrustedDevice] = [], failures: FailureState = FailureState()) {
+    public init(factors: [any Factor] = [], trustedDevices: [TrustedDevice] = [], failures: FailureState = FailureState(),
+                sends: SendLog = SendLog()) {
         self.factors = factors
         self.trustedDevices = trustedDevices
         self.failures = failures
+        self.sends = sends
     }
 
     /// Files are equal when they write the same text.
@@ -45,8 +52,9 @@ public struct FactorFile: Sendable, Equatable {
     /// The unused backup codes.
     public var backupCodes: [BackupCode] { factors(of: BackupCode.self) }
 
-    /// Two-step verification is on when the user has at least one factor.
-    public var isEnabled: Bool { !factors.isEmpty }
+    /// Two-step verification is on when the user has at least one factor
+    /// that is a way in (a pending code alone is not).
+    public var isEnabled: Bool { factors.contains { type(of: $0).isMethod } }
 
     /// The next free id `PREFIX-N`.
     public func nextID(prefix: String) -> String {
@@ -68,19 +76,22 @@ public struct FactorFile: Sendable, Equatable {
             lines.append(r.text)
         }
         lines += trustedDevices.map(\.record.text)
+        if !sends.isEmpty { lines.append(sends.record.text) }
         if !failures.isClear { lines.append(failures.record.text) }
         return lines.joined(separator: "\n") + "\n"
     }
 
     /// Parses the text form. Strict: an unknown version or keyword, a
     /// malformed or incomplete line, an unknown field, a duplicate id or a
-    /// second `twostep`/`failures` line is an error naming the line number.
+    /// second `twostep`/`failures`/`sends` line is an error naming the line number.
     public init(parsing text: String) throws(TwoStepError) {
         factors = []
         trustedDevices = []
         failures = FailureState()
+        sends = SendLog()
         var sawVersion = false
         var sawFailures = false
+        var sawSends = false
         var ids = Set<String>()
         var lineNumber = 0
         // Split on the newline byte: Swift's Character view would treat
@@ -112,6 +123,10 @@ public struct FactorFile: Sendable, Equatable {
                 guard !sawFailures else { throw .malformedFile(line: lineNumber, reason: "a second 'failures' line") }
                 sawFailures = true
                 failures = try FailureState(record)
+            case SendLog.keyword:
+                guard !sawSends else { throw .malformedFile(line: lineNumber, reason: "a second 'sends' line") }
+                sawSends = true
+                sends = try SendLog(record)
             case TrustedDevice.keyword:
                 let device = try TrustedDevice(record)
                 id = device.id

@@ -6,6 +6,12 @@
 /// HMAC-SHA256(salt, code) with a random 16-byte salt per code; a used code's
 /// line is removed.
 ///
+/// A second form exists only for migration: the 8-digit scratch codes of a
+/// `~/.google_authenticator` file (`twostep import google-authenticator`),
+/// about 26.6 bits each, stored the same way (hash of the 8 digits). The
+/// two forms cannot be confused: generated codes are 10 characters and the
+/// alphabet has no 0 or 1. twostep never generates 8-digit codes.
+///
 /// File line: `backup id= salt=HEX hash=HEX created=`.
 public struct BackupCode: Factor, Equatable {
     public static let keyword = "backup"
@@ -15,6 +21,8 @@ public struct BackupCode: Factor, Equatable {
     public static let alphabet: [UInt8] = Array("23456789abcdefghjkmnpqrstuvwxyz".utf8)
     /// Characters per code.
     public static let length = 10
+    /// Digits per imported google-authenticator scratch code.
+    public static let importedLength = 8
 
     public var id: String
     public var salt: [UInt8]
@@ -48,11 +56,27 @@ public struct BackupCode: Factor, Equatable {
     }
 
     /// Lower-cases and drops spaces and dashes; nil when what is left is not
-    /// a well-formed code.
+    /// a well-formed code: 10 characters of `alphabet`, or 8 ASCII digits
+    /// (an imported google-authenticator scratch code).
     public static func normalize(_ answer: String) -> [UInt8]? {
         let chars = answer.lowercased().utf8.filter { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "-") }
-        guard chars.count == length, chars.allSatisfy(alphabet.contains) else { return nil }
-        return Array(chars)
+        if chars.count == length, chars.allSatisfy(alphabet.contains) { return Array(chars) }
+        if chars.count == importedLength, chars.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) {
+            return Array(chars)
+        }
+        return nil
+    }
+
+    /// Stores a code made elsewhere (a google-authenticator scratch code):
+    /// hashed with a new random salt, like a generated one. Throws
+    /// `invalidParameter` when `code` is not a well-formed code.
+    public static func importing(_ code: String, id: String, created: Int64) throws(TwoStepError) -> BackupCode {
+        guard var chars = normalize(code) else {
+            throw .invalidParameter("a backup code is 8 digits or 10 letters and digits")
+        }
+        defer { cleanse(&chars) }
+        let salt = try SystemRandom.bytes(16)
+        return BackupCode(id: id, salt: salt, hash: digest(chars, salt: salt), created: created)
     }
 
     static func digest(_ code: [UInt8], salt: [UInt8]) -> [UInt8] {

@@ -10,6 +10,9 @@ public protocol Factor: Sendable {
     static var keyword: String { get }
     /// The prefix of generated ids, e.g. `totp` → `totp-1`.
     static var idPrefix: String { get }
+    /// False for state that is no way in by itself (a code sent to a
+    /// phone): a file with only such factors has two-step verification off.
+    static var isMethod: Bool { get }
 
     /// Reads the factor from its line; throws `malformedFile` on any problem.
     init(from reader: inout RecordReader) throws(TwoStepError)
@@ -27,6 +30,10 @@ public protocol Factor: Sendable {
     /// (no early exit on the secret), compare in constant time, and never
     /// keep the answer.
     func check(_ answer: String, context: VerificationContext) -> FactorCheck
+}
+
+extension Factor {
+    public static var isMethod: Bool { true }
 }
 
 /// What a factor made of an answer.

@@ -19,6 +19,8 @@ public struct ModuleOptions: Sendable, Equatable {
     /// nil: `both` when a key is known, else `rhost`.
     public var trustBy: TrustBy?
     public var channels = "/usr/lib/twostep/channels"
+    /// Codes sent to a user's phones per window (`send_limit=`, `send_window=`).
+    public var sendPolicy = SendPolicy.standard
     public var exemptRemoteHosts: [CIDR] = []
     public var debug = false
     public var prompt = "Verification code: "
@@ -49,6 +51,10 @@ public struct ModuleOptions: Sendable, Equatable {
             case ("channels", let v?):
                 guard v.hasPrefix("/") else { throw .invalidParameter("channels must be an absolute directory (got '\(v)')") }
                 channels = v
+            case ("send_limit", let v?):
+                sendPolicy.limit = try Self.number(name, v, in: SendPolicy.limitRange)
+            case ("send_window", let v?):
+                sendPolicy.window = Int64(try Self.number(name, v, in: SendPolicy.windowRange))
             case ("exempt_rhost", let v?):
                 exemptRemoteHosts = try v.split(separator: ",", omittingEmptySubsequences: false).map {
                     (part) throws(TwoStepError) -> CIDR in try CIDR(parsing: String(part))
@@ -67,7 +73,7 @@ public struct ModuleOptions: Sendable, Equatable {
     }
 
     private static let flags: Set<String> = ["nullok", "debug", "forward_pass"]
-    private static let known: Set<String> = ["store", "window", "trust_days", "trust_by", "max_failures", "lockout", "channels", "exempt_rhost", "prompt"]
+    private static let known: Set<String> = ["store", "window", "trust_days", "trust_by", "max_failures", "lockout", "channels", "send_limit", "send_window", "exempt_rhost", "prompt"]
 
     private static func split(_ argument: String) -> (String, String?) {
         guard let eq = argument.firstIndex(of: "=") else { return (argument, nil) }

@@ -46,6 +46,19 @@ public struct Verifier: Sendable {
         public var file: FactorFile
         /// False when nothing needs writing (only a lock-out refusal).
         public var changed: Bool
+
+        /// True when the change is verification state only — the step of an
+        /// accepted TOTP code, the failure count, a lock-out — whose loss
+        /// in a crash costs little: a code replayed inside its own window
+        /// (which has run out by the time a crashed host is back), or a few
+        /// more guesses. False when a code was spent (a backup code, and any
+        /// other kind by default): that must survive a crash.
+        public var changesStateOnly: Bool {
+            switch decision {
+            case .refused, .lockedOut: true
+            case .accepted(let acceptance): acceptance.kind == .authenticator
+            }
+        }
     }
 
     /// Checks `answer` against every factor in `file`.

@@ -1,0 +1,105 @@
+/// A code sent to one of the user's phones through a channel, waiting to
+/// be typed at a login: 6 random digits, stored only as a salted hash,
+/// valid for `lifetime` seconds, single use, and superseded by the next
+/// send (the file holds at most one).
+///
+/// File line: `pending id= phone= salt=HEX hash=HEX created= expires=`,
+/// hashed like backup codes: HMAC-SHA256 keyed with the 16-byte salt over
+/// the code's digits.
+public struct PendingCode: Factor, Equatable {
+    public static let keyword = "pending"
+    public static let idPrefix = "pending"
+    /// A pending code is state, not a way in by itself.
+    public static let isMethod = false
+
+    /// How long a sent code is valid, seconds (SPEC §3: 5 minutes).
+    public static let lifetime: Int64 = 300
+    /// Digits per code.
+    public static let digits = 6
+
+    public var id: String
+    /// The phone the code went to.
+    public var phoneID: String
+    public var salt: [UInt8]
+    public var hash: [UInt8]
+    public var created: Int64
+    /// The code is accepted while the time is before this, Unix seconds.
+    public var expires: Int64
+
+    public init(id: String, phoneID: String, salt: [UInt8], hash: [UInt8], created: Int64, expires: Int64) {
+        self.id = id
+        self.phoneID = phoneID
+        self.salt = salt
+        self.hash = hash
+        self.created = created
+        self.expires = expires
+    }
+
+    /// Makes a new code: the clear text to send once, and the factor that
+    /// keeps only its hash.
+    public static func generate(id: String, phoneID: String, now: Int64) throws(TwoStepError) -> (code: String, factor: PendingCode) {
+        var chars = [UInt8]()
+        for _ in 0..<digits {
+            chars.append(UInt8(ascii: "0") + UInt8(try SystemRandom.uniform(below: 10)))
+        }
+        let salt = try SystemRandom.bytes(16)
+        let factor = PendingCode(id: id, phoneID: phoneID, salt: salt, hash: digest(chars, salt: salt),
+                                 created: now, expires: now + lifetime)
+        let code = String(decoding: chars, as: UTF8.self)
+        cleanse(&chars)
+        return (code, factor)
+    }
+
+    /// The digits of an answer without spaces and dashes; nil when that is
+    /// not `digits` digits.
+    static func normalize(_ answer: String) -> [UInt8]? {
+        let chars = answer.utf8.filter { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "-") }
+        guard chars.count == digits, chars.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else { return nil }
+        return Array(chars)
+    }
+
+    static func digest(_ code: [UInt8], salt: [UInt8]) -> [UInt8] {
+        salt.withUnsafeBytes { s in code.withUnsafeBytes { c in HMAC.authenticate(.sha256, key: s, message: c) } }
+    }
+
+    public init(from reader: inout RecordReader) throws(TwoStepError) {
+        id = try reader.required("id")
+        phoneID = try reader.required("phone")
+        guard let salt = Hex.decode(try reader.required("salt")), salt.count == 16 else {
+            throw reader.error("salt must be 32 hex digits")
+        }
+        guard let hash = Hex.decode(try reader.required("hash")), hash.count == 32 else {
+            throw reader.error("hash must be 64 hex digits")
+        }
+        self.salt = salt
+        self.hash = hash
+        created = try reader.integer("created", in: 0...Int64.max)
+        expires = try reader.integer("expires", in: 0...Int64.max)
+        guard expires >= created else { throw reader.error("expires before it was created") }
+        try reader.finish()
+    }
+
+    public func write(to record: inout Record) {
+        record.append("id", id)
+        record.append("phone", phoneID)
+        record.append("salt", Hex.encode(salt))
+        record.append("hash", Hex.encode(hash))
+        record.append("created", String(created))
+        record.append("expires", String(expires))
+    }
+
+    public var summary: FactorSummary {
+        FactorSummary(kind: .pendingCode, id: id, description: "code sent to \(phoneID)", created: created)
+    }
+
+    /// Hashes the answer (a malformed one too) and compares in constant
+    /// time; accepted only before `expires`. A match spends the code.
+    public func check(_ answer: String, context: VerificationContext) -> FactorCheck {
+        var normalized = Self.normalize(answer)
+        var candidate = normalized ?? Array(repeating: UInt8(ascii: "x"), count: Self.digits)
+        let matches = ConstantTime.equal(Self.digest(candidate, salt: salt), hash) && normalized != nil
+        cleanse(&candidate)
+        if normalized != nil { cleanse(&normalized!) }
+        return matches && context.now < expires ? .accepted(replacement: nil) : .noMatch
+    }
+}
