@@ -55,6 +55,12 @@ struct Login {
             return .ignore
         }
         guard let pw = session.passwd(for: user) else {
+            // With nullok an unknown user is answered like a user without a
+            // factor file, so the reply does not say which accounts exist.
+            if options.nullok {
+                session.log(LOG_NOTICE, "\(context): unknown user, let through like an unenrolled one (nullok)")
+                return .ignore
+            }
             session.log(LOG_NOTICE, "\(context): unknown user")
             return refuseUnknown()
         }

@@ -45,9 +45,15 @@ struct PAMSession {
         var buffer = [CChar](repeating: 0, count: 1024)
         defer { buffer.withUnsafeMutableBytes { cleanse($0) } }
         let rc = twostep_prompt(handle, echo ? 1 : 0, text, &buffer, buffer.count)
+        // An answer too long for the buffer is no code at all: it is
+        // checked (and counted) as a wrong one, not treated as no answer.
+        if rc == PAM_BUF_ERR { return Self.overlongAnswer }
         guard rc == PAM_SUCCESS else { return nil }
         return buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
     }
+
+    /// What an over-long answer becomes: matches no factor.
+    static let overlongAnswer = "overlong"
 
     /// Tells the user something.
     func info(_ text: String) { _ = twostep_info(handle, text) }

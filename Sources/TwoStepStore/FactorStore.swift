@@ -204,14 +204,29 @@ public struct FactorStore: Sendable {
     }
 
     private func openFile(in dir: Directory, writable: Bool) throws(StoreError) -> Int32 {
-        let fd = try openUnchecked(in: dir, writable: writable)
-        do throws(StoreError) {
-            try check(fd, directoryOwner: dir.owner)
-        } catch {
-            close(fd)
-            throw error
+        for _ in 0..<1000 {
+            let fd = try openUnchecked(in: dir, writable: writable)
+            var st = stat()
+            guard fstat(fd, &st) == 0 else {
+                let e = errno
+                close(fd)
+                throw .io(path: path, operation: "stat", errno: e)
+            }
+            // No links left: a concurrent update renamed a new file over the
+            // name after we opened it. Open the new one.
+            if st.st_nlink == 0 {
+                close(fd)
+                continue
+            }
+            do throws(StoreError) {
+                try check(st, directoryOwner: dir.owner)
+            } catch {
+                close(fd)
+                throw error
+            }
+            return fd
         }
-        return fd
+        throw .io(path: path, operation: "open (the file kept being replaced)", errno: EAGAIN)
     }
 
     private func openUnchecked(in dir: Directory, writable: Bool) throws(StoreError) -> Int32 {
@@ -229,9 +244,7 @@ public struct FactorStore: Sendable {
         return fd
     }
 
-    private func check(_ fd: Int32, directoryOwner: uid_t) throws(StoreError) {
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw .io(path: path, operation: "stat", errno: errno) }
+    private func check(_ st: stat, directoryOwner: uid_t) throws(StoreError) {
         guard st.st_mode & S_IFMT == S_IFREG else { throw .unsafe(path: path, reason: "it is not a regular file") }
         guard st.st_uid == directoryOwner else {
             throw .unsafe(path: path, reason: "it is owned by uid \(st.st_uid), not by the owner of its directory (uid \(directoryOwner))")
@@ -260,7 +273,7 @@ public struct FactorStore: Sendable {
             if fstat(fd, &held) == 0, fstatat(dir.fd, name, &current, AT_SYMLINK_NOFOLLOW) == 0,
                held.st_dev == current.st_dev, held.st_ino == current.st_ino {
                 do throws(StoreError) {
-                    try check(fd, directoryOwner: dir.owner)
+                    try check(held, directoryOwner: dir.owner)
                 } catch {
                     close(fd)
                     throw error

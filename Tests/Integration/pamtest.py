@@ -1,0 +1,499 @@
+"""Shared helpers and fixtures for the pam_twostep.so integration tests
+(test_module.py, test_module_binary.py, test_sshd.py).
+
+Import with `from pamtest import *` (pytest puts this directory on sys.path
+because it has no __init__.py) and list the fixtures a test needs.
+
+Module under test: env TWOSTEP_MODULE, default
+`<repo>/.build-module/release/libpam_twostep.so` (what `make module` builds).
+A missing module is an error, not a skip: these tests exist to test it.
+
+Fixtures
+  module       absolute path of the .so
+  pamdriver    path of Tests/Integration/pamdriver.c, compiled once per session
+  users        factory: users.make(password=None) -> User (useradd -m), all
+               removed (userdel -r) at teardown
+  pam          a private --confdir directory: pam.service(NAME, OPTIONS) writes
+               a one-module stack, pam.stack(NAME, TEXT) any stack, pam.run(...)
+               runs pamdriver and returns a Run
+
+Helpers: totp_line/backup_line/trust_line/failures_line + factor_text build a
+factor file in the v1 text format (twostep-factors(5)); User.write_factors
+writes it with the right owner and mode; totp_code (oathtool) and
+totp_code_pyotp (an independent generator) make codes; fresh_code picks a
+code for a time step later than the file's last-step, so tests can log in
+several times in a row without tripping the replay check.
+"""
+
+import base64
+import hashlib
+import hmac
+import os
+import pwd
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+DEFAULT_MODULE = REPO / ".build-module" / "release" / "libpam_twostep.so"
+PAMWRAPPER_LIB = "libpam_wrapper.so"
+
+BACKUP_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
+
+# The marker line of PROBE stacks (see PAM.probe).
+IGNORE_MARKER = "probe: twostep returned PAM_IGNORE"
+
+
+def require_root():
+    if os.geteuid() != 0:
+        pytest.skip("the module tests need root (users, setfsuid, /etc/pam.d)")
+
+
+# --------------------------------------------------------------------------
+# Fixtures
+
+
+@pytest.fixture(scope="session")
+def module():
+    require_root()
+    path = Path(os.environ.get("TWOSTEP_MODULE", DEFAULT_MODULE)).resolve()
+    if not path.is_file():
+        pytest.fail(f"no module at {path}: build it (make module) or set TWOSTEP_MODULE")
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def pamdriver(tmp_path_factory):
+    require_root()
+    out = tmp_path_factory.mktemp("pamdriver") / "pamdriver"
+    subprocess.run(["cc", "-O2", "-g", "-Wall", "-Wextra", "-Werror", "-o", str(out),
+                    str(HERE / "pamdriver.c"), "-lpam", "-lpthread"], check=True)
+    os.chmod(out.parent, 0o755)
+    return str(out)
+
+
+@dataclass
+class User:
+    name: str
+    uid: int
+    gid: int
+    home: str
+    password: str | None = None
+
+    @property
+    def factor_path(self):
+        return os.path.join(self.home, ".twostep")
+
+    def write_factors(self, text, path=None, mode=0o600, owner=None):
+        """Writes a factor file (default ~/.twostep) owned by `owner`
+        (default this user; a uid or a User) with `mode`."""
+        path = path or self.factor_path
+        uid = self.uid if owner is None else getattr(owner, "uid", owner)
+        gid = self.gid if owner is None else getattr(owner, "gid", 0)
+        if os.path.lexists(path):
+            os.unlink(path)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(text if isinstance(text, bytes) else text.encode())
+        os.chown(path, uid, gid)
+        os.chmod(path, mode)
+        return path
+
+    def read_factors(self, path=None):
+        with open(path or self.factor_path) as f:
+            return f.read()
+
+
+class Users:
+    def __init__(self):
+        self.made = []
+
+    def make(self, password=None, home=True):
+        name = "tsmod-" + secrets.token_hex(4)
+        args = ["useradd", "-s", "/bin/bash"] + (["-m"] if home else ["-M", "-d", f"/nonexistent-{name}"])
+        subprocess.run(args + [name], check=True)
+        self.made.append(name)
+        if password is not None:
+            subprocess.run(["chpasswd"], input=f"{name}:{password}\n", text=True, check=True)
+        pw = pwd.getpwnam(name)
+        return User(name, pw.pw_uid, pw.pw_gid, pw.pw_dir, password)
+
+    def cleanup(self):
+        for name in self.made:
+            subprocess.run(["userdel", "-r", "-f", name], check=False,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+@pytest.fixture
+def users():
+    require_root()
+    u = Users()
+    try:
+        yield u
+    finally:
+        u.cleanup()
+
+
+@dataclass(repr=False)
+class Run:
+    """One pamdriver run: rc, the parsed lines, stderr, wall time."""
+    args: list
+    rc: int
+    stdout: str
+    stderr: str
+    elapsed: float
+    lines: list = field(default_factory=list)
+
+    @property
+    def results(self):
+        return [t for k, t in self.lines if k == "RESULT"]
+
+    @property
+    def result(self):
+        r = self.results
+        assert len(r) == 1, f"expected one RESULT line:\n{self}"
+        return r[0]
+
+    def texts(self, *kinds):
+        return [t for k, t in self.lines if k in kinds]
+
+    @property
+    def prompts(self):
+        return self.texts("PROMPT_ECHO_OFF", "PROMPT_ECHO_ON")
+
+    @property
+    def infos(self):
+        return self.texts("INFO")
+
+    @property
+    def errors(self):
+        return self.texts("ERROR")
+
+    @property
+    def verdict(self):
+        """What the module returned, for PROBE stacks (PAM.probe):
+        PAM_IGNORE when the marker module ran, else the stack's result."""
+        if self.result == "PAM_SUCCESS" and IGNORE_MARKER in self.infos:
+            return "PAM_IGNORE"
+        return self.result
+
+    @property
+    def syslog(self):
+        """Messages the module gave pam_syslog (runs with wrapper=True)."""
+        return [m.group(1) for m in re.finditer(r"SYSLOG\(\d+\): (.*)", self.stderr)]
+
+    def transcript(self, drop_delay_value=True):
+        """The conversation as comparable lines (FAIL_DELAY values, which
+        libpam randomises, replaced by 'N')."""
+        out = []
+        for k, t in self.lines:
+            if k == "FAIL_DELAY" and drop_delay_value:
+                t = "N"
+            out.append(f"{k}: {t}")
+        return out
+
+    def __repr__(self):
+        return "\n" + str(self)
+
+    def __str__(self):
+        return (f"$ {' '.join(self.args)}\n[rc {self.rc}, {self.elapsed:.2f}s]\n{self.stdout}"
+                + (f"[stderr]\n{self.stderr[-4000:]}" if self.stderr else ""))
+
+
+def parse_lines(stdout):
+    lines = []
+    for line in stdout.splitlines():
+        kind, sep, text = line.partition(": ")
+        if not sep and line.endswith(":"):
+            kind, text = line[:-1], ""
+        lines.append((kind, text))
+    return lines
+
+
+class PAM:
+    """A --confdir directory with service files, and pamdriver runs on it."""
+
+    def __init__(self, module, pamdriver, directory):
+        self.module = module
+        self.pamdriver = pamdriver
+        self.dir = str(directory)
+        # pam_wrapper warns on every pam_start without an "other" file.
+        self.stack("other", "auth required pam_deny.so\naccount required pam_deny.so\n"
+                            "password required pam_deny.so\nsession required pam_deny.so\n")
+
+    def stack(self, name, text):
+        with open(os.path.join(self.dir, name), "w") as f:
+            f.write(text)
+        return name
+
+    def service(self, name, options="", control="required"):
+        """`auth CONTROL /abs/libpam_twostep.so OPTIONS` (account permit)."""
+        return self.stack(name, f"auth {control} {self.module} {options}\naccount required pam_permit.so\n")
+
+    def probe(self, name, options=""):
+        """A stack whose outcome tells PAM_SUCCESS, PAM_IGNORE and a denial apart.
+
+        libpam does not report PAM_IGNORE as such: a stack whose only module
+        returns it fails with PAM_PERM_DENIED (libpam's "no module decided"
+        code), and `optional`/`sufficient` lines hide it behind the next
+        module's result. So: success ends the stack at once (done); a denial
+        ends it with the module's own code (die); PAM_IGNORE falls through to
+        pam_echo, which prints IGNORE_MARKER as an INFO message (and itself
+        returns PAM_IGNORE), then pam_permit succeeds. Run.verdict reads it
+        back: PAM_SUCCESS without the marker is the module's PAM_SUCCESS,
+        PAM_SUCCESS with it is the module's PAM_IGNORE.
+        """
+        return self.stack(name,
+                          f"auth [success=done ignore=ignore default=die] {self.module} {options}\n"
+                          f"auth requisite pam_echo.so {IGNORE_MARKER}\n"
+                          f"auth required pam_permit.so\n"
+                          f"account required pam_permit.so\n")
+
+    def run(self, service, user, answers=(), rhost=None, env=(), no_delay=True,
+            extra=(), wrapper=False, timeout=60, expect=None, environ=None):
+        args = [self.pamdriver, "--service", service]
+        if user is not None:
+            args += ["--user", getattr(user, "name", user)]
+        if rhost:
+            args += ["--rhost", rhost]
+        for e in env:
+            args += ["--env", e]
+        for a in answers:
+            args += ["--answer", a]
+        if no_delay:
+            args.append("--no-delay")
+        if expect:
+            args += ["--expect", expect]
+        args += list(extra)
+        extra_env = environ or {}
+        environ = {k: v for k, v in os.environ.items() if not k.startswith(("PAM_WRAPPER", "LD_PRELOAD"))}
+        environ.update(extra_env)
+        if wrapper:
+            environ.update(LD_PRELOAD=PAMWRAPPER_LIB, PAM_WRAPPER="1", PAM_WRAPPER_SERVICE_DIR=self.dir,
+                           PAM_WRAPPER_DEBUGLEVEL="3")
+        else:
+            args += ["--confdir", self.dir]
+        t0 = time.monotonic()
+        p = subprocess.run(args, capture_output=True, text=True, env=environ, timeout=timeout)
+        run = Run(args, p.returncode, p.stdout, p.stderr, time.monotonic() - t0, parse_lines(p.stdout))
+        return run
+
+
+@pytest.fixture
+def pam(module, pamdriver, tmp_path):
+    d = tmp_path / "pam.d"
+    d.mkdir()
+    os.chmod(tmp_path, 0o755)
+    return PAM(module, pamdriver, d)
+
+
+# An LD_PRELOAD shim that makes a race happen on purpose: when the process
+# fstat()s an open file whose path is $RACE_TARGET (after skipping
+# $RACE_SKIP such calls), it first renames $RACE_REPLACEMENT over that
+# path - what a concurrent login or `twostep` command does when it
+# replaces the file between someone's open() and fstat().
+RACE_FSTAT_C = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+static int seen;
+int fstat(int fd, struct stat *st) {
+    static int (*real)(int, struct stat *);
+    if (!real) real = (int (*)(int, struct stat *))dlsym(RTLD_NEXT, "fstat");
+    const char *target = getenv("RACE_TARGET"), *repl = getenv("RACE_REPLACEMENT");
+    const char *skip = getenv("RACE_SKIP");
+    if (target && repl) {
+        char link[64], path[4096];
+        snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+        ssize_t n = readlink(link, path, sizeof path - 1);
+        if (n > 0) {
+            path[n] = 0;
+            if (strcmp(path, target) == 0 && seen++ == (skip ? atoi(skip) : 0)) {
+                if (rename(repl, target) != 0) perror("race: rename");
+                else fprintf(stderr, "race: replaced %s\n", target);
+            }
+        }
+    }
+    return real(fd, st);
+}
+"""
+
+
+@pytest.fixture(scope="session")
+def race_shim(tmp_path_factory):
+    require_root()
+    d = tmp_path_factory.mktemp("race")
+    src = d / "race_fstat.c"
+    src.write_text(RACE_FSTAT_C)
+    out = d / "race_fstat.so"
+    subprocess.run(["cc", "-shared", "-fPIC", "-O2", "-Wall", "-o", str(out), str(src), "-ldl"], check=True)
+    os.chmod(d, 0o755)
+    return str(out)
+
+
+# --------------------------------------------------------------------------
+# Factor files (v1 text format, twostep-factors(5))
+
+
+def new_secret(nbytes=20):
+    return base64.b32encode(os.urandom(nbytes)).decode().rstrip("=")
+
+
+def totp_line(secret, id="totp-1", algorithm="SHA1", digits=6, period=30, label="phone",
+              created=1, last_step=None):
+    line = (f"totp id={id} algorithm={algorithm} digits={digits} period={period} "
+            f"secret={secret} label={label} created={created}")
+    return line + (f" last-step={last_step}" if last_step is not None else "")
+
+
+def new_backup_code():
+    return "".join(secrets.choice(BACKUP_ALPHABET) for _ in range(10))
+
+
+def backup_line(code, id="backup-1", created=1):
+    """The stored form of backup code `code` (10 characters, dashes allowed)."""
+    salt = os.urandom(16)
+    clean = code.replace("-", "").lower()
+    digest = hmac.new(salt, clean.encode(), hashlib.sha256).hexdigest()
+    return f"backup id={id} salt={salt.hex()} hash={digest} created={created}"
+
+
+def trust_line(id="trust-1", service="svc", rhost=None, key=None, created=None, expires=None):
+    now = int(time.time())
+    created = now if created is None else created
+    expires = created + 30 * 86400 if expires is None else expires
+    line = f"trust id={id} service={service}"
+    if rhost:
+        line += f" rhost={rhost}"
+    if key:
+        line += f" key={key}"
+    return line + f" created={created} expires={expires}"
+
+
+def failures_line(count, locked_until=None, last=None):
+    line = f"failures count={count}"
+    if locked_until is not None:
+        line += f" locked-until={locked_until}"
+    if last is not None:
+        line += f" last={last}"
+    return line
+
+
+def factor_text(*lines):
+    return "twostep 1\n" + "".join(l + "\n" for l in lines)
+
+
+def parse_records(text):
+    """The file's records as (keyword, {key: value}) pairs."""
+    out = []
+    for line in text.splitlines():
+        if not line or line.startswith("#") or line.startswith("twostep "):
+            continue
+        kw, *fields = line.split(" ")
+        out.append((kw, dict(f.split("=", 1) for f in fields)))
+    return out
+
+
+def records(text, keyword):
+    return [f for kw, f in parse_records(text) if kw == keyword]
+
+
+# --------------------------------------------------------------------------
+# Codes
+
+
+def totp_code(secret, at=None, period=30, digits=6, algorithm="SHA1"):
+    """The TOTP code for time `at` (default now), made by oathtool."""
+    args = ["oathtool", "--totp" + ("" if algorithm == "SHA1" else "=" + algorithm.lower()),
+            "-b", "-d", str(digits), "-s", f"{period}s"]
+    if at is not None:
+        args += ["-N", f"@{int(at)}"]
+    return subprocess.run(args + [secret], capture_output=True, text=True, check=True).stdout.strip()
+
+
+def totp_code_pyotp(secret, at, period=30, digits=6):
+    import pyotp
+    return pyotp.TOTP(secret, digits=digits, interval=period).at(int(at))
+
+
+def current_step(period=30):
+    return int(time.time()) // period
+
+
+def avoid_step_edge(margin=3, period=30):
+    """Sleeps into the next time step when fewer than `margin` seconds are
+    left in this one, so a code made now is checked in the same step."""
+    left = period - time.time() % period
+    if left < margin:
+        time.sleep(left + 0.05)
+
+
+def fresh_code(secret, text, totp_id="totp-1", period=30, window=1):
+    """A code the module will accept: the current step, or the next one
+    (within the default window) when the current step was already used."""
+    avoid_step_edge(period=period)
+    last = [int(f["last-step"]) for f in records(text, "totp") if f["id"] == totp_id and "last-step" in f]
+    step = current_step(period)
+    if last and step <= last[0]:
+        step = last[0] + 1
+    assert step <= current_step(period) + window, "no unused time step within the window: wait"
+    return totp_code(secret, at=step * period, period=period)
+
+
+def wrong_code(secret):
+    """A well-formed code that is none of the codes within +-3 steps."""
+    now = time.time()
+    near = {totp_code_pyotp(secret, now + 30 * k) for k in range(-3, 4)}
+    while True:
+        c = f"{secrets.randbelow(10**6):06d}"
+        if c not in near:
+            return c
+
+
+# --------------------------------------------------------------------------
+# Files and ports
+
+
+def file_state(path):
+    """(bytes, mtime_ns, inode, uid, mode) of a path, not following a symlink."""
+    st = os.lstat(path)
+    data = open(path, "rb").read() if not os.path.islink(path) else os.readlink(path).encode()
+    return data, st.st_mtime_ns, st.st_ino, st.st_uid, st.st_mode
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def ssh_keypair(directory, name="id_ed25519"):
+    """A new ed25519 key: (private path, public line, SHA256 fingerprint)."""
+    path = os.path.join(directory, name)
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", path], check=True)
+    pub = open(path + ".pub").read().strip()
+    fp = subprocess.run(["ssh-keygen", "-lf", path + ".pub"], capture_output=True, text=True,
+                        check=True).stdout.split()[1]
+    return path, pub, fp
+
+
+def auth_info(pub):
+    """SSH_AUTH_INFO_0 as OpenSSH sets it after a public key (trailing newline)."""
+    kind, blob = pub.split()[:2]
+    return f"SSH_AUTH_INFO_0=publickey {kind} {blob}\n"
+
+
+__all__ = [n for n in dir() if not n.startswith("_")]
