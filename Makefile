@@ -4,6 +4,10 @@
 #   make install    install apt build dependencies, build, install
 #   make test       install test dependencies, run every test (unit + integration)
 #   make uninstall  remove what make install installed
+#   make man        man pages: twostep(1) from the command definitions
+#                   (swift-argument-parser's generate-manual), the rest from man/*.scd
+#   make deb        out/libpam-twostep_VERSION_ARCH.deb (checked with lintian)
+#   make test-deb   install that .deb into a fresh Debian 12 root and log in
 
 SHELL := /bin/bash
 export PATH := $(PATH):/opt/swift/usr/bin
@@ -14,13 +18,40 @@ DESTDIR ?=
 CONFIG ?= release
 
 # What building needs, and what the tests need on top (Debian package names).
-BUILD_DEPS := libssl-dev libpam0g-dev libqrencode-dev pkg-config
-TEST_DEPS := oathtool pamtester libpam-wrapper openssh-server zbar-tools valgrind
+BUILD_DEPS := libssl-dev libpam0g-dev libqrencode-dev pkg-config scdoc dpkg-dev
+TEST_DEPS := oathtool pamtester libpam-wrapper openssh-server zbar-tools valgrind \
+	libpam-google-authenticator lintian debootstrap libpam-oath
 PIP_TEST_DEPS := pyotp pytest pexpect paramiko
 
-BIN := .build/$(CONFIG)/twostep
+# The CLI links the Swift runtime and Foundation statically too, so the
+# installed /usr/bin/twostep runs without a Swift toolchain.
+SCRATCH ?= .build
+BIN := $(SCRATCH)/$(CONFIG)/twostep
+CLI_FLAGS := -c $(CONFIG) --scratch-path $(SCRATCH) --static-swift-stdlib --disable-local-rpath -Xlinker -s \
+	-Xlinker -zrelro -Xlinker -znow
 MULTIARCH := $(shell dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -print-multiarch)
 PAMDIR ?= /lib/$(MULTIARCH)/security
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+PAMCONFIGDIR ?= $(PREFIX)/share/pam-configs
+CHANNELDIR ?= $(PREFIX)/lib/twostep/channels
+DOCDIR ?= $(PREFIX)/share/doc/libpam-twostep
+# Channel plugins to install: the executables in channels/, when there are
+# any; channels/*.example (templates) go to $(DOCDIR)/examples.
+CHANNELS := $(shell find channels -maxdepth 1 -type f -perm -u+x 2>/dev/null | LC_ALL=C sort)
+CHANNEL_EXAMPLES := $(wildcard channels/*.example)
+
+# Man pages: twostep.1 from the command definitions, the others from scdoc
+# sources; dated by packaging/debian/changelog, so builds are reproducible.
+CHANGELOG := packaging/debian/changelog
+VERSION = $(shell dpkg-parsechangelog -l $(CHANGELOG) -S Version 2>/dev/null)
+export SOURCE_DATE_EPOCH ?= $(shell dpkg-parsechangelog -l $(CHANGELOG) -S Timestamp 2>/dev/null)
+MAN_BUILD := .build-man
+SCDOC_PAGES := $(patsubst man/%.scd,$(MAN_BUILD)/%.gz,$(wildcard man/*.scd))
+MAN_PAGES := $(MAN_BUILD)/twostep.1.gz $(SCDOC_PAGES)
+GENERATE_MANUAL := $(SCRATCH)/$(shell uname -m)-unknown-linux-gnu/$(CONFIG)/generate-manual
+DEB_STAGE := .build-deb/root
+DEB = out/libpam-twostep_$(VERSION)_$(shell dpkg --print-architecture).deb
 
 # pam_twostep.so is loaded into sshd: the Swift runtime is linked statically,
 # only pam_sm_* are exported (pam/exports.map), -z nodelete keeps libpam from
@@ -28,11 +59,23 @@ PAMDIR ?= /lib/$(MULTIARCH)/security
 # Its own scratch path keeps these flags from rebuilding the CLI's objects.
 MODULE_BUILD := .build-module
 MODULE := $(MODULE_BUILD)/release/libpam_twostep.so
+#
+# STATIC_CXX=1 (the default when the static archives exist) also links
+# libstdc++ and libgcc_eh in: two linker scripts named libstdc++.so and
+# libgcc_s.so in $(MODULE_BUILD)/static-cxx shadow the shared libraries
+# (-Xswiftc -L lands before gcc's own directory). That saves ~1 ms of every
+# sshd login (BENCHMARKS.md); the module then needs the build host's glibc
+# (2.36 on Debian 12: libstdc++.a uses arc4random), which dpkg-shlibdeps
+# records. STATIC_CXX=0 gives the plain build (glibc 2.34+, Ubuntu 22.04).
+STATIC_CXX_LIBS := $(shell gcc -print-file-name=libstdc++.a 2>/dev/null) $(shell gcc -print-file-name=libgcc_eh.a 2>/dev/null)
+STATIC_CXX ?= $(if $(filter /%,$(firstword $(STATIC_CXX_LIBS))),1,0)
+STATIC_CXX_DIR := $(CURDIR)/$(MODULE_BUILD)/static-cxx
 MODULE_FLAGS := -c release --product pam_twostep --scratch-path $(MODULE_BUILD) \
 	--disable-local-rpath -Xswiftc -static-stdlib \
+	$(if $(filter 1,$(STATIC_CXX)),-Xswiftc -L$(STATIC_CXX_DIR)) \
 	-Xlinker --version-script=$(CURDIR)/pam/exports.map -Xlinker -znodelete -Xlinker -s
 
-.PHONY: all build module deps test-deps install uninstall test unit-test integration-test clean
+.PHONY: all build module bench deps test-deps install install-files uninstall man deb test-deb test unit-test integration-test clean
 
 all: build
 
@@ -54,19 +97,86 @@ test-deps: deps
 	  $(PYTHON) -m pip install -q --root-user-action=ignore $(PIP_TEST_DEPS)
 
 build: deps module
-	$(SWIFT) build -c $(CONFIG) --product twostep
+	$(SWIFT) build $(CLI_FLAGS) --product twostep
 
 module: deps
+ifeq ($(STATIC_CXX),1)
+	@mkdir -p $(STATIC_CXX_DIR)
+	@echo 'INPUT($(word 1,$(STATIC_CXX_LIBS)))' > $(STATIC_CXX_DIR)/libstdc++.so
+	@echo 'INPUT($(word 2,$(STATIC_CXX_LIBS)))' > $(STATIC_CXX_DIR)/libgcc_s.so
+endif
 	$(SWIFT) build $(MODULE_FLAGS)
 
-install: build
-	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/twostep
+# Side-by-side benchmark (pam_permit, google-authenticator, pam_oath,
+# pam_twostep.so): prints the table and the issue-6 verdicts (BENCHMARKS.md).
+# make test runs a smoke version (Tests/Integration/test_bench_smoke.py).
+bench: test-deps module
+	$(PYTHON) bench/bench.py --module $(CURDIR)/$(MODULE)
+
+man: build $(MAN_PAGES)
+
+$(MAN_BUILD)/twostep.1.gz: $(BIN) $(CHANGELOG)
+	$(SWIFT) build $(CLI_FLAGS) --product generate-manual
+	@mkdir -p $(MAN_BUILD)/generated
+	$(GENERATE_MANUAL) $(BIN) --date $$(date -u -d @$(SOURCE_DATE_EPOCH) +%F) \
+	  --authors 'the twostep authors' --output-directory $(MAN_BUILD)/generated
+	sed 's/^$$/.Pp/' $(MAN_BUILD)/generated/twostep.1 | gzip -9n > $@
+
+$(MAN_BUILD)/%.gz: man/%.scd $(CHANGELOG)
+	@mkdir -p $(MAN_BUILD)
+	scdoc < $< | gzip -9n > $@
+
+install: build man install-files
+
+# Copies what `build` and `man` made; `make deb` stages with it too.
+install-files: install-channels
+	install -D -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/twostep
 	install -D -m 0644 $(MODULE) $(DESTDIR)$(PAMDIR)/pam_twostep.so
+	for page in $(notdir $(MAN_PAGES)); do \
+	  section=$${page%.gz}; section=$${section##*.}; \
+	  install -D -m 0644 $(MAN_BUILD)/$$page $(DESTDIR)$(MANDIR)/man$$section/$$page || exit 1; \
+	done
+	install -D -m 0644 packaging/pam-configs/twostep $(DESTDIR)$(PAMCONFIGDIR)/twostep
+	install -d -m 0755 $(DESTDIR)$(CHANNELDIR)
+	$(if $(CHANNELS),install -m 0755 $(CHANNELS) $(DESTDIR)$(CHANNELDIR)/)
+	$(if $(CHANNEL_EXAMPLES),install -D -m 0644 -t $(DESTDIR)$(DOCDIR)/examples $(CHANNEL_EXAMPLES))
 
-uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/twostep $(DESTDIR)$(PAMDIR)/pam_twostep.so
+# Takes the profile out of /etc/pam.d/common-* first (when it was enabled),
+# so that PAM never refers to a module that is gone.
+uninstall: uninstall-channels
+	if [ -z "$(DESTDIR)" ] && [ -f $(PAMCONFIGDIR)/twostep ] && command -v pam-auth-update >/dev/null; then \
+	  pam-auth-update --package --remove twostep; \
+	fi
+	rm -f $(DESTDIR)$(BINDIR)/twostep $(DESTDIR)$(PAMDIR)/pam_twostep.so $(DESTDIR)$(PAMCONFIGDIR)/twostep
+	for page in $(notdir $(MAN_PAGES)); do \
+	  section=$${page%.gz}; section=$${section##*.}; rm -f $(DESTDIR)$(MANDIR)/man$$section/$$page; \
+	done
+	$(if $(CHANNELS),rm -f $(addprefix $(DESTDIR)$(CHANNELDIR)/,$(notdir $(CHANNELS))))
+	$(if $(CHANNEL_EXAMPLES),rm -f $(addprefix $(DESTDIR)$(DOCDIR)/examples/,$(notdir $(CHANNEL_EXAMPLES))))
+	rmdir --ignore-fail-on-non-empty $(DESTDIR)$(CHANNELDIR) $(DESTDIR)$(PREFIX)/lib/twostep \
+	  $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR) 2>/dev/null || true
 
-test: test-deps unit-test integration-test
+# The Debian package: staged with install-files, control data from
+# packaging/debian, Depends from what the binaries link (dpkg-shlibdeps).
+deb: build man
+	@dpkg -s lintian >/dev/null 2>&1 || { echo "apt-get install lintian"; apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq lintian >/dev/null; }
+	rm -rf $(DEB_STAGE)
+	$(MAKE) --no-print-directory install-files DESTDIR=$(CURDIR)/$(DEB_STAGE) PREFIX=/usr
+	packaging/build-deb $(DEB_STAGE) $(DEB)
+	lintian --fail-on error --info $(DEB)
+
+# Installs the .deb into a fresh Debian 12 root (debootstrap, cached under
+# /var/cache/twostep-test) without Swift, enrols a user, logs in with pamtester.
+test-deb: deb
+	@missing=$$(for p in debootstrap oathtool; do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "apt-get install $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	packaging/test-deb $(DEB)
+
+test: test-deps unit-test integration-test test-deb
 
 unit-test:
 	$(SWIFT) build --build-tests
@@ -78,4 +188,20 @@ integration-test: module
 	  $(PYTHON) -m pytest -q Tests/Integration
 
 clean:
-	rm -rf .build $(MODULE_BUILD)
+	rm -rf .build $(MODULE_BUILD) $(MAN_BUILD) .build-deb out
+
+# Channel plugins (SPEC §5): the spool channel serves as both sms and voice
+# unless another plugin is already installed under that name. Copies, not
+# symlinks: the module refuses a plugin that is a symbolic link.
+.PHONY: install-channels uninstall-channels
+install-channels:
+	install -d -m 0755 $(DESTDIR)$(CHANNELDIR)
+	for kind in sms voice; do \
+	  [ -e $(DESTDIR)$(CHANNELDIR)/$$kind ] || install -m 0755 channels/spool $(DESTDIR)$(CHANNELDIR)/$$kind || exit 1; \
+	done
+
+# Removes sms and voice only when they are still the shipped spool channel.
+uninstall-channels:
+	for kind in sms voice; do \
+	  if cmp -s channels/spool $(DESTDIR)$(CHANNELDIR)/$$kind; then rm -f $(DESTDIR)$(CHANNELDIR)/$$kind; fi; \
+	done
