@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// `--json` output: one object on standard output, keys in snake_case.
 enum JSONOutput {

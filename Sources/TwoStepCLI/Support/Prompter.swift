@@ -1,4 +1,6 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Asks the questions a flag did not answer.
 ///
@@ -16,6 +18,6 @@ enum Prompter {
         let line = readLine(strippingNewline: true)
         if isatty(STDIN_FILENO) != 1 { Console.note("\n") }  // the answer did not echo
         guard let line else { throw .usage("no answer on standard input; give it with \(flag)") }
-        return line.trimmingCharacters(in: .whitespaces)
+        return String(line.drop(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed())
     }
 }
