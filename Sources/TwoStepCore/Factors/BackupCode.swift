@@ -80,27 +80,21 @@ public struct BackupCode: Factor, Equatable {
     }
 
     static func digest(_ code: [UInt8], salt: [UInt8]) -> [UInt8] {
-        salt.withUnsafeBytes { s in code.withUnsafeBytes { c in HMAC.authenticate(.sha256, key: s, message: c) } }
+        SaltedCodeHash.digest(code, salt: salt)
     }
 
     public init(from reader: inout RecordReader) throws(TwoStepError) {
         id = try reader.required("id")
-        guard let salt = Hex.decode(try reader.required("salt")), salt.count == 16 else {
-            throw reader.error("salt must be 32 hex digits")
-        }
-        guard let hash = Hex.decode(try reader.required("hash")), hash.count == 32 else {
-            throw reader.error("hash must be 64 hex digits")
-        }
-        self.salt = salt
-        self.hash = hash
+        let stored = try SaltedCodeHash(from: &reader)
+        salt = stored.salt
+        hash = stored.hash
         created = try reader.integer("created", in: 0...Int64.max)
         try reader.finish()
     }
 
     public func write(to record: inout Record) {
         record.append("id", id)
-        record.append("salt", Hex.encode(salt))
-        record.append("hash", Hex.encode(hash))
+        SaltedCodeHash(salt: salt, hash: hash).write(to: &record)
         record.append("created", String(created))
     }
 
@@ -112,10 +106,8 @@ public struct BackupCode: Factor, Equatable {
     /// which) and compares the hash in constant time. A match spends the code.
     public func check(_ answer: String, context: VerificationContext) -> FactorCheck {
         var normalized = Self.normalize(answer)
-        var candidate = normalized ?? Array(repeating: UInt8(ascii: "x"), count: Self.length)
-        let matches = ConstantTime.equal(Self.digest(candidate, salt: salt), hash) && normalized != nil
-        cleanse(&candidate)
-        if normalized != nil { cleanse(&normalized!) }
+        defer { if normalized != nil { cleanse(&normalized!) } }
+        let matches = SaltedCodeHash(salt: salt, hash: hash).matches(normalized, placeholderLength: Self.length)
         return matches ? .accepted(replacement: nil) : .noMatch
     }
 }
