@@ -75,7 +75,7 @@ struct Enroll: ParsableCommand {
                 throw CLIError.usage(
                     "\(target.path) already exists: two-step verification is already set up for \(target.account.name). Use --force to replace it")
             }
-            try authorizeReplacement(of: target)
+            try target.authorizeReplacement(oldCode: oldCode)
         }
 
         let uri = try key.makeKey(for: target.account)
@@ -120,24 +120,6 @@ struct Enroll: ParsableCommand {
             }
             if !codes.isEmpty { BackupCodeSet.show(codes) }
         }
-    }
-
-    /// `--force` on a readable file with factors: a code from it first
-    /// (spent, or counted as a failure), unless root acts with --user.
-    private func authorizeReplacement(of target: Target) throws {
-        guard !target.isAdministrator else { return }
-        let old: FactorFile
-        do {
-            old = try target.read()
-        } catch StoreError.corrupt(let path, let error) {
-            Console.error("twostep: replacing \(path), which is corrupt (\(error))")
-            return
-        }
-        guard old.isEnabled else { return }
-        let check = try CodeCheck.obtain(
-            for: target, file: old, given: oldCode, flag: "--old-code",
-            question: "Enter a code from your current authenticator or a backup code: ")
-        try target.change(authorizing: check) { _ in }
     }
 
     private struct Result: Encodable {

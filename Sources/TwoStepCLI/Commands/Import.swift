@@ -84,7 +84,7 @@ struct ImportGoogleAuthenticator: ParsableCommand {
                 throw CLIError.usage(
                     "\(target.path) already exists: two-step verification is already set up for \(target.account.name). Use --force to replace it")
             }
-            try authorizeReplacement(of: target)
+            try target.authorizeReplacement(oldCode: oldCode)
         }
 
         let now = Clock.now
@@ -160,23 +160,5 @@ struct ImportGoogleAuthenticator: ParsableCommand {
             Console.out()
             BackupCodeSet.show(newCodes)
         }
-    }
-
-    /// `--force` on a readable file with factors: a code from it first
-    /// (spent, or counted as a failure), unless root acts with --user.
-    private func authorizeReplacement(of target: Target) throws {
-        guard !target.isAdministrator else { return }
-        let existing: FactorFile
-        do {
-            existing = try target.read()
-        } catch StoreError.corrupt(let path, let error) {
-            Console.error("twostep: replacing \(path), which is corrupt (\(error))")
-            return
-        }
-        guard existing.isEnabled else { return }
-        let check = try CodeCheck.obtain(
-            for: target, file: existing, given: oldCode, flag: "--old-code",
-            question: "Enter a code from your current authenticator or a backup code: ")
-        try target.change(authorizing: check) { _ in }
     }
 }

@@ -62,3 +62,24 @@ struct Target {
         return try outcome.get()
     }
 }
+
+extension Target {
+    /// Before `--force` replaces a readable file that has factors: a code
+    /// from it (spent, or counted as a failure), unless root acts with
+    /// `--user`. A corrupt file is replaced without one.
+    func authorizeReplacement(oldCode: String?) throws {
+        guard !isAdministrator else { return }
+        let existing: FactorFile
+        do {
+            existing = try read()
+        } catch StoreError.corrupt(let path, let error) {
+            Console.error("twostep: replacing \(path), which is corrupt (\(error))")
+            return
+        }
+        guard existing.isEnabled else { return }
+        let check = try CodeCheck.obtain(
+            for: self, file: existing, given: oldCode, flag: "--old-code",
+            question: "Enter a code from your current authenticator or a backup code: ")
+        try change(authorizing: check) { _ in }
+    }
+}
