@@ -176,7 +176,7 @@ test-deb: deb
 	fi
 	packaging/test-deb $(DEB)
 
-test: test-deps unit-test integration-test test-deb
+test: test-deps unit-test integration-test fuzz-short test-deb
 
 unit-test:
 	$(SWIFT) build --build-tests
@@ -205,3 +205,21 @@ uninstall-channels:
 	for kind in sms voice; do \
 	  if cmp -s channels/spool $(DESTDIR)$(CHANNELDIR)/$$kind; then rm -f $(DESTDIR)$(CHANNELDIR)/$$kind; fi; \
 	done
+
+# Issue 7, hostile conditions (SECURITY.md). make test runs the short forms:
+# the Tests/Integration/test_hostile_*.py files with the integration tests,
+# and fuzz-short. The long forms:
+#   make fuzz     10^6 runs of each libFuzzer target (fuzz/run, fuzz/Package.swift)
+#   make stress   1,000 kill -9s, 20 race rounds, 10,000 guesses, and the rest
+.PHONY: fuzz fuzz-short stress
+fuzz: deps
+	fuzz/run 1000000
+
+fuzz-short: deps
+	fuzz/run 20000
+
+stress: test-deps module
+	$(SWIFT) build --product twostep
+	TWOSTEP_KILLS=1000 TWOSTEP_RACE_ROUNDS=20 TWOSTEP_GUESSES=10000 \
+	  TWOSTEP_BIN=$(CURDIR)/.build/debug/twostep TWOSTEP_MODULE=$(CURDIR)/$(MODULE) \
+	  $(PYTHON) -m pytest -q -s Tests/Integration/test_hostile_*.py

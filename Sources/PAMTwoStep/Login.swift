@@ -73,6 +73,14 @@ struct Login {
         }
         let file = FileAccess(session: session, store: FactorStore(path: path, user: pw.pointee.pw_uid), passwd: pw)
         session.debugLog("\(context): factor file \(path), \(file.actsAsUser ? "as the user" : "as root (root-owned store)")")
+        // A store in the home directory (SPEC §2) is in a directory the user
+        // owns. A root-owned one there is the mount point of a home that is
+        // not mounted (or not the user's home): a missing file there proves
+        // nothing (no nullok), and root must not use a file found there.
+        if options.store.template.hasPrefix("%h"), !file.actsAsUser, pw.pointee.pw_uid != 0 {
+            session.log(LOG_ERR, "\(context): \(path) is in a directory owned by root, not by the user (home not mounted?); denying")
+            return deny(Messages.unavailable)
+        }
 
         let factors: FactorFile
         do {

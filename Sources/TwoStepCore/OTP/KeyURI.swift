@@ -27,8 +27,11 @@ public struct KeyURI: Sendable, Equatable {
 
     /// The URI text. It contains the secret: show it to the user, never log it.
     public var uri: String {
+        // Without an issuer, an account holding a ':' gets an empty issuer
+        // part (":a%3Ab"): the parser reads a label without a literal ':'
+        // that decodes to one as "issuer:account" (found by FuzzKeyURI).
         let label = issuer.isEmpty
-            ? PercentEncoding.encode(account, alsoAllowed: "@")
+            ? (account.contains(":") ? ":" : "") + PercentEncoding.encode(account, alsoAllowed: "@")
             : PercentEncoding.encode(issuer, alsoAllowed: "@") + ":" + PercentEncoding.encode(account, alsoAllowed: "@")
         var query = ["secret=" + secret.withUnsafeBytes { Base32.encode($0) }]
         if !issuer.isEmpty { query.append("issuer=" + PercentEncoding.encode(issuer, alsoAllowed: "@")) }

@@ -1,0 +1,37 @@
+// swift-tools-version:6.0
+//
+// libFuzzer targets for twostep's parsers and verifier (issue 7, class 1).
+// A separate package, so that a plain `swift build` of the root package
+// never sees these executables (they have no main of their own: libFuzzer
+// brings it). Built and run by fuzz/run:
+//
+//   swift build --package-path fuzz --scratch-path .build-fuzz \
+//       --sanitize=fuzzer --sanitize=address
+//
+//   FuzzFactorFile     FactorFile(parsing:) → text → parse again: equal
+//   FuzzKeyURI         KeyURI(parsing:) → uri → parse again: equal
+//   FuzzBase32         decode → encode → decode: equal; encode → decode: equal
+//   FuzzModuleOptions  ModuleOptions(arguments:) from NUL-separated arguments
+//   FuzzVerifier       Verifier.verify on (file, answer): an accepted answer is
+//                      always a code computed here independently (libcrypto HMAC)
+import PackageDescription
+
+let core = Target.Dependency.product(name: "TwoStepCore", package: "twostep")
+
+func fuzzer(_ name: String) -> Target {
+    .executableTarget(name: name, dependencies: [core, "FuzzSupport"])
+}
+
+let package = Package(
+    name: "twostep-fuzz",
+    dependencies: [.package(name: "twostep", path: "..")],
+    targets: [
+        .systemLibrary(name: "CFuzzCrypto", path: "Sources/CFuzzCrypto"),
+        .target(name: "FuzzSupport", dependencies: [core, "CFuzzCrypto"]),
+        fuzzer("FuzzFactorFile"),
+        fuzzer("FuzzKeyURI"),
+        fuzzer("FuzzBase32"),
+        fuzzer("FuzzModuleOptions"),
+        fuzzer("FuzzVerifier"),
+    ]
+)
