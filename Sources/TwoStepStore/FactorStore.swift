@@ -168,6 +168,7 @@ public struct FactorStore: Sendable {
         let fd = try openLocked(in: dir)
         defer { close(fd) }
         guard unlinkat(dir.fd, name, 0) == 0 else { throw .io(path: path, operation: "unlink", errno: errno) }
+        removeStaleTemporaries(in: dir)
         try syncDirectory(dir)
     }
 
@@ -356,7 +357,36 @@ public struct FactorStore: Sendable {
             unlinkat(dir.fd, temp, 0)
             throw .io(path: path, operation: "rename", errno: e)
         }
-        if sync { try syncDirectory(dir) }
+        if sync {
+            removeStaleTemporaries(in: dir)
+            try syncDirectory(dir)
+        }
+    }
+
+    /// A writer killed between creating its temporary file and the rename
+    /// leaves `.NAME.RANDOM.tmp` behind, holding the secrets of that moment.
+    /// Durable changes and `remove` (disable, reset) delete such files once
+    /// they are a minute old (a younger one may belong to a running `create`,
+    /// which takes no lock). Best effort: a failure here changes nothing else.
+    private func removeStaleTemporaries(in dir: Directory) {
+        let copy = dup(dir.fd)
+        guard copy >= 0, let stream = fdopendir(copy) else {
+            if copy >= 0 { close(copy) }
+            return
+        }
+        defer { closedir(stream) }
+        let prefix = ".\(name)."
+        let now = time(nil)
+        while let entry = readdir(stream) {
+            let entryName = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            guard entryName.hasPrefix(prefix), entryName.hasSuffix(".tmp") else { continue }
+            var st = stat()
+            guard fstatat(dir.fd, entryName, &st, AT_SYMLINK_NOFOLLOW) == 0, st.st_mode & S_IFMT == S_IFREG,
+                  now - st.st_mtim.tv_sec > 60 else { continue }
+            unlinkat(dir.fd, entryName, 0)
+        }
     }
 
     private func syncDirectory(_ dir: Directory) throws(StoreError) {

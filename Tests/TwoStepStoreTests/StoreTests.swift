@@ -214,3 +214,28 @@ func storeError(_ body: () throws -> Void) -> StoreError? {
     do { try body() } catch { return error as? StoreError }
     return nil
 }
+
+@Suite struct StaleTemporaryTests {
+    /// A temporary file (`.` + the file name + `.RANDOM.tmp`) left by a killed writer (it holds old secrets) is
+    /// removed by the next durable change once it is a minute old; a young
+    /// one (a create in progress) and unrelated files are left alone.
+    @Test func durableChangesRemoveOldLeftovers() throws {
+        let s = Scratch()
+        try s.store().create(try sampleFile())
+        let old = s.dir + "/..twostep.deadbeef0000.tmp"
+        let young = s.dir + "/..twostep.cafe00000000.tmp"
+        let other = s.dir + "/.twostep-notes.tmp"
+        for p in [old, young, other] { close(open(p, O_WRONLY | O_CREAT, 0o600)) }
+        var times = [timespec(tv_sec: time(nil) - 3600, tv_nsec: 0), timespec(tv_sec: time(nil) - 3600, tv_nsec: 0)]
+        utimensat(AT_FDCWD, old, &times, 0)
+        utimensat(AT_FDCWD, other, &times, 0)
+        try s.store().update { $0.factors.removeLast() }
+        let names = try listDirectory(s.dir)
+        #expect(!names.contains("..twostep.deadbeef0000.tmp"))
+        #expect(names.contains("..twostep.cafe00000000.tmp"))
+        #expect(names.contains(".twostep-notes.tmp"))
+        utimensat(AT_FDCWD, young, &times, 0)
+        try s.store().remove()
+        #expect(try listDirectory(s.dir) == [".twostep-notes.tmp"])
+    }
+}
