@@ -378,8 +378,10 @@ public struct FactorStore: Sendable {
         let prefix = ".\(name)."
         let now = time(nil)
         while let entry = readdir(stream) {
-            let entryName = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            // strlen on d_name in place: the bytes after its NUL are not
+            // initialised, so nothing may read (or copy) past it.
+            let entryName = withUnsafePointer(to: &entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: Int(NAME_MAX) + 1) { String(cString: $0) }
             }
             guard entryName.hasPrefix(prefix), entryName.hasSuffix(".tmp") else { continue }
             var st = stat()
