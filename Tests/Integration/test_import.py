@@ -15,27 +15,10 @@ from pathlib import Path
 
 import pytest
 
-HERE = Path(__file__).resolve().parent
-DEFAULT_MODULE = HERE.parent.parent / ".build-module/release/libpam_twostep.so"
 GA_NAME = ".google_authenticator"
 
-
-@pytest.fixture(scope="session")
-def module():
-    path = Path(os.environ.get("TWOSTEP_MODULE", DEFAULT_MODULE)).resolve()
-    if not path.is_file():
-        pytest.skip(f"no module at {path}: build it (make module) or set TWOSTEP_MODULE")
-    return str(path)
-
-
-@pytest.fixture(scope="session")
-def pamdriver(tmp_path_factory):
-    if os.geteuid() != 0:
-        pytest.skip("needs root")
-    out = tmp_path_factory.mktemp("pamdriver-import") / "pamdriver"
-    subprocess.run(["cc", "-O2", "-Wall", "-o", str(out), str(HERE / "pamdriver.c"), "-lpam", "-lpthread"],
-                   check=True)
-    return str(out)
+# The module path (TWOSTEP_MODULE) and the built pamdriver: the shared fixtures.
+from pamtest import module, pamdriver  # noqa: E402,F401
 
 
 @pytest.fixture(scope="session")
