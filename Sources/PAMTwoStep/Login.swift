@@ -82,9 +82,9 @@ struct Login {
             return deny(Messages.unavailable)
         }
 
-        let factors: FactorFile
+        let snapshot: FactorStore.Snapshot
         do {
-            factors = try file.run { try file.store.read() }
+            snapshot = try file.run { try file.store.readSnapshot() }
         } catch StoreError.notEnrolled {
             if options.nullok {
                 session.log(LOG_NOTICE, "\(context): not enrolled, let through (nullok)")
@@ -96,6 +96,7 @@ struct Login {
             session.log(LOG_ERR, "\(context): cannot use the factor file: \(error); denying")
             return deny(Messages.unavailable)
         }
+        let factors = snapshot.file
         guard factors.isEnabled else {
             session.log(LOG_ERR, "\(context): the factor file has no factors left; denying")
             return deny(Messages.unavailable)
@@ -115,9 +116,10 @@ struct Login {
         do {
             result = try file.run {
                 // A recorded TOTP step or failure count is written without
-                // fsync (FactorStore.Durability.stateOnly); a spent backup
-                // code is always durable.
-                try file.store.update(durability: { $0.changesStateOnly ? .stateOnly : .durable }) {
+                // fsync, in place when it can be (FactorStore.Durability.stateOnly);
+                // a spent backup code is always durable. The file read before
+                // the prompt is parsed again only if it changed meanwhile.
+                try file.store.update(from: snapshot, durability: { $0.changesStateOnly ? .stateOnly : .durable }) {
                     (current: inout FactorFile) -> Verifier.Result in
                     let r = verifier.verify(answer, in: current, at: Int64(time(nil)))
                     current = r.file

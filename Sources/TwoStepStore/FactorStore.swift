@@ -16,9 +16,10 @@ import CLinux
 ///   with no group or other permission bits, and at most `maxSize` bytes.
 ///
 /// Changes go through `update`: an exclusive `flock` is held from the read
-/// to the rename, and the new content is written to a temporary file in the
+/// to the write, and the new content is written to a temporary file in the
 /// same directory, fsynced, renamed over the old one, and the directory is
-/// fsynced. A failure at any point leaves the old file as it was.
+/// fsynced. A failure at any point leaves the old file as it was. Readers
+/// take a shared `flock` for the read only.
 ///
 /// The store does not change identity: the caller opens a user's file with
 /// that user's file-system identity (see `FileSystemIdentity`).
@@ -27,19 +28,25 @@ import CLinux
 /// can relax it, per change, to `.stateOnly` for changes whose loss in a
 /// crash is harmless (see `Durability`); the module does so only for the
 /// last accepted TOTP step and the failure count, never for a spent backup
-/// code (BENCHMARKS.md, "Which writes must be durable").
+/// code (BENCHMARKS.md, "Which writes must be durable"). Such a change is
+/// usually a few digits in the first 512 bytes of the file (the writer puts
+/// the `failures` line first, at a fixed width) and is written in place
+/// (`InPlacePatch`), without a temporary file.
 public struct FactorStore: Sendable {
     /// How hard a replace works to survive a crash.
     public enum Durability: Sendable, Equatable {
         /// The new content is fsynced before the rename and the directory
         /// after it: once `update` returns, the change survives a crash.
         case durable
-        /// No fsync: the rename alone publishes the change. A crash may
-        /// lose the change (the old file comes back) but must not leave a
-        /// torn or empty file, so this is only done on file systems that
-        /// write a renamed-over file's data before committing the rename
-        /// (ext4's default `auto_da_alloc`, btrfs) or keep nothing across a
-        /// crash anyway (tmpfs); on any other file system it is `.durable`.
+        /// No fsync. A crash may lose the change (the old state comes back)
+        /// but must not leave a torn or empty file. When the new text has
+        /// the old one's length and differs only inside one 512-byte sector
+        /// (`InPlacePatch`), those bytes are written in place: a sector is
+        /// written whole or not at all, so a crash leaves the old or the new
+        /// bytes. Otherwise the file is replaced without fsync on file
+        /// systems that write a renamed-over file's data before committing
+        /// the rename (ext4's default `auto_da_alloc`, btrfs) or keep nothing
+        /// across a crash anyway (tmpfs), and durably anywhere else.
         /// For verification state only: the last accepted TOTP step and the
         /// failure count. Never for a spent backup code, a new secret or
         /// any change the user asked for.
@@ -79,14 +86,36 @@ public struct FactorStore: Sendable {
 
     // MARK: Reading
 
-    /// Reads and parses the file without locking (a replace is atomic, so a
-    /// reader sees the old or the new file, never a mix).
+    /// A file as one read saw it: what it parses to, and its exact bytes
+    /// (kept in a `SecretBytes`, zeroed when released), so that a later
+    /// `update(from:)` can skip parsing again when the file is unchanged.
+    public struct Snapshot: Sendable {
+        /// The parsed file.
+        public let file: FactorFile
+        fileprivate let bytes: SecretBytes
+
+        /// True when `other` are the bytes this snapshot was parsed from.
+        fileprivate func matches(_ other: [UInt8]) -> Bool {
+            bytes.count == other.count && bytes.withUnsafeBytes { a in other.withUnsafeBytes { b in a.elementsEqual(b) } }
+        }
+    }
+
+    /// Reads and parses the file under a shared lock (a state change may
+    /// patch the file in place; see `update`), released on return.
     public func read() throws(StoreError) -> FactorFile {
+        try readSnapshot().file
+    }
+
+    /// Like `read`, and keeps the bytes for `update(from:)`.
+    public func readSnapshot() throws(StoreError) -> Snapshot {
         let dir = try openDirectory()
         defer { close(dir.fd) }
         let fd = try openFile(in: dir, writable: false)
         defer { close(fd) }
-        return try parse(readAll(fd))
+        try lock(fd, LOCK_SH)
+        var bytes = try readAll(fd)
+        defer { cleanse(&bytes) }
+        return Snapshot(file: try parse(bytes), bytes: SecretBytes(bytes))
     }
 
     /// True when the file exists (it may still be unsafe or corrupt).
@@ -102,25 +131,47 @@ public struct FactorStore: Sendable {
     // MARK: Changing
 
     /// Locked read-modify-write. `body` gets the parsed file and may change
-    /// it; when the text changed, the new file replaces the old one before
-    /// the lock is released. An error thrown by `body` writes nothing.
-    /// `durability` chooses, from `body`'s result, how the replace is made
-    /// (default: `.durable`).
+    /// it; when the text changed, the new text is stored before the lock is
+    /// released. An error thrown by `body` writes nothing.
+    ///
+    /// `snapshot`: an earlier `readSnapshot`; when the file still holds the
+    /// same bytes, its parsed file is used instead of parsing again.
+    /// `durability` chooses, from `body`'s result, how the change is stored
+    /// (default: `.durable`). A `.stateOnly` change is written in place when
+    /// `InPlacePatch` allows it, else by a replace without fsync where the
+    /// file system allows that (`ordersRenamedData`), else durably.
     public func update<T>(
+        from snapshot: Snapshot? = nil,
         durability: (T) -> Durability = { _ in .durable }, _ body: (inout FactorFile) throws -> T
     ) throws -> T {
         let dir = try openDirectory()
         defer { close(dir.fd) }
         let fd = try openLocked(in: dir)
         defer { close(fd) }
-        let old = try parse(readAll(fd))
+        var oldBytes = try readAll(fd)
+        defer { cleanse(&oldBytes) }
+        let old: FactorFile
+        if let snapshot, snapshot.matches(oldBytes) {
+            old = snapshot.file
+        } else {
+            old = try parse(oldBytes)
+        }
         var new = old
         let result = try body(&new)
-        let text = new.text
-        if text != old.text {
-            let relaxed = durability(result) == .stateOnly && Self.ordersRenamedData(fd)
-            try replace(in: dir, with: text, sync: !relaxed)
+        var newBytes = Array(new.text.utf8)
+        defer { cleanse(&newBytes) }
+        if newBytes == oldBytes { return result }
+        let relaxed = durability(result) == .stateOnly
+        if relaxed, let range = InPlacePatch.range(from: oldBytes, to: newBytes) {
+            if patch(fd, with: newBytes, in: range) { return result }
+            // A failed or short write: write the whole file the safe way.
+            try replace(in: dir, with: newBytes)
+            return result
         }
+        // A file not in the writer's exact form (comments, field order, an
+        // older writer) that means the same: nothing to store.
+        if old.text == new.text { return result }
+        try replace(in: dir, with: newBytes, sync: !(relaxed && Self.ordersRenamedData(fd)))
         return result
     }
 
@@ -142,7 +193,9 @@ public struct FactorStore: Sendable {
     public func create(_ file: FactorFile) throws(StoreError) {
         let dir = try openDirectory()
         defer { close(dir.fd) }
-        let temp = try writeTemporary(in: dir, text: file.text)
+        var bytes = Array(file.text.utf8)
+        defer { cleanse(&bytes) }
+        let temp = try writeTemporary(in: dir, bytes: bytes)
         if twostep_rename_noreplace(dir.fd, temp, dir.fd, name) != 0 {
             let e = errno
             unlinkat(dir.fd, temp, 0)
@@ -158,7 +211,9 @@ public struct FactorStore: Sendable {
         defer { close(dir.fd) }
         let fd = try openLocked(in: dir)
         defer { close(fd) }
-        try replace(in: dir, with: file.text)
+        var bytes = Array(file.text.utf8)
+        defer { cleanse(&bytes) }
+        try replace(in: dir, with: bytes)
     }
 
     /// Removes the file (after the safety checks, under the lock).
@@ -170,6 +225,26 @@ public struct FactorStore: Sendable {
         guard unlinkat(dir.fd, name, 0) == 0 else { throw .io(path: path, operation: "unlink", errno: errno) }
         removeStaleTemporaries(in: dir)
         try syncDirectory(dir)
+    }
+
+    /// Writes `bytes[range]` over the same range of the open file (the rest
+    /// of the file already holds the other bytes). False when the write
+    /// failed or was short.
+    private func patch(_ fd: Int32, with bytes: [UInt8], in range: Range<Int>) -> Bool {
+        while true {
+            let n = bytes.withUnsafeBytes { b in
+                pwrite(fd, UnsafeRawBufferPointer(rebasing: b[range]).baseAddress, range.count, off_t(range.lowerBound))
+            }
+            if n < 0 && errno == EINTR { continue }
+            return n == range.count
+        }
+    }
+
+    private func lock(_ fd: Int32, _ operation: Int32) throws(StoreError) {
+        while flock(fd, operation) != 0 {
+            if errno == EINTR { continue }
+            throw .io(path: path, operation: "lock", errno: errno)
+        }
     }
 
     // MARK: Opening and checking
@@ -264,11 +339,11 @@ public struct FactorStore: Sendable {
             // Checked only once locked and known current: until then the
             // file may be a replaced (unlinked) one.
             let fd = try openUnchecked(in: dir, writable: true)
-            while flock(fd, LOCK_EX) != 0 {
-                if errno == EINTR { continue }
-                let e = errno
+            do throws(StoreError) {
+                try lock(fd, LOCK_EX)
+            } catch {
                 close(fd)
-                throw .io(path: path, operation: "lock", errno: e)
+                throw error
             }
             var held = stat(), current = stat()
             if fstat(fd, &held) == 0, fstatat(dir.fd, name, &current, AT_SYMLINK_NOFOLLOW) == 0,
@@ -303,9 +378,8 @@ public struct FactorStore: Sendable {
         return data
     }
 
+    /// Parses bytes read from the file; the caller cleanses them.
     private func parse(_ bytes: [UInt8]) throws(StoreError) -> FactorFile {
-        var bytes = bytes
-        defer { cleanse(&bytes) }
         guard let text = String(validating: bytes, as: UTF8.self) else {
             throw .corrupt(path: path, error: .malformedFile(line: 1 + bytes.count(where: { $0 == 10 }), reason: "not UTF-8 text"))
         }
@@ -318,7 +392,7 @@ public struct FactorStore: Sendable {
 
     // MARK: Writing
 
-    private func writeTemporary(in dir: Directory, text: String, sync: Bool = true) throws(StoreError) -> String {
+    private func writeTemporary(in dir: Directory, bytes: [UInt8], sync: Bool = true) throws(StoreError) -> String {
         let suffix: String
         do { suffix = Hex.encode(try SystemRandom.bytes(6)) } catch {
             throw .io(path: path, operation: "getrandom for", errno: EIO)
@@ -326,8 +400,6 @@ public struct FactorStore: Sendable {
         let temp = ".\(name).\(suffix).tmp"
         let fd = openat(dir.fd, temp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw .io(path: path, operation: "create temporary file for", errno: errno) }
-        var bytes = Array(text.utf8)
-        defer { cleanse(&bytes) }
         var written = 0
         var failure: (String, Int32)?
         while written < bytes.count {
@@ -350,8 +422,8 @@ public struct FactorStore: Sendable {
 
     /// Temp file, rename over the old file; with `sync` (`.durable`) the
     /// temp file is fsynced before and the directory after the rename.
-    private func replace(in dir: Directory, with text: String, sync: Bool = true) throws(StoreError) {
-        let temp = try writeTemporary(in: dir, text: text, sync: sync)
+    private func replace(in dir: Directory, with bytes: [UInt8], sync: Bool = true) throws(StoreError) {
+        let temp = try writeTemporary(in: dir, bytes: bytes, sync: sync)
         guard renameat(dir.fd, temp, dir.fd, name) == 0 else {
             let e = errno
             unlinkat(dir.fd, temp, 0)

@@ -83,12 +83,30 @@ struct FactorFileTests {
         #expect(lines.count == 6)
         #expect(lines[0].hasPrefix("#"))
         #expect(lines[1] == "twostep 1")
-        #expect(lines[2] == "totp id=totp-1 algorithm=SHA1 digits=6 period=30 secret=\(rfcKey20Base32) label=My%20Phone created=1764220800 last-step=58807360")
-        #expect(lines[3] == "trust id=trust-1 service=sshd rhost=192.0.2.7 created=1764220800 expires=1766812800")
-        #expect(lines[4] == "failures count=2 last=1764221000")
+        #expect(lines[2] == "failures count=0002 locked-until=0000000000 last=1764221000")
+        #expect(lines[3] == "totp id=totp-1 algorithm=SHA1 digits=6 period=30 secret=\(rfcKey20Base32) label=My%20Phone created=1764220800 last-step=58807360")
+        #expect(lines[4] == "trust id=trust-1 service=sshd rhost=192.0.2.7 created=1764220800 expires=1766812800")
         #expect(lines[5] == "")
-        // No failures, no failures line.
-        #expect(!FactorFile(factors: [a]).text.contains("failures"))
+        // No failures: the line is still there, zeroed, at the same length.
+        let clear = FactorFile(factors: [a]).text.split(separator: "\n")
+        #expect(clear[2] == "failures count=0000 locked-until=0000000000 last=0000000000")
+        #expect(clear[2].count == lines[2].count)
+    }
+
+    @Test("the failures line keeps its length through a count, a lock-out and a reset; zeros mean none")
+    func failuresLineFixedWidth() throws {
+        let states = [FailureState(), FailureState(count: 1, last: 1_764_221_000),
+                      FailureState(count: 5, lockedUntil: 1_764_221_300, last: 1_764_221_000),
+                      FailureState(count: 1000, lockedUntil: 9_999_999_999, last: 9_999_999_999)]
+        let texts = states.map { FactorFile(failures: $0).text }
+        #expect(Set(texts.map(\.utf8.count)).count == 1)
+        for (state, text) in zip(states, texts) {
+            #expect(try FactorFile(parsing: text).failures == state)
+        }
+        // Files from before the fixed width (no line, or short numbers) still parse.
+        let old = try FactorFile(parsing: "twostep 1\nfailures count=2 last=1764221000\n")
+        #expect(old.failures == FailureState(count: 2, last: 1_764_221_000))
+        #expect(try FactorFile(parsing: "twostep 1\n").failures.isClear)
     }
 
     @Test("the documented example parses; comments and blank lines are skipped")

@@ -190,6 +190,93 @@ func modeOf(_ path: String) -> mode_t {
         #expect(try listDirectory(s.dir).filter { $0.hasSuffix(".tmp") }.isEmpty)
     }
 
+    @Test func stateOnlyChangesAreWrittenInPlaceOtherChangesReplace() throws {
+        let s = Scratch()
+        try s.store().create(try sampleFile())
+        func inode() -> ino_t { var st = stat(); stat(s.path, &st); return st.st_ino }
+        let first = inode()
+        // A failure count: same length, first sector: patched in place.
+        try s.store().update(durability: { .stateOnly }) { $0.failures = FailureState(count: 1, last: 1_764_221_000) }
+        #expect(inode() == first)
+        #expect(try s.store().read().failures == FailureState(count: 1, last: 1_764_221_000))
+        // Same change, durable: a new file.
+        try s.store().update { $0.failures.count = 2 }
+        let second = inode()
+        #expect(second != first)
+        // A TOTP step that appears (the line grows): replaced even when relaxed.
+        try s.store().update(durability: { .stateOnly }) { file in
+            var totp = file.authenticators[0]
+            totp.lastStep = 58_807_360
+            file.factors[0] = totp
+        }
+        #expect(inode() != second)
+        // Once there, a later step of the same width and a reset of the count
+        // are both in the first sector: in place, and the file reads back whole.
+        let third = inode()
+        try s.store().update(durability: { .stateOnly }) { file in
+            var totp = file.authenticators[0]
+            totp.lastStep = 58_807_361
+            file.factors[0] = totp
+            file.failures = FailureState()
+        }
+        #expect(inode() == third)
+        let back = try s.store().read()
+        #expect(back.authenticators[0].lastStep == 58_807_361 && back.failures.isClear)
+        var bytes = [UInt8](repeating: 0, count: 1 << 16)
+        let fd = open(s.path, O_RDONLY)
+        let n = read(fd, &bytes, bytes.count)
+        close(fd)
+        #expect(Array(bytes[0..<n]) == Array(back.text.utf8))
+        #expect(try listDirectory(s.dir).filter { $0.hasSuffix(".tmp") }.isEmpty)
+    }
+
+    @Test func updateFromASnapshotParsesAgainWhenTheFileChanged() throws {
+        let s = Scratch()
+        try s.store().create(try sampleFile())
+        let snapshot = try s.store().readSnapshot()
+        #expect(snapshot.file.failures.count == 0)
+        // Unchanged: the snapshot's file is used and the change lands.
+        try s.store().update(from: snapshot) { $0.failures.count += 1 }
+        #expect(try s.store().read().failures.count == 1)
+        // Changed since (by the line above): the stale snapshot is not used.
+        try s.store().update(from: snapshot, durability: { .stateOnly }) { $0.failures.count += 1 }
+        #expect(try s.store().read().failures.count == 2)
+    }
+
+    @Test func readersNeverSeeAHalfWrittenPatch() throws {
+        let s = Scratch()
+        try s.store().create(try sampleFile())
+        final class Box: @unchecked Sendable {
+            let store: FactorStore; let writer: Bool; var errors = 0
+            init(_ s: FactorStore, _ w: Bool) { store = s; writer = w }
+        }
+        let boxes = (0..<6).map { Box(s.store(), $0 < 3) }
+        var ids = [pthread_t]()
+        for box in boxes {
+            var tid = pthread_t()
+            pthread_create(&tid, nil, { raw in
+                let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
+                for i in 0..<300 {
+                    do {
+                        if box.writer {
+                            try box.store.update(durability: { .stateOnly }) {
+                                $0.failures.count += 1
+                                $0.failures.last = 1_764_221_000 + Int64(i % 2) * 1_111_111
+                            }
+                        } else {
+                            _ = try box.store.read()
+                        }
+                    } catch { box.errors += 1 }
+                }
+                return nil
+            }, Unmanaged.passRetained(box).toOpaque())
+            ids.append(tid)
+        }
+        for tid in ids { pthread_join(tid, nil) }
+        #expect(boxes.reduce(0) { $0 + $1.errors } == 0)
+        #expect(try s.store().read().failures.count == 900)
+    }
+
     @Test func removeDeletesTheFile() throws {
         let s = Scratch()
         try s.store().create(try sampleFile())
@@ -237,5 +324,29 @@ func storeError(_ body: () throws -> Void) -> StoreError? {
         utimensat(AT_FDCWD, young, &times, 0)
         try s.store().remove()
         #expect(try listDirectory(s.dir) == [".twostep-notes.tmp"])
+    }
+}
+
+@Suite struct InPlacePatchTests {
+    let old = Array(repeating: UInt8(ascii: "a"), count: 2000)
+
+    func changed(_ offsets: Int...) -> [UInt8] {
+        var new = old
+        for o in offsets { new[o] = UInt8(ascii: "b") }
+        return new
+    }
+
+    @Test func differencesInOneSectorGiveTheirRange() {
+        #expect(InPlacePatch.range(from: old, to: changed(100)) == 100..<101)
+        #expect(InPlacePatch.range(from: old, to: changed(100, 300, 511)) == 100..<512)
+        #expect(InPlacePatch.range(from: old, to: changed(512, 1023)) == 512..<1024)
+    }
+
+    @Test func twoSectorsOtherLengthsOrNoChangeGiveNil() {
+        #expect(InPlacePatch.range(from: old, to: changed(511, 512)) == nil)
+        #expect(InPlacePatch.range(from: old, to: changed(10, 1500)) == nil)
+        #expect(InPlacePatch.range(from: old, to: old + [1]) == nil)
+        #expect(InPlacePatch.range(from: old, to: old) == nil)
+        #expect(InPlacePatch.range(from: [], to: []) == nil)
     }
 }

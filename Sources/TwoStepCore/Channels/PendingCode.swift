@@ -86,12 +86,13 @@ public struct PendingCode: Factor, Equatable {
         FactorSummary(kind: .pendingCode, id: id, description: "code sent to \(phoneID)", created: created)
     }
 
-    /// Hashes the answer (a malformed one too) and compares in constant
-    /// time; accepted only before `expires`. A match spends the code.
+    /// Hashes a six-digit answer and compares in constant time; accepted
+    /// only before `expires`. A match spends the code. Any other answer is
+    /// not hashed (its shape is all the time tells).
     public func check(_ answer: String, context: VerificationContext) -> FactorCheck {
-        var normalized = Self.normalize(answer)
-        defer { if normalized != nil { cleanse(&normalized!) } }
-        let matches = SaltedCodeHash(salt: salt, hash: hash).matches(normalized, placeholderLength: Self.digits)
-        return matches && context.now < expires ? .accepted(replacement: nil) : .noMatch
+        guard var normalized = Self.normalize(answer) else { return .noMatch }
+        defer { cleanse(&normalized) }
+        return SaltedCodeHash(salt: salt, hash: hash).matches(normalized) && context.now < expires
+            ? .accepted(replacement: nil) : .noMatch
     }
 }

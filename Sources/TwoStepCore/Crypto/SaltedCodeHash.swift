@@ -22,14 +22,10 @@ public struct SaltedCodeHash: Sendable, Equatable {
         salt.withUnsafeBytes { s in code.withUnsafeBytes { c in HMAC.authenticate(.sha256, key: s, message: c) } }
     }
 
-    /// True when `candidate` is the code. Security: a nil candidate (an answer
-    /// that is not well-formed) is hashed as a placeholder of
-    /// `placeholderLength` bytes, so the time does not say which it was; the
-    /// hashes are compared in constant time and the candidate is cleansed.
-    public func matches(_ candidate: [UInt8]?, placeholderLength: Int) -> Bool {
-        var bytes = candidate ?? Array(repeating: UInt8(ascii: "x"), count: placeholderLength)
-        defer { cleanse(&bytes) }
-        return ConstantTime.equal(Self.digest(bytes, salt: salt), hash) && candidate != nil
+    /// True when `candidate` (normalised characters) is the code. The hashes
+    /// are compared in constant time.
+    public func matches(_ candidate: [UInt8]) -> Bool {
+        ConstantTime.equal(Self.digest(candidate, salt: salt), hash)
     }
 
     /// Reads the `salt=` (32 hex digits) and `hash=` (64 hex digits) fields.

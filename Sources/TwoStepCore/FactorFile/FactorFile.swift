@@ -5,13 +5,13 @@
 ///
 ///     # twostep factor file: see twostep-factors(5)
 ///     twostep 1
+///     failures count=0002 locked-until=0000000000 last=1764221000
 ///     totp id=totp-1 algorithm=SHA1 digits=6 period=30 secret=… label=Phone created=1764220800 last-step=58807360
 ///     backup id=backup-1 salt=… hash=… created=1764220800
 ///     trust id=trust-1 service=sshd rhost=192.0.2.7 created=1764220800 expires=1766812800
 ///     phone id=phone-1 number=+966501234534 channel=sms label=Mobile created=1764220800
 ///     pending id=pending-1 phone=phone-1 salt=… hash=… created=1764221000 expires=1764221300
 ///     sends times=1764221000
-///     failures count=2 last=1764221000
 ///
 /// Lines are printable ASCII (values are %-encoded). Blank lines and lines
 /// starting with `#` are ignored. The `twostep` line
@@ -68,8 +68,11 @@ public struct FactorFile: Sendable, Equatable {
 
     /// The file's text, ending in a newline.
     public var text: String {
+        // The failures line comes first and always, at a fixed width, so that
+        // counting a wrong code changes a few bytes near the start of the file
+        // (FactorStore writes such a change in place: InPlacePatch).
         var lines = ["# twostep factor file: see twostep-factors(5). Edit with the twostep command.",
-                     "twostep \(Self.version)"]
+                     "twostep \(Self.version)", failures.record.text]
         for factor in factors {
             var r = Record(keyword: type(of: factor).keyword)
             factor.write(to: &r)
@@ -77,7 +80,6 @@ public struct FactorFile: Sendable, Equatable {
         }
         lines += trustedDevices.map(\.record.text)
         if !sends.isEmpty { lines.append(sends.record.text) }
-        if !failures.isClear { lines.append(failures.record.text) }
         return lines.joined(separator: "\n") + "\n"
     }
 

@@ -77,16 +77,26 @@ public struct FailureState: Sendable, Equatable {
     init(_ record: Record) throws(TwoStepError) {
         var r = RecordReader(record)
         count = Int(try r.integer("count", in: 0...1_000_000_000))
-        lockedUntil = try r.optionalInteger("locked-until", in: 0...Int64.max)
-        last = try r.optionalInteger("last", in: 0...Int64.max)
+        // 0 is how the fixed-width line says "none".
+        lockedUntil = try r.optionalInteger("locked-until", in: 0...Int64.max).flatMap { $0 == 0 ? nil : $0 }
+        last = try r.optionalInteger("last", in: 0...Int64.max).flatMap { $0 == 0 ? nil : $0 }
         try r.finish()
     }
 
+    /// The line, every field zero-padded to a fixed width (`count` 4 digits,
+    /// times 10, 0 for none) so that a new count or time changes only digits
+    /// in place, never the line's length (see `FactorStore`'s `InPlacePatch`).
     var record: Record {
         var r = Record(keyword: Self.keyword)
-        r.append("count", String(count))
-        r.append("locked-until", lockedUntil.map { String($0) })
-        r.append("last", last.map { String($0) })
+        r.append("count", Self.padded(Int64(count), width: 4))
+        r.append("locked-until", Self.padded(lockedUntil ?? 0, width: 10))
+        r.append("last", Self.padded(last ?? 0, width: 10))
         return r
+    }
+
+    /// `n` in decimal with leading zeros up to `width` digits (wider when it must be).
+    static func padded(_ n: Int64, width: Int) -> String {
+        let digits = String(n)
+        return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
     }
 }

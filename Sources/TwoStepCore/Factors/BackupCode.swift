@@ -102,12 +102,13 @@ public struct BackupCode: Factor, Equatable {
         FactorSummary(kind: .backupCode, id: id, description: "backup code", created: created)
     }
 
-    /// Hashes the answer (a malformed one too, so the time does not say
-    /// which) and compares the hash in constant time. A match spends the code.
+    /// Hashes a well-formed answer and compares the hash in constant time;
+    /// a match spends the code. An answer that is not shaped like a backup
+    /// code is not hashed: the time then tells only its shape, which the
+    /// one who typed it knows.
     public func check(_ answer: String, context: VerificationContext) -> FactorCheck {
-        var normalized = Self.normalize(answer)
-        defer { if normalized != nil { cleanse(&normalized!) } }
-        let matches = SaltedCodeHash(salt: salt, hash: hash).matches(normalized, placeholderLength: Self.length)
-        return matches ? .accepted(replacement: nil) : .noMatch
+        guard var normalized = Self.normalize(answer) else { return .noMatch }
+        defer { cleanse(&normalized) }
+        return SaltedCodeHash(salt: salt, hash: hash).matches(normalized) ? .accepted(replacement: nil) : .noMatch
     }
 }

@@ -64,12 +64,15 @@ public struct TOTPAuthenticator: Factor, Equatable {
     }
 
     /// Accepts a code from any step within `window` of now that is later than
-    /// `lastStep`; every step in the window is computed and compared (in
-    /// constant time) whatever the answer.
+    /// `lastStep`; for an answer of `digits` digits every step in the window
+    /// is computed and compared (in constant time) whatever the answer. Any
+    /// other answer is no match, unchecked (its shape is all the time tells).
     public func check(_ answer: String, context: VerificationContext) -> FactorCheck {
-        let code = Array(answer.utf8.filter { $0 != UInt8(ascii: " ") })
-        let wellFormed = code.count == parameters.digits
-            && code.allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
+        var code = Array(answer.utf8.filter { $0 != UInt8(ascii: " ") })
+        defer { cleanse(&code) }
+        guard code.count == parameters.digits, code.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else {
+            return .noMatch
+        }
         let now = OTP.timeStep(at: context.now, period: parameters.period)
         var accepted: UInt64?
         var replayed = false
@@ -79,7 +82,7 @@ public struct TOTPAuthenticator: Factor, Equatable {
                 : now.addingReportingOverflow(UInt64(offset))
             if overflow { continue }
             let expected = Array(OTP.totp(secret: secret, step: step, parameters: parameters).utf8)
-            if ConstantTime.equal(expected, code) && wellFormed {
+            if ConstantTime.equal(expected, code) {
                 if let last = lastStep, step <= last {
                     replayed = true
                 } else {

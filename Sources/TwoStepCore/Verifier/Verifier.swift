@@ -64,7 +64,9 @@ public struct Verifier: Sendable {
     /// Checks `answer` against every factor in `file`.
     ///
     /// All factors are checked whatever the answer (no early exit), so the
-    /// time does not tell which factor, if any, matched. During a lock-out
+    /// time does not tell which factor, if any, matched; a factor skips the
+    /// work only for an answer not shaped like its codes (six digits, a
+    /// backup code), which tells nothing the one who typed it does not know. During a lock-out
     /// nothing is checked. An accepted code resets the failure count; a wrong
     /// or replayed one adds to it, and the `maxFailures`-th starts a lock-out.
     public func verify(_ answer: String, in file: FactorFile, at now: Int64) -> Result {

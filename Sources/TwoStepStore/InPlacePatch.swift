@@ -1,0 +1,31 @@
+/// When a change of verification state may be written over the old bytes
+/// instead of replacing the file (`FactorStore.Durability.stateOnly`).
+///
+/// Allowed when the new text has exactly the old one's length and every
+/// byte that differs lies in one aligned 512-byte block: the smallest
+/// sector a disk writes whole or not at all, and inside one page of the
+/// page cache, so that a crash leaves either the old or the new bytes of
+/// that block and a reader holding the shared lock never sees a mix. The
+/// usual changes qualify: the writer puts the fixed-width `failures` line
+/// first and a TOTP step keeps its number of digits for decades.
+public enum InPlacePatch {
+    /// The size of the block every difference must fall in.
+    public static let sectorSize = 512
+
+    /// The byte range to write, or nil when the change must replace the file
+    /// (different lengths, differences in two sectors) or there is none.
+    public static func range(from old: [UInt8], to new: [UInt8]) -> Range<Int>? {
+        guard old.count == new.count else { return nil }
+        return old.withUnsafeBufferPointer { o in
+            new.withUnsafeBufferPointer { n -> Range<Int>? in
+                var first = 0
+                while first < o.count && o[first] == n[first] { first += 1 }
+                guard first < o.count else { return nil }
+                var last = o.count - 1
+                while o[last] == n[last] { last -= 1 }
+                guard first / sectorSize == last / sectorSize else { return nil }
+                return first..<(last + 1)
+            }
+        }
+    }
+}
