@@ -79,8 +79,11 @@ def b32_secret(nbytes=20):
 
 
 def twostep_totp_line(secret, id="totp-1"):
+    # last-step: the user last logged in ten minutes ago (the steady state;
+    # a fresh enrolment records the step of the code typed to confirm it).
+    last_step = int(time.time()) // 30 - 20
     return (f"totp id={id} algorithm=SHA1 digits=6 period=30 secret={secret} "
-            f"label=phone created=1764220800")
+            f"label=phone created=1764220800 last-step={last_step}")
 
 
 def twostep_backup_line(code, id):
@@ -95,8 +98,14 @@ def twostep_trust_line(i):
             f"created={now} expires={now + 20 * 86400}")
 
 
+# The file exactly as twostep's writer lays it out (FactorFile.text): the
+# comment, the version, the fixed-width failures line, then the factors.
+TWOSTEP_HEADER = ["# twostep factor file: see twostep-factors(5). Edit with the twostep command.",
+                  "twostep 1", "failures count=0000 locked-until=0000000000 last=0000000000"]
+
+
 def twostep_file(secret, backup_codes=(), trusted=0):
-    lines = ["twostep 1", twostep_totp_line(secret)]
+    lines = TWOSTEP_HEADER + [twostep_totp_line(secret)]
     lines += [twostep_backup_line(c, f"backup-{i + 1}") for i, c in enumerate(backup_codes)]
     lines += [twostep_trust_line(i + 1) for i in range(trusted)]
     return "\n".join(lines) + "\n"
@@ -415,6 +424,28 @@ def check_concurrent(bench, res):
     return out
 
 
+def check_in_place(bench, res):
+    """The pristine twostep file is in the writer's form, so a right code
+    (new last-step) and a wrong code (failure count) are each written in
+    place: same inode, same size, different bytes (FactorStore,
+    InPlacePatch). Anything else would mean the timed runs measured the
+    replace path."""
+    dst, src = bench.targets["twostep"]["restore"][0].split("=", 1)
+    out = {}
+    for kind, answer, expect in (("right", "@totp", "PAM_SUCCESS"), ("wrong", "@wrong", "PAM_AUTH_ERR")):
+        shutil.copy2(src, dst + ".check")
+        os.chown(dst + ".check", bench.uid, bench.gid)
+        os.rename(dst + ".check", dst)
+        before, old = os.stat(dst), Path(dst).read_bytes()
+        r = bench.drive("twostep", "fresh", 1, answer=answer, expect=expect, restore=False)
+        after, new = os.stat(dst), Path(dst).read_bytes()
+        same = before.st_ino == after.st_ino and len(old) == len(new)
+        out[kind] = dict(ok=r["ok"] and same and old != new, in_place=same, changed=old != new)
+        if not out[kind]["ok"]:
+            res.failures.append(f"twostep {kind} code not written in place: {out[kind]}")
+    return out
+
+
 def fmt(us):
     if us != us:  # nan
         return "-"
@@ -459,6 +490,9 @@ def report(bench, res, pairs, stream, conc, smoke):
     b, tt = conc["backup"], conc["totp"]
     p(f"64 concurrent logins, one user: {b['succeeded']}/64 backup codes accepted, {b['left']} left in the file, "
       f"{b['wall_us'] / 1000:.1f} ms wall; same TOTP code 64 times at once: {tt['succeeded']} accepted")
+    ip = conc["in_place"]
+    p("state writes: " + ", ".join(f"{k} code {'in place (same inode and size)' if v['ok'] else 'NOT in place: ' + str(v)}"
+                                   for k, v in ip.items()))
 
     verdicts = []
     def verdict(name, ok, detail):
@@ -524,6 +558,7 @@ def main():
         pairs = measure_scale(bench, res, max(2, rounds // 2), 5 if smoke else 20)
         stream = measure_stream(bench, res, 12 if smoke else 30, 1 if smoke else 5)
         conc = check_concurrent(bench, res)
+        conc["in_place"] = check_in_place(bench, res)
         verdicts = report(bench, res, pairs, stream, conc, smoke)
         if args.json:
             Path(args.json).write_text(json.dumps(dict(
