@@ -411,6 +411,19 @@ def records(text, keyword):
     return [f for kw, f in parse_records(text) if kw == keyword]
 
 
+def failure_count(text):
+    """The `failures` line's count as a number (0 when there is no line).
+    twostep writes the line always, zero-padded to a fixed width."""
+    lines = records(text, "failures")
+    return int(lines[0]["count"]) if lines else 0
+
+
+def locked_until(text):
+    """The `failures` line's locked-until as a number (0: no lock-out)."""
+    lines = records(text, "failures")
+    return int(lines[0].get("locked-until", "0")) if lines else 0
+
+
 # --------------------------------------------------------------------------
 # Codes
 

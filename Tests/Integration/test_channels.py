@@ -418,7 +418,7 @@ def test_cli_add_phone_as_user_needs_a_code(twostep_bin, channels, users):
     p = cli(twostep_bin, "add", "phone", NUMBER, "--channels", channels, "--code", wrong_code(secret), user=u)
     assert p.returncode == 1, p
     assert spooled(u) == []
-    assert records(u.read_factors(), "failures")[0]["count"] == "1"
+    assert failure_count(u.read_factors()) == 1
 
 
 def test_cli_enroll_with_phone_and_no_backup_codes(twostep_bin, channels, users):

@@ -112,7 +112,7 @@ def test_threads_wrong_codes_no_lost_update(pam, users):
     others = [e for e in r.errors if e != "Wrong code."]
     assert others == [], (f"{len(others)} of 480 concurrent logins were refused for another reason "
                           f"than the code (see test_file_replaced_while_opened): {others[:1]}")
-    assert records(u.read_factors(), "failures")[0]["count"] == "480"
+    assert failure_count(u.read_factors()) == 480
     st = os.stat(u.factor_path)
     assert (st.st_uid, st.st_mode & 0o777) == (u.uid, 0o600)
     assert [n for n in os.listdir(u.home) if n.startswith(".twostep.")] == []

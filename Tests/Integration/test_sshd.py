@@ -142,7 +142,7 @@ def test_wrong_code_refused(sshd, module, ssh_user):
     assert has_code_prompt(r), r
     assert "Wrong code." in r.messages, r
     assert "LOGGED-IN-MARKER" not in r.stdout
-    assert records(ssh_user.read_factors(), "failures")[0]["count"] == "1"
+    assert failure_count(ssh_user.read_factors()) == 1
 
 
 def test_wrong_password_right_code_refused(sshd, module, ssh_user):
