@@ -18,9 +18,11 @@ DESTDIR ?=
 CONFIG ?= release
 
 # What building needs, and what the tests need on top (Debian package names).
-BUILD_DEPS := libssl-dev libpam0g-dev libqrencode-dev pkg-config scdoc dpkg-dev
+# libssl-dev is for bench/pambench.c only (make bench, test_bench_smoke.py):
+# it computes its codes with libcrypto, independently of the module's Nettle.
+BUILD_DEPS := nettle-dev libpam0g-dev libqrencode-dev pkg-config scdoc dpkg-dev
 TEST_DEPS := oathtool pamtester libpam-wrapper openssh-server zbar-tools valgrind \
-	libpam-google-authenticator lintian debootstrap libpam-oath
+	libpam-google-authenticator lintian debootstrap libpam-oath libssl-dev
 PIP_TEST_DEPS := pyotp pytest pexpect paramiko
 
 # The CLI links the Swift runtime and Foundation statically too, so the

@@ -3,7 +3,7 @@
 // twostep: two-step verification for Linux logins.
 //
 // Targets, from the inside out:
-//   CCrypto, CQRencode   system libraries (libcrypto for HMAC/SHA-2, libqrencode)
+//   CCrypto, CQRencode   system libraries (Nettle for HMAC/SHA-2, libqrencode)
 //   TwoStepCore          pure: Base32, OTP, otpauth URIs, backup codes,
 //                        the factor file (model, parser, writer), the verifier
 //   CLinux               setfsuid/setfsgid/renameat2 wrappers (need _GNU_SOURCE)

@@ -13,7 +13,7 @@
 //   FuzzBase32         decode → encode → decode: equal; encode → decode: equal
 //   FuzzModuleOptions  ModuleOptions(arguments:) from NUL-separated arguments
 //   FuzzVerifier       Verifier.verify on (file, answer): an accepted answer is
-//                      always a code computed here independently (libcrypto HMAC)
+//                      always a code computed here independently (Nettle HMAC)
 import PackageDescription
 
 let core = Target.Dependency.product(name: "TwoStepCore", package: "twostep")

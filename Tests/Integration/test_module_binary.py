@@ -14,7 +14,7 @@ from pamtest import *  # noqa: F401,F403
 ENTRY_POINTS = {"pam_sm_authenticate", "pam_sm_setcred"}
 # What the module may link dynamically: system libraries only (no libswift*,
 # Foundation, ICU, dispatch).
-SYSTEM_LIBS = {"libc.so.6", "libm.so.6", "libpam.so.0", "libcrypto.so.3", "libstdc++.so.6",
+SYSTEM_LIBS = {"libc.so.6", "libm.so.6", "libpam.so.0", "libnettle.so.8", "libstdc++.so.6",
                "libgcc_s.so.1", "ld-linux-x86-64.so.2", "libdl.so.2", "libpthread.so.0", "librt.so.1"}
 
 
@@ -40,6 +40,10 @@ def test_dependencies_are_system_libraries(module):
     assert "libpam.so.0" in needed and "libc.so.6" in needed
     assert needed <= SYSTEM_LIBS, f"unexpected: {sorted(needed - SYSTEM_LIBS)}"
     out = sh("ldd", module)
+    # Nettle, not OpenSSL, not even indirectly: loading and initialising
+    # libcrypto.so.3 cost every login ~9 M instructions (BENCHMARKS.md).
+    assert "libnettle.so.8" in needed, sorted(needed)
+    assert not re.search(r"libcrypto|libssl", out), out
     assert "/opt/swift" not in out, out
     assert "not found" not in out, out
     assert not re.search(r"libswift|Foundation|libicu|libdispatch|BlocksRuntime", out), out

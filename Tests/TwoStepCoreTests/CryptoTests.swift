@@ -78,6 +78,29 @@ struct RandomAndHMACTests {
         #expect(Hex.encode(mac) == expected)
     }
 
+    @Test("RFC 2202 / RFC 4231 test case 6 (a key longer than the hash's block)", arguments: [
+        (OTPAlgorithm.sha1, 80, "aa4ae5e15272d00e95705637ce8a3b55ed402112"),
+        (.sha256, 131, "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"),
+        (.sha512, 131, "80b24263c7c1a3ebb71493c1dd7be8b49b46d1f41b4aeec1121b013783f8f3526b56d037e05f2598bd0fd2215d6a1e5295e64f73f63f0aec8b915a985d786598"),
+    ])
+    func hmacLongKey(algorithm: OTPAlgorithm, keyLength: Int, expected: String) {
+        let key = SecretBytes([UInt8](repeating: 0xaa, count: keyLength))
+        let mac = HMAC.authenticate(algorithm, key: key, message: Array("Test Using Larger Than Block-Size Key - Hash Key First".utf8))
+        #expect(Hex.encode(mac) == expected)
+    }
+
+    @Test("an empty key and an empty message (buffers without an address)", arguments: [
+        (OTPAlgorithm.sha1, "fbdb1d1b18aa6c08324b7d64b71fb76370690e1d"),
+        (.sha256, "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad"),
+        (.sha512, "b936cee86c9f87aa5d3c6f2e84cb5a4239a5fe50480a6ec66b70ab5b1f4ac6730c6c515421b327ec1d69402e53dfb49ad7381eb067b338fd7b0cb22247225d47"),
+    ])
+    func hmacEmpty(algorithm: OTPAlgorithm, expected: String) {
+        let mac = HMAC.authenticate(algorithm, key: UnsafeRawBufferPointer(start: nil, count: 0),
+                                    message: UnsafeRawBufferPointer(start: nil, count: 0))
+        #expect(Hex.encode(mac) == expected)
+        #expect(Hex.encode(HMAC.authenticate(algorithm, key: SecretBytes([UInt8]()), message: [])) == expected)
+    }
+
     @Test("algorithm names parse in any case")
     func algorithmNames() {
         #expect(OTPAlgorithm(name: "sha1") == .sha1)

@@ -146,4 +146,17 @@ import Testing
         #expect(SSHKey.fingerprint(authInfo: "keyboard-interactive\n") == nil)
         #expect(SSHKey.fingerprint(authInfo: "publickey ssh-ed25519 !!!!\n") == nil)
     }
+
+    @Test("a key blob that is not padded standard Base64 has no fingerprint", arguments: [
+        "====", "A===", "AA=A", "=AAA", "AAA", "AB==", "AAAAAAA\t", "AAAA\r\n\r\n", "AA-_",
+    ])
+    func sshKeyFingerprintRefusesMalformedBase64(blob: String) {
+        #expect(SSHKey.fingerprint(base64Blob: blob) == nil)
+    }
+
+    @Test func sshKeyFingerprintOfShortBlobs() {
+        // SHA-256 of one and of two zero bytes, in unpadded Base64 (as ssh-keygen prints it)
+        #expect(SSHKey.fingerprint(base64Blob: "AA==") == "SHA256:bjQLnP+zepicpUTmu3gKLHiQHT+zNzh2hRGjBhevoB0")
+        #expect(SSHKey.fingerprint(base64Blob: "AAA=") == "SHA256:lqKW0iTyhcZ77pPDD4owkVfw2qNdxbh+QQt4YwoJz8c")
+    }
 }

@@ -19,39 +19,56 @@ public enum OTPAlgorithm: String, Sendable, CaseIterable, Equatable {
         case .sha512: 64
         }
     }
-
-    var evp: OpaquePointer? {
-        switch self {
-        case .sha1: EVP_sha1()
-        case .sha256: EVP_sha256()
-        case .sha512: EVP_sha512()
-        }
-    }
 }
 
-/// HMAC (RFC 2104) from the system's libcrypto.
+/// HMAC (RFC 2104) from the system's Nettle library (libnettle).
 public enum HMAC {
     /// HMAC of `message` under `key`. The key is read in place, never copied
-    /// into Swift memory.
+    /// into Swift memory; Nettle's context, which holds state derived from
+    /// the key, is a local variable overwritten with zeros before this returns.
     public static func authenticate(
         _ algorithm: OTPAlgorithm, key: UnsafeRawBufferPointer, message: UnsafeRawBufferPointer
     ) -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
-        var outLength: UInt32 = 0
-        let ok = out.withUnsafeMutableBufferPointer { o in
-            CCrypto.HMAC(
-                algorithm.evp, key.baseAddress ?? UnsafeRawPointer(o.baseAddress!), Int32(key.count),
-                message.baseAddress?.assumingMemoryBound(to: UInt8.self), message.count,
-                o.baseAddress, &outLength)
+        switch algorithm {
+        case .sha1:
+            mac(hmac_sha1_ctx(), nettle_hmac_sha1_set_key, nettle_hmac_sha1_update, nettle_hmac_sha1_digest,
+                length: algorithm.digestLength, key: key, message: message)
+        case .sha256:
+            mac(hmac_sha256_ctx(), nettle_hmac_sha256_set_key, nettle_hmac_sha256_update, nettle_hmac_sha256_digest,
+                length: algorithm.digestLength, key: key, message: message)
+        case .sha512:
+            mac(hmac_sha512_ctx(), nettle_hmac_sha512_set_key, nettle_hmac_sha512_update, nettle_hmac_sha512_digest,
+                length: algorithm.digestLength, key: key, message: message)
         }
-        // HMAC with a built-in digest only fails when libcrypto is out of memory.
-        precondition(ok != nil, "libcrypto HMAC failed")
-        out.removeSubrange(Int(outLength)...)
-        return out
     }
 
     /// HMAC of `message` under the secret `key`.
     public static func authenticate(_ algorithm: OTPAlgorithm, key: SecretBytes, message: [UInt8]) -> [UInt8] {
         key.withUnsafeBytes { k in message.withUnsafeBytes { m in authenticate(algorithm, key: k, message: m) } }
+    }
+
+    /// One HMAC with Nettle's `set_key`, `update` and `digest` for one hash,
+    /// in `context` (a zeroed Nettle context), which is cleansed afterwards.
+    private static func mac<Context>(
+        _ context: Context,
+        _ setKey: (UnsafeMutablePointer<Context>?, Int, UnsafePointer<UInt8>?) -> Void,
+        _ update: (UnsafeMutablePointer<Context>?, Int, UnsafePointer<UInt8>?) -> Void,
+        _ digest: (UnsafeMutablePointer<Context>?, Int, UnsafeMutablePointer<UInt8>?) -> Void,
+        length: Int, key: UnsafeRawBufferPointer, message: UnsafeRawBufferPointer
+    ) -> [UInt8] {
+        var context = context
+        var out = [UInt8](repeating: 0, count: length)
+        // An empty buffer may have no address; Nettle then reads no byte of
+        // this one (but gets a valid pointer, as memcpy wants).
+        let none: UInt8 = 0
+        withUnsafePointer(to: none) { none in
+            withUnsafeMutablePointer(to: &context) { c in
+                setKey(c, key.count, key.baseAddress?.assumingMemoryBound(to: UInt8.self) ?? none)
+                update(c, message.count, message.baseAddress?.assumingMemoryBound(to: UInt8.self) ?? none)
+                out.withUnsafeMutableBufferPointer { digest(c, length, $0.baseAddress) }
+                cleanse(UnsafeMutableRawBufferPointer(start: c, count: MemoryLayout<Context>.size))
+            }
+        }
+        return out
     }
 }

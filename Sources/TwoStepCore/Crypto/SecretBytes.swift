@@ -7,8 +7,8 @@ import CCrypto
 /// that twostep owns.
 ///
 /// Security: the bytes live in a buffer allocated for this object alone and
-/// are overwritten with zeros (`OPENSSL_cleanse`, which the optimiser may not
-/// remove) when the last reference goes away. Swift arrays that briefly held
+/// are overwritten with zeros (`cleanse`: glibc's `explicit_bzero`, which the
+/// optimiser may not remove) when the last reference goes away. Swift arrays that briefly held
 /// the same bytes on the way in (a decoded Base32 string, say) are the
 /// caller's to cleanse. Equality is checked in constant time.
 public final class SecretBytes: @unchecked Sendable, Equatable {
@@ -26,7 +26,7 @@ public final class SecretBytes: @unchecked Sendable, Equatable {
     public let count: Int
 
     deinit {
-        OPENSSL_cleanse(storage.baseAddress, storage.count)
+        cleanse(storage)
         storage.deallocate()
     }
 
@@ -47,11 +47,11 @@ public final class SecretBytes: @unchecked Sendable, Equatable {
 /// Comparisons whose running time does not depend on where inputs differ.
 public enum ConstantTime {
     /// True when `a` and `b` hold the same bytes. Runs in time that depends
-    /// only on the lengths (libcrypto's `CRYPTO_memcmp`).
+    /// only on the lengths (Nettle's `memeql_sec`).
     public static func equal(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
         guard a.count == b.count else { return false }
         if a.count == 0 { return true }
-        return CRYPTO_memcmp(a.baseAddress, b.baseAddress, a.count) == 0
+        return nettle_memeql_sec(a.baseAddress, b.baseAddress, a.count) != 0
     }
 
     /// True when the two byte sequences are equal; constant time for equal lengths.
@@ -67,10 +67,12 @@ public enum ConstantTime {
 
 /// Overwrites an array's bytes with zeros in a way the optimiser keeps.
 public func cleanse(_ bytes: inout [UInt8]) {
-    bytes.withUnsafeMutableBytes { OPENSSL_cleanse($0.baseAddress, $0.count) }
+    bytes.withUnsafeMutableBytes { cleanse($0) }
 }
 
-/// Overwrites a buffer with zeros in a way the optimiser keeps.
+/// Overwrites a buffer with zeros in a way the optimiser keeps (glibc's
+/// `explicit_bzero`).
 public func cleanse(_ buffer: UnsafeMutableRawBufferPointer) {
-    OPENSSL_cleanse(buffer.baseAddress, buffer.count)
+    guard let start = buffer.baseAddress else { return }
+    explicit_bzero(start, buffer.count)
 }

@@ -101,20 +101,44 @@ public enum SSHKey {
         return fingerprint(base64Blob: String(words[2]))
     }
 
-    /// `SHA256:` + unpadded Base64 of SHA-256 over the key blob.
+    /// `SHA256:` + unpadded Base64 of SHA-256 over the key blob, or nil when
+    /// `base64Blob` is not padded standard Base64 (RFC 4648 §4).
     public static func fingerprint(base64Blob: String) -> String? {
         let input = Array(base64Blob.utf8)
-        guard !input.isEmpty, input.count % 4 == 0, input.count < 65536 else { return nil }
+        guard !input.isEmpty, input.count % 4 == 0, input.count < 65536,
+              input.allSatisfy(isBase64Character), !input.suffix(3).allSatisfy({ $0 == UInt8(ascii: "=") })
+        else { return nil }
+        // Nettle's decoder refuses misplaced `=` and non-zero pad bits (but
+        // takes three `=`, refused above); it would skip white space, which
+        // the character check refuses.
         var blob = [UInt8](repeating: 0, count: input.count / 4 * 3)
-        let n = EVP_DecodeBlock(&blob, input, Int32(input.count))
-        guard n >= 0 else { return nil }
-        let padding = input.reversed().prefix(while: { $0 == UInt8(ascii: "=") }).count
-        blob.removeSubrange((Int(n) - padding)...)
-        var digest = [UInt8](repeating: 0, count: Int(SHA256_DIGEST_LENGTH))
-        SHA256(blob, blob.count, &digest)
-        var encoded = [UInt8](repeating: 0, count: 48)
-        let m = EVP_EncodeBlock(&encoded, digest, Int32(digest.count))
-        let text = String(decoding: encoded[0..<Int(m)], as: UTF8.self)
-        return "SHA256:" + String(text.drop(while: { _ in false }).prefix(while: { $0 != "=" }))
+        var decoder = base64_decode_ctx()
+        nettle_base64_decode_init(&decoder)
+        var length = blob.count
+        let decoded = input.withUnsafeBufferPointer { src in
+            src.withMemoryRebound(to: CChar.self) { chars in
+                nettle_base64_decode_update(&decoder, &length, &blob, chars.count, chars.baseAddress) == 1
+            }
+        }
+        guard decoded, nettle_base64_decode_final(&decoder) == 1 else { return nil }
+        var digest = [UInt8](repeating: 0, count: Int(SHA256_DIGEST_SIZE))
+        var hash = sha256_ctx()
+        nettle_sha256_init(&hash)
+        nettle_sha256_update(&hash, length, blob)
+        nettle_sha256_digest(&hash, digest.count, &digest)
+        var encoded = [CChar](repeating: 0, count: (digest.count + 2) / 3 * 4)
+        nettle_base64_encode_raw(&encoded, digest.count, digest)
+        let text = String(decoding: encoded.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return "SHA256:" + text.prefix(while: { $0 != "=" })
+    }
+
+    private static func isBase64Character(_ c: UInt8) -> Bool {
+        switch c {
+        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+             UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "+"), UInt8(ascii: "/"), UInt8(ascii: "="):
+            true
+        default:
+            false
+        }
     }
 }

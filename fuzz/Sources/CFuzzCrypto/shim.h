@@ -1,4 +1,3 @@
-/* libcrypto's one-shot HMAC, called directly by the fuzzers to compute the
-   codes an answer must equal, without going through TwoStepCore. */
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
+/* Nettle's HMAC, called directly by the fuzzers to compute the codes an
+   answer must equal, without going through TwoStepCore. */
+#include <nettle/hmac.h>

@@ -48,20 +48,32 @@ public func splitAtNUL(_ bytes: [UInt8]) -> ([UInt8], [UInt8]) {
     return (Array(bytes[..<i]), Array(bytes[(i + 1)...]))
 }
 
-/// Independent reference implementations (libcrypto directly, no TwoStepCore code).
+/// Independent reference implementations (Nettle directly, no TwoStepCore code).
 public enum Reference {
     public static func hmac(_ algorithm: String, key: [UInt8], message: [UInt8]) -> [UInt8] {
-        let md: OpaquePointer? = switch algorithm {
-        case "SHA256": EVP_sha256()
-        case "SHA512": EVP_sha512()
-        default: EVP_sha1()
+        switch algorithm {
+        case "SHA256":
+            var out = [UInt8](repeating: 0, count: Int(SHA256_DIGEST_SIZE))
+            var ctx = hmac_sha256_ctx()
+            nettle_hmac_sha256_set_key(&ctx, key.count, key)
+            nettle_hmac_sha256_update(&ctx, message.count, message)
+            nettle_hmac_sha256_digest(&ctx, out.count, &out)
+            return out
+        case "SHA512":
+            var out = [UInt8](repeating: 0, count: Int(SHA512_DIGEST_SIZE))
+            var ctx = hmac_sha512_ctx()
+            nettle_hmac_sha512_set_key(&ctx, key.count, key)
+            nettle_hmac_sha512_update(&ctx, message.count, message)
+            nettle_hmac_sha512_digest(&ctx, out.count, &out)
+            return out
+        default:
+            var out = [UInt8](repeating: 0, count: Int(SHA1_DIGEST_SIZE))
+            var ctx = hmac_sha1_ctx()
+            nettle_hmac_sha1_set_key(&ctx, key.count, key)
+            nettle_hmac_sha1_update(&ctx, message.count, message)
+            nettle_hmac_sha1_digest(&ctx, out.count, &out)
+            return out
         }
-        var out = [UInt8](repeating: 0, count: 64)
-        var length: UInt32 = 0
-        let keyCopy = key.isEmpty ? [0] : key
-        let ok = HMAC(md, keyCopy, Int32(key.count), message, message.count, &out, &length)
-        precondition(ok != nil)
-        return Array(out[0..<Int(length)])
     }
 
     /// RFC 4226 HOTP, written out again here.

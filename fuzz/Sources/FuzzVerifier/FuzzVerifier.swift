@@ -5,7 +5,7 @@ import TwoStepCore
 ///
 /// even — arbitrary (file text, answer) pairs, NUL-separated. Whatever the
 ///   file holds, an accepted answer must be, by a computation made here
-///   independently (libcrypto's HMAC directly), a code of the accepted
+///   independently (Nettle's HMAC directly), a code of the accepted
 ///   factor: a TOTP code of an unused step within the window, or the
 ///   preimage of a backup/pending code's hash. During a lock-out nothing is
 ///   accepted and nothing changes, and the new file always parses again.
