@@ -47,25 +47,6 @@ int twostep_info(pam_handle_t *pamh, const char *text) { return pam_info(pamh, "
 int twostep_error(pam_handle_t *pamh, const char *text) { return pam_error(pamh, "%s", text); }
 void twostep_syslog(pam_handle_t *pamh, int priority, const char *text) { pam_syslog(pamh, priority, "%s", text); }
 
-void *twostep_drop_priv(pam_handle_t *pamh, const struct passwd *pw) {
-    struct twostep_privs { struct pam_modutil_privs privs; gid_t groups[PAM_MODUTIL_NGROUPS]; } *t = calloc(1, sizeof *t);
-    if (t == NULL) return NULL;
-    t->privs.grplist = t->groups;
-    t->privs.number_of_groups = PAM_MODUTIL_NGROUPS;
-    t->privs.allocated = 0;
-    t->privs.old_gid = (gid_t)-1;
-    t->privs.old_uid = (uid_t)-1;
-    if (pam_modutil_drop_priv(pamh, &t->privs, pw) != 0) { free(t); return NULL; }
-    return t;
-}
-
-int twostep_regain_priv(pam_handle_t *pamh, void *token) {
-    struct pam_modutil_privs *privs = token;
-    int rc = pam_modutil_regain_priv(pamh, privs);
-    free(token);
-    return rc;
-}
-
 int twostep_set_authtok(pam_handle_t *pamh, const char *password) {
     return pam_set_item(pamh, PAM_AUTHTOK, password);
 }

@@ -233,7 +233,7 @@ enum Decoy {
 }
 
 /// Opens the user's file with the right identity: the user's (setfsuid via
-/// pam_modutil_drop_priv) for a store in a directory the user owns, root's
+/// FileSystemIdentity) for a store in a directory the user owns, root's
 /// for an administrator-managed store whose directory root owns.
 struct FileAccess {
     let session: PAMSession

@@ -1,5 +1,6 @@
 import CPAMShim
 import TwoStepCore
+import TwoStepStore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -83,24 +84,15 @@ struct PAMSession {
         twostep_set_authtok(handle, password) == PAM_SUCCESS
     }
 
-    /// Runs `body` with the file-system identity of `pw` (pam_modutil_drop_priv),
-    /// then regains it. Throws when either switch fails.
+    /// Runs `body` with the file-system identity of `pw` (setfsuid,
+    /// setfsgid, and the primary group as the only group: the file is the
+    /// user's own, mode 0600, so no other group can matter), then switches
+    /// back. `FileSystemIdentity` is the one implementation, shared with the
+    /// CLI; libpam's `pam_modutil_drop_priv` would also look up every
+    /// supplementary group through NSS on each call (about 60 system calls
+    /// with nss-systemd), twice per login. Throws when the switch fails.
     func asUser<T>(_ pw: UnsafeMutablePointer<passwd>, _ body: () throws -> T) throws -> T {
-        guard let token = twostep_drop_priv(handle, pw) else { throw ModuleError.privileges("drop") }
-        let result: Result<T, any Error>
-        do { result = .success(try body()) } catch { result = .failure(error) }
-        guard twostep_regain_priv(handle, token) == 0 else { throw ModuleError.privileges("regain") }
-        return try result.get()
+        try FileSystemIdentity.run(uid: pw.pointee.pw_uid, gid: pw.pointee.pw_gid, body)
     }
 }
 
-/// Failures of the module's own machinery (not the user's answers).
-enum ModuleError: Error, CustomStringConvertible {
-    case privileges(String)
-
-    var description: String {
-        switch self {
-        case .privileges(let step): "could not \(step) privileges for the user's file"
-        }
-    }
-}

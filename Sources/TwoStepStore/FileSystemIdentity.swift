@@ -3,10 +3,12 @@ import Glibc
 #endif
 import CLinux
 
-/// Switches the process's file-system identity (setfsuid/setfsgid and the
-/// supplementary groups) so that a user's file is read and written with that
-/// user's permissions, never as root. For the CLI run by root with `--user`;
-/// the PAM module uses libpam's `pam_modutil_drop_priv` instead.
+/// Switches the process's file-system identity (setfsuid/setfsgid, and the
+/// user's primary group as the only supplementary group) so that a user's
+/// file is read and written with that user's permissions, never as root.
+/// Used by the PAM module for every access to a user-owned store, and by
+/// the CLI run by root with `--user`. Supplementary groups are not looked
+/// up: the factor file is owner-only, so they could only widen access.
 public enum FileSystemIdentity {
     /// Runs `body` as `uid`/`gid` on the file system, then switches back.
     /// Throws when the switch cannot be confirmed.

@@ -21,12 +21,6 @@ int twostep_info(pam_handle_t *pamh, const char *text);
 int twostep_error(pam_handle_t *pamh, const char *text);
 void twostep_syslog(pam_handle_t *pamh, int priority, const char *text);
 
-/* pam_modutil_drop_priv / pam_modutil_regain_priv: switch the file-system
-   identity (setfsuid, setfsgid, supplementary groups) to `pw` and back.
-   drop returns an opaque token (NULL on failure) that regain consumes. */
-void *twostep_drop_priv(pam_handle_t *pamh, const struct passwd *pw);
-int twostep_regain_priv(pam_handle_t *pamh, void *token);
-
 /* The PAM_AUTHTOK item, for forward_pass. */
 int twostep_set_authtok(pam_handle_t *pamh, const char *password);
 #endif
