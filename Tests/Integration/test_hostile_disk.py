@@ -92,6 +92,37 @@ def test_full_disk_denies_and_loses_nothing(pam, users, small_fs):
     assert len(records(open(u.store).read(), "backup")) == 1
 
 
+def test_full_disk_still_records_state_in_place(pam, users, small_fs):
+    """Once the file is in the writer's form (after any login), a new TOTP
+    step or failure count is written over the old digits (twostep-factors(5)):
+    that needs no free space, so on a full disk a TOTP login still succeeds
+    with its step recorded, and a wrong code is still counted, in the same
+    file. A backup code (the file shrinks: replaced) is still refused."""
+    u = enroll_admin(users, small_fs)
+    pam.service("svc", f"store={small_fs}/%u")
+    r = pam.run("svc", u, [fresh_code(u.secret, open(u.store).read())])
+    assert r.result == "PAM_SUCCESS", r
+    inode, size = os.stat(u.store).st_ino, os.stat(u.store).st_size
+    filler = fill(small_fs)
+    r = pam.run("svc", u, [wrong_code(u.secret)], wrapper=True)
+    assert r.result == "PAM_AUTH_ERR" and UNAVAILABLE not in r.errors, r
+    assert failure_count(open(u.store).read()) == 1
+    text = open(u.store).read()
+    code = fresh_code(u.secret, text)
+    r = pam.run("svc", u, [code], wrapper=True)
+    assert r.result == "PAM_SUCCESS", r
+    text = open(u.store).read()
+    assert failure_count(text) == 0
+    r = pam.run("svc", u, [code], wrapper=True)
+    assert r.result == "PAM_AUTH_ERR", "the step was recorded: the same code is a replay"
+    assert (os.stat(u.store).st_ino, os.stat(u.store).st_size) == (inode, size)
+    r = pam.run("svc", u, [u.codes[0]], wrapper=True)
+    assert_denied_for_storage(r)
+    assert len(records(open(u.store).read(), "backup")) == 2
+    assert temp_files(small_fs, u.name) == []
+    os.unlink(filler)
+
+
 def test_read_only_fs_denies_and_loses_nothing(pam, users, small_fs):
     u = enroll_admin(users, small_fs)
     pam.service("svc", f"store={small_fs}/%u")
