@@ -40,15 +40,14 @@ public struct TrustedDevice: Sendable, Equatable {
         try r.finish()
     }
 
-    var record: Record {
-        var r = Record(keyword: Self.keyword)
+    /// Writes the fields (the keyword is written by the caller).
+    func write(to r: inout Record) {
         r.append("id", id)
         r.append("service", service)
         r.append("rhost", remoteHost)
         r.append("key", keyFingerprint)
-        r.append("created", String(created))
-        r.append("expires", String(expires))
-        return r
+        r.append("created", created)
+        r.append("expires", expires)
     }
 }
 
