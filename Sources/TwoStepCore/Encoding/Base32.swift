@@ -75,8 +75,13 @@ public enum Base32 {
     /// The 5-bit values of `text` when it is all ASCII and valid; false
     /// (with `values` partly filled) at the first byte it cannot take.
     private static func decodeASCII(_ text: String, into values: inout [UInt8]) -> Bool {
+        if let done = text.utf8.withContiguousStorageIfAvailable({ decodeASCII($0, into: &values) }) { return done }
+        return decodeASCII(text.utf8, into: &values)
+    }
+
+    private static func decodeASCII<C: Collection<UInt8>>(_ text: C, into values: inout [UInt8]) -> Bool {
         var sawPadding = false
-        for a in text.utf8 {
+        for a in text {
             if a == UInt8(ascii: " ") { continue }
             if a == UInt8(ascii: "=") { sawPadding = true; continue }
             guard !sawPadding, a < 0x80, let v = value(ascii: a) else { return false }

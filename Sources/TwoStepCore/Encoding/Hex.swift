@@ -30,15 +30,22 @@ public enum Hex {
     public static func decode(_ chars: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
         guard chars.count % 2 == 0 else { return nil }
         var out = [UInt8](repeating: 0, count: chars.count / 2)
-        let valid = out.withUnsafeMutableBufferPointer { out in
-            for i in 0..<out.count {
-                guard let h = value(chars[2 * i]), let l = value(chars[2 * i + 1]) else { return false }
-                out[i] = h << 4 | l
+        let valid = values.withUnsafeBufferPointer { values in
+            out.withUnsafeMutableBufferPointer { out in
+                var bad: UInt8 = 0  // 0xFF marks a non-hex byte: any one sets the high bits
+                for i in 0..<out.count {
+                    let h = values[Int(chars[2 * i])], l = values[Int(chars[2 * i + 1])]
+                    bad |= h | l
+                    out[i] = h << 4 | (l & 15)
+                }
+                return bad & 0xF0 == 0
             }
-            return true
         }
         return valid ? out : nil
     }
+
+    /// The value of every byte as a hex digit; 0xFF for a byte that is not one.
+    private static let values: [UInt8] = (0...255).map { value(UInt8($0)) ?? 0xFF }
 
     private static func value(_ c: UInt8) -> UInt8? {
         switch c {

@@ -122,7 +122,11 @@ public struct FactorFile: Sendable, Equatable {
 
 /// The state of `FactorFile(parsing:)` between lines.
 struct FactorFileParser {
-    private var file = FactorFile()
+    private var file: FactorFile = {
+        var file = FactorFile()
+        file.factors.reserveCapacity(16)  // a typical file: an app and ten backup codes
+        return file
+    }()
     private var sawVersion = false
     private var sawFailures = false
     private var sawSends = false
@@ -237,19 +241,35 @@ struct LineBuffer {
 struct IDSet {
     static let smallLimit = 32
     private var small = [String]()
+    /// A cheap digest of each of `small` (FNV-1a), compared before the strings.
+    private var digests = [UInt64]()
     private var large: Set<String>?
 
     /// Adds `id`; false when it was there already.
     mutating func insert(_ id: String) -> Bool {
         if large != nil { return large?.insert(id).inserted ?? false }
-        if small.contains(id) { return false }
+        let digest = Self.digest(id)
+        for (i, d) in digests.enumerated() where d == digest && small[i] == id { return false }
         small.append(id)
+        digests.append(digest)
         if small.count == Self.smallLimit {
             var set = Set<String>(minimumCapacity: 4 * Self.smallLimit)
             for id in small { set.insert(id) }
             large = set
             small = []
+            digests = []
         }
         return true
+    }
+
+    /// FNV-1a of the UTF-8 bytes.
+    static func digest(_ id: String) -> UInt64 {
+        id.utf8.withContiguousStorageIfAvailable(digest) ?? digest(id.utf8)
+    }
+
+    private static func digest<C: Collection<UInt8>>(_ bytes: C) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in bytes { hash = (hash ^ UInt64(b)) &* 0x0000_0100_0000_01b3 }
+        return hash
     }
 }
