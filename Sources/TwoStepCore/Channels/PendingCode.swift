@@ -78,8 +78,8 @@ public struct PendingCode: Factor, Equatable {
         record.append("id", id)
         record.append("phone", phoneID)
         SaltedCodeHash(salt: salt, hash: hash).write(to: &record)
-        record.append("created", String(created))
-        record.append("expires", String(expires))
+        record.append("created", created)
+        record.append("expires", expires)
     }
 
     public var summary: FactorSummary {

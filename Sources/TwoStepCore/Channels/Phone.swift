@@ -41,7 +41,7 @@ public struct Phone: Factor, Equatable {
         record.append("number", number.e164)
         record.append("channel", channel.rawValue)
         record.append("label", label)
-        record.append("created", String(created))
+        record.append("created", created)
     }
 
     /// `SMS to +966 ••• ••34`: the method as the login menu shows it.

@@ -30,10 +30,10 @@ public struct SaltedCodeHash: Sendable, Equatable {
 
     /// Reads the `salt=` (32 hex digits) and `hash=` (64 hex digits) fields.
     public init(from reader: inout RecordReader) throws(TwoStepError) {
-        guard let salt = Hex.decode(try reader.required("salt")), salt.count == 16 else {
+        guard let salt = try reader.required("salt", as: Hex.decode), salt.count == 16 else {
             throw reader.error("salt must be 32 hex digits")
         }
-        guard let hash = Hex.decode(try reader.required("hash")), hash.count == 32 else {
+        guard let hash = try reader.required("hash", as: Hex.decode), hash.count == 32 else {
             throw reader.error("hash must be 64 hex digits")
         }
         self.init(salt: salt, hash: hash)
@@ -41,7 +41,7 @@ public struct SaltedCodeHash: Sendable, Equatable {
 
     /// Writes the `salt=` and `hash=` fields.
     public func write(to record: inout Record) {
-        record.append("salt", Hex.encode(salt))
-        record.append("hash", Hex.encode(hash))
+        record.append("salt", hex: salt)
+        record.append("hash", hex: hash)
     }
 }

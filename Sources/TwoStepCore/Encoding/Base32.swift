@@ -11,6 +11,12 @@ public enum Base32 {
     public static func encode<C: Collection>(_ bytes: C) -> String where C.Element == UInt8 {
         var out = [UInt8]()
         out.reserveCapacity((bytes.count * 8 + 4) / 5)
+        append(bytes, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends the encoding of `bytes` (no padding) to `out`.
+    public static func append<C: Collection>(_ bytes: C, to out: inout [UInt8]) where C.Element == UInt8 {
         var buffer: UInt32 = 0
         var bits = 0
         for byte in bytes {
@@ -25,24 +31,28 @@ public enum Base32 {
             out.append(alphabet[Int((buffer << UInt32(5 - bits)) & 31)])
         }
         buffer = 0
-        return String(decoding: out, as: UTF8.self)
     }
 
     /// Decodes `text`, throwing `base32InvalidCharacter` or `base32InvalidLength`.
     public static func decode(_ text: String) throws(TwoStepError) -> [UInt8] {
         var values = [UInt8]()
-        var sawPadding = false
-        for (position, char) in text.enumerated() {
-            if char == " " { continue }
-            if char == "=" { sawPadding = true; continue }
-            guard !sawPadding, let v = value(of: char) else {
-                throw .base32InvalidCharacter(char, position: position)
+        values.reserveCapacity(text.utf8.count)
+        // Fast path on the bytes; any byte it cannot take (an error, or a
+        // character of more than one byte) goes to the Character loop below,
+        // which names the character and its position as before.
+        if !decodeASCII(text, into: &values) {
+            cleanse(&values)
+            values.removeAll(keepingCapacity: true)
+            do { try decodeCharacters(text, into: &values) } catch {
+                cleanse(&values)
+                throw error
             }
-            values.append(v)
         }
         // 8 characters carry 5 bytes; a final group of 1, 3 or 6 characters is impossible.
         switch values.count % 8 {
-        case 1, 3, 6: throw .base32InvalidLength(values.count)
+        case 1, 3, 6:
+            cleanse(&values)
+            throw .base32InvalidLength(values.count)
         default: break
         }
         var out = [UInt8]()
@@ -62,8 +72,44 @@ public enum Base32 {
         return out
     }
 
+    /// The 5-bit values of `text` when it is all ASCII and valid; false
+    /// (with `values` partly filled) at the first byte it cannot take.
+    private static func decodeASCII(_ text: String, into values: inout [UInt8]) -> Bool {
+        if let done = text.utf8.withContiguousStorageIfAvailable({ decodeASCII($0, into: &values) }) { return done }
+        return decodeASCII(text.utf8, into: &values)
+    }
+
+    private static func decodeASCII<C: Collection<UInt8>>(_ text: C, into values: inout [UInt8]) -> Bool {
+        var sawPadding = false
+        for a in text {
+            if a == UInt8(ascii: " ") { continue }
+            if a == UInt8(ascii: "=") { sawPadding = true; continue }
+            guard !sawPadding, a < 0x80, let v = value(ascii: a) else { return false }
+            values.append(v)
+        }
+        return true
+    }
+
+    /// The 5-bit values of `text`, Character by Character; throws
+    /// `base32InvalidCharacter` naming the first bad one.
+    private static func decodeCharacters(_ text: String, into values: inout [UInt8]) throws(TwoStepError) {
+        var sawPadding = false
+        for (position, char) in text.enumerated() {
+            if char == " " { continue }
+            if char == "=" { sawPadding = true; continue }
+            guard !sawPadding, let v = value(of: char) else {
+                throw .base32InvalidCharacter(char, position: position)
+            }
+            values.append(v)
+        }
+    }
+
     private static func value(of char: Character) -> UInt8? {
         guard let a = char.asciiValue else { return nil }
+        return value(ascii: a)
+    }
+
+    private static func value(ascii a: UInt8) -> UInt8? {
         switch a {
         case UInt8(ascii: "A")...UInt8(ascii: "Z"): return a - UInt8(ascii: "A")
         case UInt8(ascii: "a")...UInt8(ascii: "z"): return a - UInt8(ascii: "a")

@@ -6,27 +6,46 @@ public enum Hex {
     public static func encode(_ bytes: [UInt8]) -> String {
         var out = [UInt8]()
         out.reserveCapacity(bytes.count * 2)
-        for b in bytes {
-            out.append(digits[Int(b >> 4)])
-            out.append(digits[Int(b & 15)])
-        }
+        append(bytes, to: &out)
         return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends the lower-case hex of `bytes` to `out`.
+    public static func append(_ bytes: [UInt8], to out: inout [UInt8]) {
+        digits.withUnsafeBufferPointer { digits in
+            for b in bytes {
+                out.append(digits[Int(b >> 4)])
+                out.append(digits[Int(b & 15)])
+            }
+        }
     }
 
     /// Decodes lower- or upper-case hex; nil for an odd length or a non-hex character.
     public static func decode(_ text: String) -> [UInt8]? {
-        let chars = Array(text.utf8)
-        guard chars.count % 2 == 0 else { return nil }
-        var out = [UInt8]()
-        out.reserveCapacity(chars.count / 2)
-        var i = 0
-        while i < chars.count {
-            guard let h = value(chars[i]), let l = value(chars[i + 1]) else { return nil }
-            out.append(h << 4 | l)
-            i += 2
-        }
-        return out
+        if let result = text.utf8.withContiguousStorageIfAvailable({ decode($0) }) { return result }
+        return Array(text.utf8).withUnsafeBufferPointer { decode($0) }
     }
+
+    /// Decodes lower- or upper-case hex bytes; nil for an odd length or a non-hex byte.
+    public static func decode(_ chars: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
+        guard chars.count % 2 == 0 else { return nil }
+        var out = [UInt8](repeating: 0, count: chars.count / 2)
+        let valid = values.withUnsafeBufferPointer { values in
+            out.withUnsafeMutableBufferPointer { out in
+                var bad: UInt8 = 0  // 0xFF marks a non-hex byte: any one sets the high bits
+                for i in 0..<out.count {
+                    let h = values[Int(chars[2 * i])], l = values[Int(chars[2 * i + 1])]
+                    bad |= h | l
+                    out[i] = h << 4 | (l & 15)
+                }
+                return bad & 0xF0 == 0
+            }
+        }
+        return valid ? out : nil
+    }
+
+    /// The value of every byte as a hex digit; 0xFF for a byte that is not one.
+    private static let values: [UInt8] = (0...255).map { value(UInt8($0)) ?? 0xFF }
 
     private static func value(_ c: UInt8) -> UInt8? {
         switch c {

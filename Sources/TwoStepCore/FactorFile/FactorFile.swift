@@ -66,93 +66,213 @@ public struct FactorFile: Sendable, Equatable {
 
     // MARK: Text form
 
+    /// The first two lines of every file.
+    static let header = "# twostep factor file: see twostep-factors(5). Edit with the twostep command."
+    static let versionLine = "twostep \(version)"
+
     /// The file's text, ending in a newline.
     public var text: String {
+        var lines = LineBuffer(capacity: 220 + 200 * factors.count + 160 * trustedDevices.count + 12 * sends.times.count)
+        lines.append(Self.header)
+        lines.append(Self.versionLine)
         // The failures line comes first and always, at a fixed width, so that
         // counting a wrong code changes a few bytes near the start of the file
         // (FactorStore writes such a change in place: InPlacePatch).
-        var lines = ["# twostep factor file: see twostep-factors(5). Edit with the twostep command.",
-                     "twostep \(Self.version)", failures.record.text]
+        lines.append(keyword: FailureState.keyword) { failures.write(to: &$0) }
         for factor in factors {
-            var r = Record(keyword: type(of: factor).keyword)
-            factor.write(to: &r)
-            lines.append(r.text)
+            lines.append(keyword: type(of: factor).keyword) { factor.write(to: &$0) }
         }
-        lines += trustedDevices.map(\.record.text)
+        for device in trustedDevices {
+            lines.append(keyword: TrustedDevice.keyword) { device.write(to: &$0) }
+        }
         if !sends.isEmpty { lines.append(sends.record.text) }
-        return lines.joined(separator: "\n") + "\n"
+        return lines.text
     }
 
     /// Parses the text form. Strict: an unknown version or keyword, a
     /// malformed or incomplete line, an unknown field, a duplicate id or a
     /// second `twostep`/`failures`/`sends` line is an error naming the line number.
     public init(parsing text: String) throws(TwoStepError) {
-        factors = []
-        trustedDevices = []
-        failures = FailureState()
-        sends = SendLog()
-        var sawVersion = false
-        var sawFailures = false
-        var sawSends = false
-        var ids = Set<String>()
-        var lineNumber = 0
-        // Split on the newline byte: Swift's Character view would treat
-        // "\r\n" as one character and join lines.
-        for bytes in text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
-            lineNumber += 1
-            let line = Substring(bytes)
-            if line.isEmpty || line.first == "#" { continue }
-            // The writer %-encodes everything else, so a line is printable ASCII.
-            guard line.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7f }) else {
-                throw .malformedFile(line: lineNumber, reason: "control character or non-ASCII byte in the line")
-            }
-            if line.hasPrefix("twostep ") || line == "twostep" {
-                guard !sawVersion else { throw .malformedFile(line: lineNumber, reason: "a second 'twostep' version line") }
-                let version = line.dropFirst("twostep ".count)
-                guard version == String(Self.version) else {
-                    throw .malformedFile(line: lineNumber, reason: "unsupported version '\(version.prefix(10))' (this twostep reads version \(Self.version))")
-                }
-                sawVersion = true
-                continue
-            }
-            let record = try Record(parsing: line, line: lineNumber)
-            guard sawVersion else {
-                throw .malformedFile(line: lineNumber, reason: "the file must start with 'twostep \(Self.version)'")
-            }
-            var id: String?
-            switch record.keyword {
-            case FailureState.keyword:
-                guard !sawFailures else { throw .malformedFile(line: lineNumber, reason: "a second 'failures' line") }
-                sawFailures = true
-                failures = try FailureState(record)
-            case SendLog.keyword:
-                guard !sawSends else { throw .malformedFile(line: lineNumber, reason: "a second 'sends' line") }
-                sawSends = true
-                sends = try SendLog(record)
-            case TrustedDevice.keyword:
-                let device = try TrustedDevice(record)
-                id = device.id
-                trustedDevices.append(device)
-            default:
-                guard let kind = Self.kinds.first(where: { $0.keyword == record.keyword }) else {
-                    throw .malformedFile(line: lineNumber, reason: "unknown keyword '\(record.keyword.prefix(20))'")
-                }
-                var reader = RecordReader(record)
-                let factor = try kind.init(from: &reader)
-                id = factor.id
-                factors.append(factor)
-            }
-            if let id {
-                guard Self.isValidID(id) else { throw .malformedFile(line: lineNumber, reason: "id '\(id.prefix(20))' is not letters, digits and '-'") }
-                guard ids.insert(id).inserted else { throw .malformedFile(line: lineNumber, reason: "id '\(id)' is used twice") }
+        var parser = FactorFileParser()
+        // Lines are cut at the newline byte: Swift's Character view would
+        // treat "\r\n" as one character and join lines.
+        let bytes = Array(text.utf8)
+        let lines = try bytes.withUnsafeBufferPointer { buffer throws(TwoStepError) in
+            var start = 0
+            var lineNumber = 0
+            while true {
+                lineNumber += 1
+                let end = ByteScan.firstIndex(of: UInt8(ascii: "\n"), in: buffer, from: start)
+                try parser.read(bytes, buffer, line: start..<end, number: lineNumber)
+                guard end < buffer.count else { return lineNumber }
+                start = end + 1
             }
         }
-        guard sawVersion else { throw .malformedFile(line: max(lineNumber, 1), reason: "no 'twostep \(Self.version)' version line") }
+        self = try parser.finish(lines: lines)
     }
 
     static func isValidID(_ id: String) -> Bool {
-        !id.isEmpty && id.utf8.count <= 64 && id.utf8.allSatisfy {
-            PercentEncoding.isUnreserved($0) && $0 != UInt8(ascii: "~")
+        guard !id.isEmpty && id.utf8.count <= 64 else { return false }
+        let valid = id.utf8.withContiguousStorageIfAvailable { $0.allSatisfy(isIDByte) }
+        return valid ?? id.utf8.allSatisfy(isIDByte)
+    }
+
+    /// Letters, digits, `-`, `.` and `_`.
+    private static func isIDByte(_ b: UInt8) -> Bool {
+        PercentEncoding.isUnreserved(b) && b != UInt8(ascii: "~")
+    }
+}
+
+/// The state of `FactorFile(parsing:)` between lines.
+struct FactorFileParser {
+    private var file: FactorFile = {
+        var file = FactorFile()
+        file.factors.reserveCapacity(16)  // a typical file: an app and ten backup codes
+        return file
+    }()
+    private var sawVersion = false
+    private var sawFailures = false
+    private var sawSends = false
+    private var ids = IDSet()
+    /// Field places, reused from line to line.
+    private var spans = [Record.FieldSpan]()
+
+    /// Reads the line `range` of `bytes` (whose bytes `buffer` points to), numbered `number`.
+    mutating func read(_ bytes: [UInt8], _ buffer: UnsafeBufferPointer<UInt8>, line range: Range<Int>,
+                       number lineNumber: Int) throws(TwoStepError) {
+        if range.isEmpty || Self.isComment(bytes, range) { return }
+        // The writer %-encodes everything else, so a line is printable ASCII.
+        guard ByteScan.isPrintableASCII(UnsafeBufferPointer(rebasing: buffer[range])) else {
+            throw .malformedFile(line: lineNumber, reason: "control character or non-ASCII byte in the line")
         }
+        if let version = Self.version(bytes, range) {
+            guard !sawVersion else { throw .malformedFile(line: lineNumber, reason: "a second 'twostep' version line") }
+            guard version.elementsEqual(String(FactorFile.version).utf8) else {
+                let shown = String(decoding: version, as: UTF8.self)
+                throw .malformedFile(line: lineNumber, reason: "unsupported version '\(shown.prefix(10))' (this twostep reads version \(FactorFile.version))")
+            }
+            sawVersion = true
+            return
+        }
+        let record = try Record(parsing: bytes, bounds: range, line: lineNumber, spans: &spans)
+        guard sawVersion else {
+            throw .malformedFile(line: lineNumber, reason: "the file must start with 'twostep \(FactorFile.version)'")
+        }
+        var id: String?
+        if record.hasKeyword(FailureState.keyword) {
+            guard !sawFailures else { throw .malformedFile(line: lineNumber, reason: "a second 'failures' line") }
+            sawFailures = true
+            file.failures = try FailureState(record)
+        } else if record.hasKeyword(SendLog.keyword) {
+            guard !sawSends else { throw .malformedFile(line: lineNumber, reason: "a second 'sends' line") }
+            sawSends = true
+            file.sends = try SendLog(record)
+        } else if record.hasKeyword(TrustedDevice.keyword) {
+            let device = try TrustedDevice(record)
+            id = device.id
+            file.trustedDevices.append(device)
+        } else {
+            guard let kind = FactorFile.kinds.first(where: { record.hasKeyword($0.keyword) }) else {
+                throw .malformedFile(line: lineNumber, reason: "unknown keyword '\(record.keyword.prefix(20))'")
+            }
+            var reader = RecordReader(record)
+            let factor = try kind.init(from: &reader)
+            id = factor.id
+            file.factors.append(factor)
+        }
+        if let id {
+            guard FactorFile.isValidID(id) else { throw .malformedFile(line: lineNumber, reason: "id '\(id.prefix(20))' is not letters, digits and '-'") }
+            guard ids.insert(id) else { throw .malformedFile(line: lineNumber, reason: "id '\(id)' is used twice") }
+        }
+    }
+
+    /// The file, once every one of its `lines` lines was read.
+    func finish(lines: Int) throws(TwoStepError) -> FactorFile {
+        guard sawVersion else { throw .malformedFile(line: max(lines, 1), reason: "no 'twostep \(FactorFile.version)' version line") }
+        return file
+    }
+
+    /// A line whose first character is `#`. A `#` followed by an ASCII byte
+    /// is that character; followed by more, it may be the start of a longer
+    /// one (`#` and a combining mark), which is not `#`.
+    static func isComment(_ bytes: [UInt8], _ range: Range<Int>) -> Bool {
+        guard bytes[range.lowerBound] == UInt8(ascii: "#") else { return false }
+        guard range.count > 1, bytes[range.lowerBound + 1] >= 0x80 else { return true }
+        return String(decoding: bytes[range], as: UTF8.self).first == "#"
+    }
+
+    /// The text after `twostep ` on a version line (empty for a bare
+    /// `twostep`); nil for any other line.
+    static func version(_ bytes: [UInt8], _ range: Range<Int>) -> ArraySlice<UInt8>? {
+        let word = "twostep"
+        let after = range.lowerBound + word.utf8.count
+        guard range.count >= word.utf8.count, bytes[range.lowerBound] == UInt8(ascii: "t"),
+              bytes.withUnsafeBufferPointer({ ByteScan.equal(UnsafeBufferPointer(rebasing: $0[range.lowerBound..<after]), word) })
+        else { return nil }
+        if after == range.upperBound { return bytes[after..<after] }
+        guard bytes[after] == UInt8(ascii: " ") else { return nil }
+        return bytes[(after + 1)..<range.upperBound]
+    }
+}
+
+/// The text of a file as it is written: lines appended to one byte buffer.
+struct LineBuffer {
+    private var bytes = [UInt8]()
+
+    init(capacity: Int) { bytes.reserveCapacity(capacity) }
+
+    /// Appends `line` and a newline.
+    mutating func append(_ line: String) {
+        bytes.append(contentsOf: line.utf8)
+        bytes.append(UInt8(ascii: "\n"))
+    }
+
+    /// Appends the record line `keyword` with the fields `write` appends, and a newline.
+    mutating func append(keyword: String, _ write: (inout Record) -> Void) {
+        var record = Record(keyword: keyword, taking: &bytes)
+        write(&record)
+        bytes = record.takeStorage()
+        bytes.append(UInt8(ascii: "\n"))
+    }
+
+    /// The text so far.
+    var text: String { String(decoding: bytes, as: UTF8.self) }
+}
+
+/// The ids seen so far in a file. Most files have a few: those are compared
+/// one by one (no hashing); from `smallLimit` on, a `Set` takes over.
+struct IDSet {
+    static let smallLimit = 32
+    private var small = [String]()
+    /// A cheap digest of each of `small` (FNV-1a), compared before the strings.
+    private var digests = [UInt64]()
+    private var large: Set<String>?
+
+    /// Adds `id`; false when it was there already.
+    mutating func insert(_ id: String) -> Bool {
+        if large != nil { return large?.insert(id).inserted ?? false }
+        let digest = Self.digest(id)
+        for (i, d) in digests.enumerated() where d == digest && small[i] == id { return false }
+        small.append(id)
+        digests.append(digest)
+        if small.count == Self.smallLimit {
+            var set = Set<String>(minimumCapacity: 4 * Self.smallLimit)
+            for id in small { set.insert(id) }
+            large = set
+            small = []
+            digests = []
+        }
+        return true
+    }
+
+    /// FNV-1a of the UTF-8 bytes.
+    static func digest(_ id: String) -> UInt64 {
+        id.utf8.withContiguousStorageIfAvailable(digest) ?? digest(id.utf8)
+    }
+
+    private static func digest<C: Collection<UInt8>>(_ bytes: C) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in bytes { hash = (hash ^ UInt64(b)) &* 0x0000_0100_0000_01b3 }
+        return hash
     }
 }

@@ -4,78 +4,271 @@
 ///
 /// Values are percent-encoded (a space is `%20`), so a line splits on single
 /// spaces without ambiguity.
+///
+/// A record is bytes, not strings (this parser runs on every login): a
+/// parsed record is a range of the file's UTF-8 bytes, shared and not
+/// copied, with the places of its fields; a value is made into a `String`
+/// or decoded only when it is read. A record built in memory holds its own
+/// line, written as fields are appended.
 public struct Record: Sendable, Equatable {
-    /// The first word of the line, naming what the line holds.
-    public var keyword: String
-    /// The fields in the order they were read or written.
-    public var fields: [(key: String, value: String)]
+    /// Where one field lies in the record's bytes: the key is
+    /// `keyStart..<equals`, the value `equals + 1..<end`.
+    struct FieldSpan: Sendable {
+        var keyStart: Int
+        var equals: Int
+        var end: Int
+        /// The value holds a `%` escape, so it must be decoded to be read.
+        var escaped: Bool
+
+        var key: Range<Int> { keyStart..<equals }
+        var value: Range<Int> { (equals + 1)..<end }
+    }
+
+    /// The bytes the line lies in: the whole file for a parsed record, the
+    /// line alone (or the file written so far) for a built one.
+    private(set) var storage: [UInt8]
+    /// The line (no newline) within `storage`.
+    private var bounds: Range<Int>
+    /// Where the keyword ends within `storage`.
+    private var keywordEnd: Int
+    /// The fields the parser found; nil for a built record (found on demand).
+    private var parsedSpans: [FieldSpan]?
     /// 1-based line number in the file (0 for a record made in memory).
     public var line: Int
 
+    /// A record with `keyword` and `fields`, written as `append` writes them.
     public init(keyword: String, fields: [(key: String, value: String)] = [], line: Int = 0) {
-        self.keyword = keyword
-        self.fields = fields
+        var storage = [UInt8]()
+        storage.reserveCapacity(64)
+        self.init(keyword: keyword, taking: &storage, line: line)
+        for field in fields { append(field.key, field.value) }
+    }
+
+    /// A record that writes its line at the end of `buffer`, which it takes
+    /// over (no copy); `takeStorage()` hands the buffer back.
+    init(keyword: String, taking buffer: inout [UInt8], line: Int = 0) {
+        storage = []
+        swap(&storage, &buffer)
+        let start = storage.count
+        storage.append(contentsOf: keyword.utf8)
+        bounds = start..<storage.count
+        keywordEnd = storage.count
+        parsedSpans = nil
         self.line = line
+    }
+
+    /// Gives the bytes back (leaving the record empty), so that the caller
+    /// holds the only reference and can keep appending without a copy.
+    mutating func takeStorage() -> [UInt8] {
+        var taken = [UInt8]()
+        swap(&taken, &storage)
+        bounds = 0..<0
+        keywordEnd = 0
+        return taken
+    }
+
+    /// The first word of the line, naming what the line holds.
+    public var keyword: String { String(decoding: storage[bounds.lowerBound..<keywordEnd], as: UTF8.self) }
+
+    /// True when the keyword is `keyword` (a byte compare, no `String` made).
+    public func hasKeyword(_ keyword: String) -> Bool {
+        let range = bounds.lowerBound..<keywordEnd
+        guard keyword.utf8.count == range.count else { return false }  // O(1) for native strings
+        return storage.withUnsafeBufferPointer { ByteScan.equal(UnsafeBufferPointer(rebasing: $0[range]), keyword) }
+    }
+
+    /// The fields in the order they were read or written, values decoded.
+    public var fields: [(key: String, value: String)] {
+        spans.map { (key: key(of: $0), value: value(of: $0)) }
     }
 
     public static func == (a: Record, b: Record) -> Bool {
         a.keyword == b.keyword && a.fields.elementsEqual(b.fields, by: { $0.key == $1.key && $0.value == $1.value })
     }
 
-    /// Characters left unescaped in values besides RFC 3986's unreserved ones.
+    // MARK: Writing
+
+    /// Bytes left unescaped in values besides RFC 3986's unreserved ones.
     static let valueSafe = ":/+@,"
+    /// The unreserved bytes and `valueSafe`.
+    static let valueAllowed = PercentEncoding.AllowedBytes(alsoAllowed: valueSafe)
 
     /// The line's text (no newline).
-    public var text: String {
-        ([keyword] + fields.map { $0.key + "=" + PercentEncoding.encode($0.value, alsoAllowed: Self.valueSafe) })
-            .joined(separator: " ")
+    public var text: String { String(decoding: storage[bounds], as: UTF8.self) }
+
+    /// Writes ` key=` and moves the end of the line past what `body` writes.
+    private mutating func appendField(_ key: String, _ body: (inout [UInt8]) -> Void) {
+        storage.append(UInt8(ascii: " "))
+        storage.append(contentsOf: key.utf8)
+        storage.append(UInt8(ascii: "="))
+        body(&storage)
+        bounds = bounds.lowerBound..<storage.count
+        parsedSpans = nil
     }
 
-    /// Appends a field.
+    /// Appends a field; the value is percent-encoded.
     public mutating func append(_ key: String, _ value: String) {
-        fields.append((key, value))
+        appendField(key) { PercentEncoding.append(value, allowed: Self.valueAllowed, to: &$0) }
     }
 
     /// Appends a field when `value` is not nil.
     public mutating func append(_ key: String, _ value: String?) {
-        if let value { fields.append((key, value)) }
+        if let value { append(key, value) }
     }
 
+    /// Appends a decimal integer field, written as `String(value)` writes it.
+    public mutating func append<I: FixedWidthInteger>(_ key: String, _ value: I) {
+        appendField(key) { DecimalDigits.append(value, to: &$0) }
+    }
+
+    /// Appends a field of bytes in lower-case hex.
+    public mutating func append(_ key: String, hex bytes: [UInt8]) {
+        appendField(key) { Hex.append(bytes, to: &$0) }
+    }
+
+    /// Appends a field of bytes in Base32 without padding.
+    public mutating func append(_ key: String, base32 bytes: UnsafeRawBufferPointer) {
+        appendField(key) { Base32.append(bytes, to: &$0) }
+    }
+
+    // MARK: Parsing
+
     /// Parses one non-empty, non-comment line. Throws `malformedFile` naming `line`.
-    ///
-    /// Works on the UTF-8 bytes: splitting on ASCII bytes cuts only between
-    /// characters, and it is many times cheaper than Swift's Character view
-    /// (this parser runs twice on every login).
     public init(parsing text: Substring, line: Int) throws(TwoStepError) {
-        let words = text.utf8.split(separator: UInt8(ascii: " "), omittingEmptySubsequences: false)
-        guard let first = words.first, !first.isEmpty else {
+        var spans = [FieldSpan]()
+        let bytes = Array(text.utf8)
+        try self.init(parsing: bytes, bounds: bytes.startIndex..<bytes.endIndex, line: line, spans: &spans)
+    }
+
+    /// Parses the line `bounds` of `bytes` (shared, not copied). `spans` is
+    /// scratch space kept from line to line so that its storage is reused.
+    init(parsing bytes: [UInt8], bounds: Range<Int>, line: Int, spans: inout [FieldSpan]) throws(TwoStepError) {
+        spans.removeAll(keepingCapacity: true)
+        keywordEnd = try bytes.withUnsafeBufferPointer { buffer throws(TwoStepError) in
+            try Self.tokenize(buffer, bounds, line: line, into: &spans)
+        }
+        storage = bytes
+        self.bounds = bounds
+        parsedSpans = spans
+        self.line = line
+    }
+
+    /// Finds the keyword and the fields of a line in one pass over its bytes
+    /// and returns where the keyword ends. Every check of the line itself is
+    /// here, in the order of the fields: an empty word (two spaces, a space
+    /// at either end), a word without `key=`, a key seen before, a value with
+    /// a bad `%` escape or one that decodes to bytes that are not UTF-8.
+    static func tokenize(_ s: UnsafeBufferPointer<UInt8>, _ bounds: Range<Int>, line: Int, into spans: inout [FieldSpan]) throws(TwoStepError) -> Int {
+        let space = UInt8(ascii: " ")
+        let end = bounds.upperBound
+        var i = ByteScan.firstIndex(of: space, in: s, from: bounds.lowerBound, to: end)
+        let keywordEnd = i
+        guard keywordEnd > bounds.lowerBound else {
             throw .malformedFile(line: line, reason: "the line starts with a space")
         }
-        self.keyword = String(Substring(first))
-        self.line = line
-        self.fields = []
-        for word in words.dropFirst() {
-            guard !word.isEmpty else { throw .malformedFile(line: line, reason: "two spaces in a row, or a space at the end") }
-            guard let eq = word.firstIndex(of: UInt8(ascii: "=")), eq != word.startIndex else {
-                throw .malformedFile(line: line, reason: "'\(Substring(word).prefix(20))' is not key=value")
+        while i < end {  // s[i] is a space
+            let start = i + 1
+            let j = ByteScan.firstIndex(of: space, in: s, from: start, to: end)
+            guard j > start else { throw .malformedFile(line: line, reason: "two spaces in a row, or a space at the end") }
+            let equals = ByteScan.firstIndex(of: UInt8(ascii: "="), in: s, from: start, to: j)
+            guard equals > start && equals < j else {
+                let word = String(decoding: UnsafeBufferPointer(rebasing: s[start..<j]), as: UTF8.self)
+                throw .malformedFile(line: line, reason: "'\(word.prefix(20))' is not key=value")
             }
-            let key = String(Substring(word[..<eq]))
+            let escaped = ByteScan.firstIndex(of: UInt8(ascii: "%"), in: s, from: equals + 1, to: j) < j
+            let span = FieldSpan(keyStart: start, equals: equals, end: j, escaped: escaped)
             // A handful of fields per line: a linear scan beats hashing.
-            guard !fields.contains(where: { $0.key == key }) else {
-                throw .malformedFile(line: line, reason: "field '\(key)' appears twice")
+            for other in spans where other.key.count == span.key.count && s[other.key].elementsEqual(s[span.key]) {
+                throw .malformedFile(line: line, reason: "field '\(String(decoding: UnsafeBufferPointer(rebasing: s[span.key]), as: UTF8.self))' appears twice")
             }
-            let raw = word[word.index(after: eq)...]
-            let value: String
-            if raw.contains(UInt8(ascii: "%")) {
-                guard let decoded = PercentEncoding.decode(String(Substring(raw))) else {
-                    throw .malformedFile(line: line, reason: "field '\(key)' has a bad %-escape")
+            if escaped {
+                var decoded = [UInt8]()
+                guard PercentEncoding.decode(UnsafeBufferPointer(rebasing: s[span.value]), into: &decoded),
+                      PercentEncoding.isValidUTF8(decoded) else {
+                    throw .malformedFile(line: line, reason: "field '\(String(decoding: UnsafeBufferPointer(rebasing: s[span.key]), as: UTF8.self))' has a bad %-escape")
                 }
-                value = decoded
-            } else {
-                value = String(Substring(raw))  // what decode would return: nothing to unescape
             }
-            fields.append((key, value))
+            spans.append(span)
+            i = j
         }
+        return keywordEnd
+    }
+
+    /// The field places: the parser's, or found now for a built record
+    /// (whose lines the tokenizer always takes: values are encoded).
+    var spans: [FieldSpan] {
+        if let parsedSpans { return parsedSpans }
+        var found = [FieldSpan]()
+        let bounds = bounds, line = line
+        do {
+            _ = try storage.withUnsafeBufferPointer { buffer throws(TwoStepError) in
+                try Self.tokenize(buffer, bounds, line: line, into: &found)
+            }
+        } catch { return found }
+        return found
+    }
+
+    /// The key of `span`.
+    func key(of span: FieldSpan) -> String { String(decoding: storage[span.key], as: UTF8.self) }
+
+    /// True when the key of `span` is `key`.
+    func key(of span: FieldSpan, is key: String) -> Bool {
+        guard span.key.count == key.utf8.count else { return false }
+        return storage.withUnsafeBufferPointer { ByteScan.equal(UnsafeBufferPointer(rebasing: $0[span.key]), key) }
+    }
+
+    /// Calls `body` with the value of `span`, %-decoded.
+    func withValue<R>(of span: FieldSpan, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+        storage.withUnsafeBufferPointer { all in
+            let raw = UnsafeBufferPointer(rebasing: all[span.value])
+            guard span.escaped else { return body(raw) }
+            var decoded = [UInt8]()
+            decoded.reserveCapacity(raw.count)
+            _ = PercentEncoding.decode(raw, into: &decoded)  // checked when parsed
+            return decoded.withUnsafeBufferPointer(body)
+        }
+    }
+
+    /// The value of `span`, %-decoded.
+    func value(of span: FieldSpan) -> String {
+        withValue(of: span) { String(decoding: $0, as: UTF8.self) }
+    }
+}
+
+/// Decimal integers as bytes, without going through `String`.
+enum DecimalDigits {
+    /// Appends `value` as `String(value)` writes it (a `-` and the digits).
+    static func append<I: FixedWidthInteger>(_ value: I, to out: inout [UInt8]) {
+        if value < 0 { out.append(UInt8(ascii: "-")) }
+        var magnitude = UInt64(truncatingIfNeeded: value.magnitude)
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for 20 digits
+        var count = 0
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            repeat {
+                buffer[count] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+                count += 1
+            } while magnitude != 0
+            while count > 0 {
+                count -= 1
+                out.append(buffer[count])
+            }
+        }
+    }
+
+    /// The value of 1 to 19 ASCII digits; nil for anything else (a sign,
+    /// another byte, no digit, or a value beyond `Int64.max`).
+    static func parse(_ bytes: UnsafeBufferPointer<UInt8>) -> Int64? {
+        guard !bytes.isEmpty, bytes.count <= 19 else { return nil }
+        var n: Int64 = 0
+        for b in bytes {
+            guard b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") else { return nil }
+            let (times10, o1) = n.multipliedReportingOverflow(by: 10)
+            let (sum, o2) = times10.addingReportingOverflow(Int64(b - UInt8(ascii: "0")))
+            guard !o1 && !o2 else { return nil }
+            n = sum
+        }
+        return n
     }
 }
 
@@ -83,9 +276,19 @@ public struct Record: Sendable, Equatable {
 /// a field nobody asked for is an error, never ignored.
 public struct RecordReader {
     private let record: Record
-    private var used = Set<String>()
+    private let spans: [Record.FieldSpan]
+    /// Bit `i` set: field `i` was read. Fields from the 65th on are never
+    /// marked; `finish` still names the first unread field, since no
+    /// keyword reads 64 keys (a line with more fields has an unread one
+    /// among its first 64).
+    private var used: UInt64 = 0
+    /// Where the next search starts: fields are mostly read in file order.
+    private var next = 0
 
-    public init(_ record: Record) { self.record = record }
+    public init(_ record: Record) {
+        self.record = record
+        spans = record.spans
+    }
 
     /// The line number, for errors.
     public var line: Int { record.line }
@@ -95,10 +298,26 @@ public struct RecordReader {
         .malformedFile(line: record.line, reason: "\(record.keyword): \(reason)")
     }
 
+    /// The index of the field `key`, marked as read; nil when the line has none.
+    private mutating func field(_ key: String) -> Int? {
+        let count = spans.count
+        var i = next
+        for _ in 0..<count {
+            if i == count { i = 0 }
+            if record.key(of: spans[i], is: key) {
+                if i < 64 { used |= 1 << UInt64(i) }
+                next = i + 1
+                return i
+            }
+            i += 1
+        }
+        return nil
+    }
+
     /// The value of `key`, or nil when the line has none.
     public mutating func optional(_ key: String) -> String? {
-        used.insert(key)
-        return record.fields.first(where: { $0.key == key })?.value
+        guard let i = field(key) else { return nil }
+        return record.value(of: spans[i])
     }
 
     /// The value of `key`; throws when missing.
@@ -107,21 +326,27 @@ public struct RecordReader {
         return v
     }
 
+    /// `transform` of the (decoded) bytes of `key`, made without a `String`
+    /// (e.g. `Hex.decode`); throws when the field is missing.
+    public mutating func required<R>(_ key: String, as transform: (UnsafeBufferPointer<UInt8>) -> R) throws(TwoStepError) -> R {
+        guard let i = field(key) else { throw error("missing field '\(key)'") }
+        return record.withValue(of: spans[i], transform)
+    }
+
     /// A decimal integer field within `range`.
     public mutating func integer(_ key: String, in range: ClosedRange<Int64>) throws(TwoStepError) -> Int64 {
-        let text = try required(key)
-        return try parseInteger(text, key: key, in: range)
+        guard let i = field(key) else { throw error("missing field '\(key)'") }
+        return try parseInteger(spans[i], key: key, in: range)
     }
 
     /// An optional decimal integer field within `range`.
     public mutating func optionalInteger(_ key: String, in range: ClosedRange<Int64>) throws(TwoStepError) -> Int64? {
-        guard let text = optional(key) else { return nil }
-        return try parseInteger(text, key: key, in: range)
+        guard let i = field(key) else { return nil }
+        return try parseInteger(spans[i], key: key, in: range)
     }
 
-    private func parseInteger(_ text: String, key: String, in range: ClosedRange<Int64>) throws(TwoStepError) -> Int64 {
-        guard !text.isEmpty, text.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
-              text.utf8.count <= 19, let n = Int64(text), range.contains(n) else {
+    private func parseInteger(_ span: Record.FieldSpan, key: String, in range: ClosedRange<Int64>) throws(TwoStepError) -> Int64 {
+        guard let n = record.withValue(of: span, DecimalDigits.parse), range.contains(n) else {
             throw error("field '\(key)' must be a whole number from \(range.lowerBound) to \(range.upperBound)")
         }
         return n
@@ -129,8 +354,8 @@ public struct RecordReader {
 
     /// Throws when the record has a field that was never read.
     public func finish() throws(TwoStepError) {
-        if let extra = record.fields.first(where: { !used.contains($0.key) }) {
-            throw error("unknown field '\(extra.key)'")
+        for (i, span) in spans.enumerated() where i >= 64 || used & (1 << UInt64(i)) == 0 {
+            throw error("unknown field '\(record.key(of: span))'")
         }
     }
 }

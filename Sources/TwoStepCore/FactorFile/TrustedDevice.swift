@@ -40,21 +40,20 @@ public struct TrustedDevice: Sendable, Equatable {
         try r.finish()
     }
 
-    var record: Record {
-        var r = Record(keyword: Self.keyword)
+    /// Writes the fields (the keyword is written by the caller).
+    func write(to r: inout Record) {
         r.append("id", id)
         r.append("service", service)
         r.append("rhost", remoteHost)
         r.append("key", keyFingerprint)
-        r.append("created", String(created))
-        r.append("expires", String(expires))
-        return r
+        r.append("created", created)
+        r.append("expires", expires)
     }
 }
 
 /// Consecutive wrong codes and the lock-out they caused.
 ///
-/// File line (at most one): `failures count= [locked-until=] [last=]`.
+/// File line (at most one, written always and first): `failures count= [locked-until=] [last=]`.
 public struct FailureState: Sendable, Equatable {
     public static let keyword = "failures"
 
@@ -83,15 +82,13 @@ public struct FailureState: Sendable, Equatable {
         try r.finish()
     }
 
-    /// The line, every field zero-padded to a fixed width (`count` 4 digits,
+    /// Writes the fields, each zero-padded to a fixed width (`count` 4 digits,
     /// times 10, 0 for none) so that a new count or time changes only digits
     /// in place, never the line's length (see `FactorStore`'s `InPlacePatch`).
-    var record: Record {
-        var r = Record(keyword: Self.keyword)
-        r.append("count", Self.padded(Int64(count), width: 4))
-        r.append("locked-until", Self.padded(lockedUntil ?? 0, width: 10))
-        r.append("last", Self.padded(last ?? 0, width: 10))
-        return r
+    func write(to record: inout Record) {
+        record.append("count", Self.padded(Int64(count), width: 4))
+        record.append("locked-until", Self.padded(lockedUntil ?? 0, width: 10))
+        record.append("last", Self.padded(last ?? 0, width: 10))
     }
 
     /// `n` in decimal with leading zeros up to `width` digits (wider when it must be).

@@ -95,7 +95,7 @@ public struct BackupCode: Factor, Equatable {
     public func write(to record: inout Record) {
         record.append("id", id)
         SaltedCodeHash(salt: salt, hash: hash).write(to: &record)
-        record.append("created", String(created))
+        record.append("created", created)
     }
 
     public var summary: FactorSummary {

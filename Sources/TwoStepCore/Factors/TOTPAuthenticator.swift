@@ -48,12 +48,12 @@ public struct TOTPAuthenticator: Factor, Equatable {
     public func write(to record: inout Record) {
         record.append("id", id)
         record.append("algorithm", parameters.algorithm.rawValue)
-        record.append("digits", String(parameters.digits))
-        record.append("period", String(parameters.period))
-        record.append("secret", secret.withUnsafeBytes { Base32.encode($0) })
+        record.append("digits", parameters.digits)
+        record.append("period", parameters.period)
+        secret.withUnsafeBytes { record.append("secret", base32: $0) }
         record.append("label", label)
-        record.append("created", String(created))
-        record.append("last-step", lastStep.map { String($0) })
+        record.append("created", created)
+        if let lastStep { record.append("last-step", lastStep) }
     }
 
     public var summary: FactorSummary {

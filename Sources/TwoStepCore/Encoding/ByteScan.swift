@@ -1,0 +1,56 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Byte searches for the factor-file parser, several bytes per step
+/// (`memchr`, eight bytes per word) rather than one `Character` at a time.
+public enum ByteScan {
+    /// The index of the first `byte` in `buffer[from...]`, or `buffer.count` when there is none.
+    public static func firstIndex(of byte: UInt8, in buffer: UnsafeBufferPointer<UInt8>, from start: Int) -> Int {
+        firstIndex(of: byte, in: buffer, from: start, to: buffer.count)
+    }
+
+    /// The index of the first `byte` in `buffer[from..<to]`, or `to` when there is none.
+    public static func firstIndex(of byte: UInt8, in buffer: UnsafeBufferPointer<UInt8>, from start: Int, to end: Int) -> Int {
+        precondition(0 <= start && start <= end && end <= buffer.count, "ByteScan range out of bounds")
+        guard start < end, let base = buffer.baseAddress,
+              let found = memchr(base + start, Int32(byte), end - start) else { return end }
+        return base.distance(to: found.assumingMemoryBound(to: UInt8.self))
+    }
+
+    /// True when `bytes` are the UTF-8 bytes of `text`.
+    public static func equal(_ bytes: UnsafeBufferPointer<UInt8>, _ text: String) -> Bool {
+        guard bytes.count == text.utf8.count else { return false }
+        if let same = text.utf8.withContiguousStorageIfAvailable({ text in
+            guard let a = bytes.baseAddress, let b = text.baseAddress else { return true }  // both empty
+            return memcmp(a, b, bytes.count) == 0
+        }) {
+            return same
+        }
+        return bytes.elementsEqual(text.utf8)
+    }
+
+    private static let ones: UInt64 = 0x0101_0101_0101_0101
+    private static let highs: UInt64 = 0x8080_8080_8080_8080
+
+    /// True when every byte is printable ASCII (0x20 to 0x7E).
+    public static func isPrintableASCII(_ buffer: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let base = buffer.baseAddress else { return true }
+        let raw = UnsafeRawPointer(base)
+        var i = 0
+        // Eight bytes at a time: a byte below 0x20 or above 0x7E sets its high bit in `bad`.
+        while i + 8 <= buffer.count {
+            let w = raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            let below = (w &- ones &* 0x20) & ~w             // some byte < 0x20 (exact for any: 0x20 <= 0x80)
+            let above = (w &+ ones &* (0x7f - 0x7e)) | w      // some byte > 0x7E
+            if (below | above) & highs != 0 { return false }
+            i += 8
+        }
+        while i < buffer.count {
+            let b = buffer[i]
+            if b < 0x20 || b > 0x7e { return false }
+            i += 1
+        }
+        return true
+    }
+}
