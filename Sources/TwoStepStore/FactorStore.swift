@@ -96,7 +96,9 @@ public struct FactorStore: Sendable {
 
         /// True when `other` are the bytes this snapshot was parsed from.
         fileprivate func matches(_ other: [UInt8]) -> Bool {
-            bytes.count == other.count && bytes.withUnsafeBytes { a in other.withUnsafeBytes { b in a.elementsEqual(b) } }
+            guard bytes.count == other.count else { return false }
+            if other.isEmpty { return true }
+            return bytes.withUnsafeBytes { a in other.withUnsafeBytes { b in memcmp(a.baseAddress!, b.baseAddress!, b.count) == 0 } }
         }
     }
 
@@ -361,20 +363,36 @@ public struct FactorStore: Sendable {
         throw .io(path: path, operation: "lock (the file kept being replaced)", errno: EAGAIN)
     }
 
+    /// The whole file, read into one buffer sized from `fstat` (plus room to
+    /// notice growth). The caller cleanses the result.
     private func readAll(_ fd: Int32) throws(StoreError) -> [UInt8] {
-        var data = [UInt8]()
-        var chunk = [UInt8](repeating: 0, count: 16384)
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw .io(path: path, operation: "stat", errno: errno) }
+        var data = [UInt8](repeating: 0, count: min(Int(st.st_size), Self.maxSize) + 256)
+        var count = 0
         while true {
-            let n = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(data.count)) }
+            if count == data.count {
+                // The file grew since fstat: a larger buffer, the old one wiped.
+                guard count <= Self.maxSize else {
+                    cleanse(&data)
+                    throw .unsafe(path: path, reason: "it is larger than \(Self.maxSize) bytes")
+                }
+                var larger = [UInt8](repeating: 0, count: 2 * count)
+                larger.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(start: data, count: count)) }
+                cleanse(&data)
+                data = larger
+            }
+            let n = data.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + count, $0.count - count, off_t(count)) }
             if n < 0 {
                 if errno == EINTR { continue }
-                throw .io(path: path, operation: "read", errno: errno)
+                let e = errno
+                cleanse(&data)
+                throw .io(path: path, operation: "read", errno: e)
             }
             if n == 0 { break }
-            data += chunk[0..<n]
-            if data.count > Self.maxSize { throw .unsafe(path: path, reason: "it is larger than \(Self.maxSize) bytes") }
+            count += n
         }
-        cleanse(&chunk)
+        data.removeSubrange(count...)
         return data
     }
 
