@@ -14,12 +14,23 @@ import CCrypto
 public final class SecretBytes: @unchecked Sendable, Equatable {
     private let storage: UnsafeMutableRawBufferPointer
 
-    /// Copies `bytes` into a new secret buffer.
-    public init<C: Collection>(_ bytes: C) where C.Element == UInt8 {
-        storage = .allocate(byteCount: Swift.max(bytes.count, 1), alignment: 16)
+    /// A zeroed buffer of `count` bytes that `fill` writes.
+    private init(count: Int, fill: (UnsafeMutableRawBufferPointer) -> Void) {
+        storage = .allocate(byteCount: Swift.max(count, 1), alignment: 16)
         storage.initializeMemory(as: UInt8.self, repeating: 0)
-        UnsafeMutableRawBufferPointer(rebasing: storage[0..<bytes.count]).copyBytes(from: bytes)
-        count = bytes.count
+        self.count = count
+        fill(UnsafeMutableRawBufferPointer(rebasing: storage[0..<count]))
+    }
+
+    /// Copies `bytes` into a new secret buffer (the common case, without
+    /// the generic path's runtime type lookups).
+    public convenience init(_ bytes: [UInt8]) {
+        self.init(count: bytes.count) { target in bytes.withUnsafeBytes { target.copyMemory(from: $0) } }
+    }
+
+    /// Copies `bytes` into a new secret buffer.
+    public convenience init<C: Collection>(_ bytes: C) where C.Element == UInt8 {
+        self.init(count: bytes.count) { $0.copyBytes(from: bytes) }
     }
 
     /// The number of secret bytes.

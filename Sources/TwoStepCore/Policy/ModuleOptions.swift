@@ -32,10 +32,13 @@ public struct ModuleOptions: Sendable, Equatable {
     /// Parses the arguments libpam passes (`argv` of `pam_sm_authenticate`).
     public init(arguments: [String]) throws(TwoStepError) {
         self.init()
-        var seen = Set<String>()
+        // A few options at most: an array (a Set would cost a hash table and,
+        // in a fresh process, a runtime conformance lookup for String: Hashable).
+        var seen = [String]()
         for argument in arguments {
             let (name, value) = Self.split(argument)
-            guard seen.insert(name).inserted else { throw .invalidParameter("option '\(name)' is given twice") }
+            guard !seen.contains(name) else { throw .invalidParameter("option '\(name)' is given twice") }
+            seen.append(name)
             switch (name, value) {
             case ("nullok", nil): nullok = true
             case ("debug", nil): debug = true
@@ -72,8 +75,8 @@ public struct ModuleOptions: Sendable, Equatable {
         }
     }
 
-    private static let flags: Set<String> = ["nullok", "debug", "forward_pass"]
-    private static let known: Set<String> = ["store", "window", "trust_days", "trust_by", "max_failures", "lockout", "channels", "send_limit", "send_window", "exempt_rhost", "prompt"]
+    private static let flags = ["nullok", "debug", "forward_pass"]
+    private static let known = ["store", "window", "trust_days", "trust_by", "max_failures", "lockout", "channels", "send_limit", "send_window", "exempt_rhost", "prompt"]
 
     private static func split(_ argument: String) -> (String, String?) {
         guard let eq = argument.firstIndex(of: "=") else { return (argument, nil) }
