@@ -51,12 +51,18 @@ public struct SaltedCodeHash: Sendable, Equatable {
         return computed.withUnsafeBytes { a in hash.withUnsafeBytes { b in ConstantTime.equal(a, b) } }
     }
 
+    /// The field keys, packed once.
+    private enum Key {
+        static let salt: FieldKey = "salt"
+        static let hash: FieldKey = "hash"
+    }
+
     /// Reads the `salt=` (32 hex digits) and `hash=` (64 hex digits) fields.
     public init(from reader: inout RecordReader) throws(TwoStepError) {
-        guard let salt = try reader.required("salt", as: Salt.init(hex:)) else {
+        guard let salt = try reader.required(Key.salt, as: Salt.init(hex:)) else {
             throw reader.error("salt must be 32 hex digits")
         }
-        guard let hash = try reader.required("hash", as: Digest.init(hex:)) else {
+        guard let hash = try reader.required(Key.hash, as: Digest.init(hex:)) else {
             throw reader.error("hash must be 64 hex digits")
         }
         self.init(salt: salt, hash: hash)

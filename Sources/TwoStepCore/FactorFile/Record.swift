@@ -219,6 +219,15 @@ public struct Record: Sendable, Equatable {
         return keywordEnd
     }
 
+    /// The field places, moved out of a parsed record (no copy, no
+    /// reference count): the record keeps none afterwards and finds them
+    /// again if asked.
+    mutating func takeSpans() -> [FieldSpan] {
+        guard let taken = parsedSpans else { return spans }
+        parsedSpans = nil
+        return taken
+    }
+
     /// The field places: the parser's, or found now for a built record
     /// (whose lines the tokenizer always takes: values are encoded).
     var spans: [FieldSpan] {
@@ -265,15 +274,26 @@ public struct Record: Sendable, Equatable {
 enum DecimalDigits {
     /// Appends `value` as `String(value)` writes it (a `-` and the digits).
     static func append<I: FixedWidthInteger>(_ value: I, to out: inout [UInt8]) {
-        var magnitude = UInt64(truncatingIfNeeded: value.magnitude)
+        var n = UInt64(truncatingIfNeeded: value.magnitude)
         var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for a sign and 20 digits
         withUnsafeMutableBytes(of: &digits) { buffer in
             var start = buffer.count
-            repeat {
+            // Two digits per division.
+            while n >= 100 {
+                let pair = Int(truncatingIfNeeded: n % 100)
+                n /= 100
+                start -= 2
+                buffer[start] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: pair / 10)
+                buffer[start + 1] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: pair % 10)
+            }
+            if n >= 10 {
+                start -= 2
+                buffer[start] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: n / 10)
+                buffer[start + 1] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: n % 10)
+            } else {
                 start -= 1
-                buffer[start] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: magnitude % 10)
-                magnitude /= 10
-            } while magnitude != 0
+                buffer[start] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: n)
+            }
             if value < 0 {
                 start -= 1
                 buffer[start] = UInt8(ascii: "-")
@@ -288,11 +308,13 @@ enum DecimalDigits {
         guard !bytes.isEmpty, bytes.count <= 19 else { return nil }
         // Up to 18 digits cannot overflow: one test per digit.
         var n: UInt64 = 0
-        for b in bytes.prefix(18) {
-            let d = b &- UInt8(ascii: "0")
-            guard d <= 9 else { return nil }
+        var bad = false
+        for k in 0..<min(bytes.count, 18) {
+            let d = bytes[k] &- UInt8(ascii: "0")
+            bad = bad || d > 9
             n = n &* 10 &+ UInt64(d)
         }
+        guard !bad else { return nil }
         if bytes.count == 19 {
             let d = bytes[18] &- UInt8(ascii: "0")
             guard d <= 9 else { return nil }
@@ -318,9 +340,9 @@ public struct RecordReader {
     /// Where the next search starts: fields are mostly read in file order.
     private var next = 0
 
-    public init(_ record: Record) {
+    public init(_ record: consuming Record) {
+        spans = record.takeSpans()
         self.record = record
-        spans = record.spans
     }
 
     /// The line number, for errors.

@@ -95,12 +95,18 @@ public struct BackupCode: Factor, Equatable {
         SaltedCodeHash.digest(code, salt: salt)
     }
 
+    /// The field keys, packed once.
+    private enum Key {
+        static let id: FieldKey = "id"
+        static let created: FieldKey = "created"
+    }
+
     public init(from reader: inout RecordReader) throws(TwoStepError) {
-        id = try reader.required("id")
+        id = try reader.required(Key.id)
         let stored = try SaltedCodeHash(from: &reader)
         salt = stored.salt
         hash = stored.hash
-        created = try reader.integer("created", in: 0...Int64.max)
+        created = try reader.integer(Key.created, in: 0...Int64.max)
         try reader.finish()
     }
 
