@@ -214,7 +214,9 @@ struct FactorFileParser {
     static func version(_ bytes: [UInt8], _ range: Range<Int>) -> ArraySlice<UInt8>? {
         let word = "twostep"
         let after = range.lowerBound + word.utf8.count
+        // Two bytes first: `trust` and `totp` lines also start with `t`.
         guard range.count >= word.utf8.count, bytes[range.lowerBound] == UInt8(ascii: "t"),
+              bytes[range.lowerBound + 1] == UInt8(ascii: "w"),
               bytes.withUnsafeBufferPointer({ ByteScan.equal(UnsafeBufferPointer(rebasing: $0[range.lowerBound..<after]), word) })
         else { return nil }
         if after == range.upperBound { return bytes[after..<after] }
