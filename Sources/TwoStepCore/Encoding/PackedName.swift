@@ -31,19 +31,27 @@ struct PackedName: Equatable, Sendable {
     /// The name `buffer[range]`. When `buffer` has 16 bytes from the start
     /// of the name, the two words are loaded whole and masked (no byte of
     /// the name's neighbours is kept); otherwise byte by byte.
+    @inline(__always)
     init(_ buffer: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) {
         precondition(range.lowerBound >= 0 && range.upperBound <= buffer.count, "PackedName range out of bounds")
-        let n = min(range.count, 16)
         guard let base = buffer.baseAddress, range.lowerBound + 16 <= buffer.count else {
-            self.init(UnsafeBufferPointer(rebasing: buffer[range]))
+            self = Self.packBytewise(UnsafeBufferPointer(rebasing: buffer[range]))
             return
         }
+        let n = UInt64(truncatingIfNeeded: min(range.count, 16))
         let raw = UnsafeRawPointer(base + range.lowerBound)
         let w0 = UInt64(littleEndian: raw.loadUnaligned(as: UInt64.self))
         let w1 = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
-        self.init(low: n >= 8 ? w0 : w0 & (1 << UInt64(8 * n) &- 1),
-                  high: n >= 16 ? w1 : n <= 8 ? 0 : w1 & (1 << UInt64(8 * (n - 8)) &- 1),
-                  count: range.count)
+        // Keep the name's bytes only: masks of n (low word) and n - 8 (high word) bytes.
+        let lowMask: UInt64 = n >= 8 ? ~0 : (1 << (8 &* n)) &- 1
+        let highMask: UInt64 = n >= 16 ? ~0 : n <= 8 ? 0 : (1 << (8 &* (n &- 8))) &- 1
+        self.init(low: w0 & lowMask, high: w1 & highMask, count: range.count)
+    }
+
+    /// The name `bytes`, one byte at a time (near the end of a buffer).
+    @inline(never)
+    private static func packBytewise(_ bytes: UnsafeBufferPointer<UInt8>) -> PackedName {
+        PackedName(bytes)
     }
 
     private init(low: UInt64, high: UInt64, count: Int) {

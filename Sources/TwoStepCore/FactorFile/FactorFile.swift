@@ -177,9 +177,7 @@ struct FactorFileParser {
                 throw .malformedFile(line: lineNumber, reason: "unknown keyword '\(record.keyword.prefix(20))'")
             }
             var reader = RecordReader(record)
-            let factor = try FactorFile.kinds[k].init(from: &reader)
-            id = factor.id
-            file.factors.append(factor)
+            id = try FactorFile.kinds[k].read(from: &reader, appendingTo: &file.factors)
         }
         if let id {
             guard FactorFile.isValidID(id) else { throw .malformedFile(line: lineNumber, reason: "id '\(id.prefix(20))' is not letters, digits and '-'") }
