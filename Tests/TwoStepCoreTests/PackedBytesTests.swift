@@ -142,4 +142,33 @@ struct PackedBytesTests {
         DecimalDigits.append(UInt64.max, to: &out)
         #expect(String(decoding: out, as: UTF8.self) == String(UInt64.max))
     }
+
+    @Test("stack bytes: written in order, appended in one go, capacity checked before writing")
+    func stackBytes() {
+        var field = StackBytes()
+        #expect(field.fits(StackBytes.capacity) && !field.fits(StackBytes.capacity + 1) && !field.fits(-1))
+        field.put(UInt8(ascii: " "))
+        field.put("key")
+        Array("=value".utf8).withUnsafeBufferPointer { field.put($0) }
+        var out = Array("kw".utf8)
+        field.append(to: &out)
+        #expect(String(decoding: out, as: UTF8.self) == "kw key=value" && field.count == 10)
+        #expect(!field.fits(StackBytes.capacity - 9))
+    }
+
+    @Test("fields written on the stack and piecewise give the same line",
+          arguments: [0, 1, 40, 85, 86, 87, 94, 95, 96, 200])
+    func fieldPaths(length: Int) throws {
+        let clean = String(repeating: "a", count: length)
+        let escaped = String(repeating: "é ", count: length / 3 + 1)
+        var record = Record(keyword: "kw")
+        record.append("k", clean)
+        record.append("e", escaped)
+        record.append("n", Int64(-length))
+        record.append("h", hex: [UInt8](repeating: 0xab, count: length / 2))
+        let expected = "kw k=\(clean) e=\(PercentEncoding.encode(escaped, alsoAllowed: Record.valueSafe)) n=\(-length) h=\(String(repeating: "ab", count: length / 2))"
+        #expect(record.text == expected)
+        var reader = RecordReader(try Record(parsing: Substring(record.text), line: 1))
+        #expect(reader.optional("k") == clean && reader.optional("e") == escaped)
+    }
 }

@@ -31,6 +31,16 @@ public enum Hex {
         }
     }
 
+    /// Writes the lower-case hex of `bytes`.
+    static func write(_ bytes: UnsafeRawBufferPointer, to out: inout StackBytes) {
+        digits.withUnsafeBufferPointer { digits in
+            for b in bytes {
+                out.put(digits[Int(b >> 4)])
+                out.put(digits[Int(b & 15)])
+            }
+        }
+    }
+
     /// Decodes lower- or upper-case hex; nil for an odd length or a non-hex character.
     public static func decode(_ text: String) -> [UInt8]? {
         if let result = text.utf8.withContiguousStorageIfAvailable({ decode($0) }) { return result }

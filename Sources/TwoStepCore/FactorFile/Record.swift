@@ -117,8 +117,29 @@ public struct Record: Sendable, Equatable {
         parsedSpans = nil
     }
 
+    /// Builds ` key=` and the `valueCount` bytes `body` writes on the stack
+    /// and appends them in one go; false (nothing written) when they do not
+    /// fit in `StackBytes`.
+    private mutating func appendSmallField(_ key: String, valueCount: Int, _ body: (inout StackBytes) -> Void) -> Bool {
+        var field = StackBytes()
+        guard field.fits(key.utf8.count + 2 + valueCount) else { return false }
+        field.put(UInt8(ascii: " "))
+        field.put(key)
+        field.put(UInt8(ascii: "="))
+        body(&field)
+        field.append(to: &storage)
+        bounds = bounds.lowerBound..<storage.count
+        parsedSpans = nil
+        return true
+    }
+
     /// Appends a field; the value is percent-encoded.
     public mutating func append(_ key: String, _ value: String) {
+        // Most values need no escape: those go in one append.
+        let done = value.utf8.withContiguousStorageIfAvailable { bytes in
+            bytes.allSatisfy(Self.valueAllowed.contains) && appendSmallField(key, valueCount: bytes.count) { $0.put(bytes) }
+        }
+        if done == true { return }
         appendField(key) { PercentEncoding.append(value, allowed: Self.valueAllowed, to: &$0) }
     }
 
@@ -129,7 +150,8 @@ public struct Record: Sendable, Equatable {
 
     /// Appends a decimal integer field, written as `String(value)` writes it.
     public mutating func append<I: FixedWidthInteger>(_ key: String, _ value: I) {
-        appendField(key) { DecimalDigits.append(value, to: &$0) }
+        let written = appendSmallField(key, valueCount: DecimalDigits.maxLength) { DecimalDigits.write(value, to: &$0) }
+        if !written { appendField(key) { DecimalDigits.append(value, to: &$0) } }
     }
 
     /// Appends a field of bytes in lower-case hex.
@@ -139,7 +161,8 @@ public struct Record: Sendable, Equatable {
 
     /// Appends a field of bytes in lower-case hex.
     public mutating func append(_ key: String, hex bytes: UnsafeRawBufferPointer) {
-        appendField(key) { Hex.append(bytes, to: &$0) }
+        let written = appendSmallField(key, valueCount: 2 * bytes.count) { Hex.write(bytes, to: &$0) }
+        if !written { appendField(key) { Hex.append(bytes, to: &$0) } }
     }
 
     /// Appends a field of bytes in Base32 without padding.
@@ -299,6 +322,35 @@ enum DecimalDigits {
                 buffer[start] = UInt8(ascii: "-")
             }
             out.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[start...]))
+        }
+    }
+
+    /// The most bytes `write` writes: a sign and 20 digits.
+    static let maxLength = 21
+
+    /// Writes `value` as `String(value)` writes it.
+    static func write<I: FixedWidthInteger>(_ value: I, to out: inout StackBytes) {
+        var n = UInt64(truncatingIfNeeded: value.magnitude)
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for 20 digits
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            var start = buffer.count
+            while n >= 100 {
+                let pair = Int(truncatingIfNeeded: n % 100)
+                n /= 100
+                start -= 2
+                buffer[start] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: pair / 10)
+                buffer[start + 1] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: pair % 10)
+            }
+            if n >= 10 {
+                start -= 2
+                buffer[start] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: n / 10)
+                buffer[start + 1] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: n % 10)
+            } else {
+                start -= 1
+                buffer[start] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: n)
+            }
+            if value < 0 { out.put(UInt8(ascii: "-")) }
+            out.put(UnsafeBufferPointer(rebasing: buffer.bindMemory(to: UInt8.self)[start...]))
         }
     }
 
