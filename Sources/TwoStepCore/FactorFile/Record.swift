@@ -289,7 +289,12 @@ public struct Record: Sendable, Equatable {
 
     /// The value of `span`, %-decoded.
     func value(of span: FieldSpan) -> String {
-        withValue(of: span) { String(decoding: $0, as: UTF8.self) }
+        withValue(of: span) { bytes in
+            String(unsafeUninitializedCapacity: bytes.count) { out in
+                _ = out.initialize(fromContentsOf: bytes)
+                return bytes.count
+            }
+        }
     }
 }
 
