@@ -20,19 +20,31 @@ public struct PendingCode: Factor, Equatable {
     public var id: String
     /// The phone the code went to.
     public var phoneID: String
-    public var salt: [UInt8]
-    public var hash: [UInt8]
+    /// The salt, 16 bytes held inline.
+    public var salt: SaltedCodeHash.Salt
+    /// HMAC-SHA256(salt, code), 32 bytes held inline.
+    public var hash: SaltedCodeHash.Digest
     public var created: Int64
     /// The code is accepted while the time is before this, Unix seconds.
     public var expires: Int64
 
-    public init(id: String, phoneID: String, salt: [UInt8], hash: [UInt8], created: Int64, expires: Int64) {
+    public init(id: String, phoneID: String, salt: SaltedCodeHash.Salt, hash: SaltedCodeHash.Digest, created: Int64, expires: Int64) {
         self.id = id
         self.phoneID = phoneID
         self.salt = salt
         self.hash = hash
         self.created = created
         self.expires = expires
+    }
+
+    /// A code from salt and hash as arrays. Traps unless `salt` is 16
+    /// bytes and `hash` 32 (a programming error, never file input: the
+    /// parser checks lengths and throws).
+    public init(id: String, phoneID: String, salt: [UInt8], hash: [UInt8], created: Int64, expires: Int64) {
+        guard let s = SaltedCodeHash.Salt(exactly: salt), let h = SaltedCodeHash.Digest(exactly: hash) else {
+            preconditionFailure("a pending code's salt is 16 bytes and its hash 32")
+        }
+        self.init(id: id, phoneID: phoneID, salt: s, hash: h, created: created, expires: expires)
     }
 
     /// Makes a new code: the clear text to send once, and the factor that
@@ -42,7 +54,7 @@ public struct PendingCode: Factor, Equatable {
         for _ in 0..<digits {
             chars.append(UInt8(ascii: "0") + UInt8(try SystemRandom.uniform(below: 10)))
         }
-        let salt = try SystemRandom.bytes(16)
+        let salt = try SaltedCodeHash.randomSalt()
         let factor = PendingCode(id: id, phoneID: phoneID, salt: salt, hash: digest(chars, salt: salt),
                                  created: now, expires: now + lifetime)
         let code = String(decoding: chars, as: UTF8.self)
@@ -58,7 +70,7 @@ public struct PendingCode: Factor, Equatable {
         return Array(chars)
     }
 
-    static func digest(_ code: [UInt8], salt: [UInt8]) -> [UInt8] {
+    static func digest(_ code: [UInt8], salt: SaltedCodeHash.Salt) -> SaltedCodeHash.Digest {
         SaltedCodeHash.digest(code, salt: salt)
     }
 

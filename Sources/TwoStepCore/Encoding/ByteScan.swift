@@ -18,6 +18,40 @@ public enum ByteScan {
         return base.distance(to: found.assumingMemoryBound(to: UInt8.self))
     }
 
+    /// The index of the first byte in `buffer[from..<to]` that is `a` or
+    /// `b`, or `to` when there is none. Eight bytes per step (never loading
+    /// past `to`), then byte by byte: quicker than `memchr` on the short
+    /// values of a factor-file line.
+    public static func firstIndex(of a: UInt8, or b: UInt8, in buffer: UnsafeBufferPointer<UInt8>, from start: Int, to end: Int) -> Int {
+        precondition(0 <= start && start <= end && end <= buffer.count, "ByteScan range out of bounds")
+        guard let base = buffer.baseAddress else { return end }
+        let raw = UnsafeRawPointer(base)
+        let aa = ones &* UInt64(a), bb = ones &* UInt64(b)
+        var i = start
+        while i + 8 <= end {
+            let w = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+            let xa = w ^ aa, xb = w ^ bb
+            // The lowest high bit set marks the first zero byte exactly (a
+            // borrow can only set bits above a true zero byte).
+            let zero = ((xa &- ones) & ~xa | (xb &- ones) & ~xb) & highs
+            if zero != 0 { return i + zero.trailingZeroBitCount / 8 }
+            i += 8
+        }
+        while i < end {
+            let c = buffer[i]
+            if c == a || c == b { return i }
+            i += 1
+        }
+        return end
+    }
+
+    /// Appends the UTF-8 bytes of `text` to `out`, growing it once.
+    public static func append(_ text: String, to out: inout [UInt8]) {
+        if text.utf8.withContiguousStorageIfAvailable({ out.append(contentsOf: $0) }) == nil {
+            out.append(contentsOf: text.utf8)
+        }
+    }
+
     /// True when `bytes` are the UTF-8 bytes of `text`.
     public static func equal(_ bytes: UnsafeBufferPointer<UInt8>, _ text: String) -> Bool {
         guard bytes.count == text.utf8.count else { return false }

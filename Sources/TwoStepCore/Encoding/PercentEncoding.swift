@@ -74,7 +74,11 @@ public enum PercentEncoding {
 
     /// Appends `bytes` to `out`, encoding every byte not in `allowed`.
     public static func append(_ bytes: UnsafeBufferPointer<UInt8>, allowed: AllowedBytes, to out: inout [UInt8]) {
-        for b in bytes {
+        // Most values need no escape: copy those in one go.
+        var clean = 0
+        while clean < bytes.count && allowed.contains(bytes[clean]) { clean += 1 }
+        out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[..<clean]))
+        for b in bytes[clean...] {
             if allowed.contains(b) {
                 out.append(b)
             } else {

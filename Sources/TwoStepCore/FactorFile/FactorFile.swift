@@ -159,32 +159,38 @@ struct FactorFileParser {
             throw .malformedFile(line: lineNumber, reason: "the file must start with 'twostep \(FactorFile.version)'")
         }
         var id: String?
-        if record.hasKeyword(FailureState.keyword) {
-            guard !sawFailures else { throw .malformedFile(line: lineNumber, reason: "a second 'failures' line") }
-            sawFailures = true
-            file.failures = try FailureState(record)
-        } else if record.hasKeyword(SendLog.keyword) {
-            guard !sawSends else { throw .malformedFile(line: lineNumber, reason: "a second 'sends' line") }
-            sawSends = true
-            file.sends = try SendLog(record)
-        } else if record.hasKeyword(TrustedDevice.keyword) {
+        let name = record.keywordName
+        if name == Self.trustName {
             let device = try TrustedDevice(record)
             id = device.id
             file.trustedDevices.append(device)
+        } else if name == Self.failuresName {
+            guard !sawFailures else { throw .malformedFile(line: lineNumber, reason: "a second 'failures' line") }
+            sawFailures = true
+            file.failures = try FailureState(record)
+        } else if name == Self.sendsName {
+            guard !sawSends else { throw .malformedFile(line: lineNumber, reason: "a second 'sends' line") }
+            sawSends = true
+            file.sends = try SendLog(record)
         } else {
-            guard let kind = FactorFile.kinds.first(where: { record.hasKeyword($0.keyword) }) else {
+            guard let k = Self.kindNames.firstIndex(of: name) else {
                 throw .malformedFile(line: lineNumber, reason: "unknown keyword '\(record.keyword.prefix(20))'")
             }
             var reader = RecordReader(record)
-            let factor = try kind.init(from: &reader)
-            id = factor.id
-            file.factors.append(factor)
+            id = try FactorFile.kinds[k].read(from: &reader, appendingTo: &file.factors)
         }
         if let id {
             guard FactorFile.isValidID(id) else { throw .malformedFile(line: lineNumber, reason: "id '\(id.prefix(20))' is not letters, digits and '-'") }
             guard ids.insert(id) else { throw .malformedFile(line: lineNumber, reason: "id '\(id)' is used twice") }
         }
     }
+
+    /// The keywords, packed for integer compares (every one is at most 16
+    /// bytes, so equal packed names are equal keywords).
+    private static let trustName = PackedName(TrustedDevice.keyword)
+    private static let failuresName = PackedName(FailureState.keyword)
+    private static let sendsName = PackedName(SendLog.keyword)
+    private static let kindNames = FactorFile.kinds.map { PackedName($0.keyword) }
 
     /// The file, once every one of its `lines` lines was read.
     func finish(lines: Int) throws(TwoStepError) -> FactorFile {
@@ -206,7 +212,9 @@ struct FactorFileParser {
     static func version(_ bytes: [UInt8], _ range: Range<Int>) -> ArraySlice<UInt8>? {
         let word = "twostep"
         let after = range.lowerBound + word.utf8.count
+        // Two bytes first: `trust` and `totp` lines also start with `t`.
         guard range.count >= word.utf8.count, bytes[range.lowerBound] == UInt8(ascii: "t"),
+              bytes[range.lowerBound + 1] == UInt8(ascii: "w"),
               bytes.withUnsafeBufferPointer({ ByteScan.equal(UnsafeBufferPointer(rebasing: $0[range.lowerBound..<after]), word) })
         else { return nil }
         if after == range.upperBound { return bytes[after..<after] }
@@ -223,7 +231,7 @@ struct LineBuffer {
 
     /// Appends `line` and a newline.
     mutating func append(_ line: String) {
-        bytes.append(contentsOf: line.utf8)
+        ByteScan.append(line, to: &bytes)
         bytes.append(UInt8(ascii: "\n"))
     }
 
@@ -239,30 +247,43 @@ struct LineBuffer {
     var text: String { String(decoding: bytes, as: UTF8.self) }
 }
 
-/// The ids seen so far in a file. Most files have a few: those are compared
-/// one by one (no hashing); from `smallLimit` on, a `Set` takes over.
+/// The ids seen so far in a file: an open-addressing table of their
+/// FNV-1a digests (the strings are compared only when digests are equal),
+/// cheaper than `Set<String>`'s seeded hashing of every id.
 struct IDSet {
-    static let smallLimit = 32
-    private var small = [String]()
-    /// A cheap digest of each of `small` (FNV-1a), compared before the strings.
+    private var ids = [String]()
     private var digests = [UInt64]()
-    private var large: Set<String>?
+    /// Slot `i`: 0 when free, else 1 + the index of an id in `ids`. The
+    /// number of slots is a power of two, at least twice the ids.
+    private var slots = [Int32](repeating: 0, count: 64)
 
     /// Adds `id`; false when it was there already.
     mutating func insert(_ id: String) -> Bool {
-        if large != nil { return large?.insert(id).inserted ?? false }
         let digest = Self.digest(id)
-        for (i, d) in digests.enumerated() where d == digest && small[i] == id { return false }
-        small.append(id)
-        digests.append(digest)
-        if small.count == Self.smallLimit {
-            var set = Set<String>(minimumCapacity: 4 * Self.smallLimit)
-            for id in small { set.insert(id) }
-            large = set
-            small = []
-            digests = []
+        let mask = slots.count - 1
+        var i = Int(truncatingIfNeeded: digest) & mask
+        while slots[i] != 0 {
+            let k = Int(slots[i]) - 1
+            if digests[k] == digest && ids[k] == id { return false }
+            i = (i + 1) & mask
         }
+        ids.append(id)
+        digests.append(digest)
+        slots[i] = Int32(truncatingIfNeeded: ids.count)
+        if 2 * ids.count > slots.count { grow() }
         return true
+    }
+
+    /// Doubles the table and places every id again.
+    private mutating func grow() {
+        var bigger = [Int32](repeating: 0, count: 2 * slots.count)
+        let mask = bigger.count - 1
+        for (k, digest) in digests.enumerated() {
+            var i = Int(truncatingIfNeeded: digest) & mask
+            while bigger[i] != 0 { i = (i + 1) & mask }
+            bigger[i] = Int32(truncatingIfNeeded: k + 1)
+        }
+        slots = bigger
     }
 
     /// FNV-1a of the UTF-8 bytes.
@@ -273,6 +294,7 @@ struct IDSet {
     private static func digest<C: Collection<UInt8>>(_ bytes: C) -> UInt64 {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for b in bytes { hash = (hash ^ UInt64(b)) &* 0x0000_0100_0000_01b3 }
-        return hash
+        // Fold the high bits in: the table index takes the low ones.
+        return hash ^ (hash >> 29)
     }
 }

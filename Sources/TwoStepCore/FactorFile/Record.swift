@@ -19,6 +19,8 @@ public struct Record: Sendable, Equatable {
         var end: Int
         /// The value holds a `%` escape, so it must be decoded to be read.
         var escaped: Bool
+        /// The key packed for integer compares.
+        var name: PackedName
 
         var key: Range<Int> { keyStart..<equals }
         var value: Range<Int> { (equals + 1)..<end }
@@ -31,6 +33,8 @@ public struct Record: Sendable, Equatable {
     private var bounds: Range<Int>
     /// Where the keyword ends within `storage`.
     private var keywordEnd: Int
+    /// The keyword packed for integer compares.
+    private(set) var keywordName: PackedName
     /// The fields the parser found; nil for a built record (found on demand).
     private var parsedSpans: [FieldSpan]?
     /// 1-based line number in the file (0 for a record made in memory).
@@ -53,6 +57,7 @@ public struct Record: Sendable, Equatable {
         storage.append(contentsOf: keyword.utf8)
         bounds = start..<storage.count
         keywordEnd = storage.count
+        keywordName = PackedName(keyword)
         parsedSpans = nil
         self.line = line
     }
@@ -72,8 +77,14 @@ public struct Record: Sendable, Equatable {
 
     /// True when the keyword is `keyword` (a byte compare, no `String` made).
     public func hasKeyword(_ keyword: String) -> Bool {
+        hasKeyword(PackedName(keyword), keyword)
+    }
+
+    /// True when the keyword is `keyword`, packed as `name`.
+    func hasKeyword(_ name: PackedName, _ keyword: String) -> Bool {
+        guard keywordName == name else { return false }
+        if name.isExact { return true }
         let range = bounds.lowerBound..<keywordEnd
-        guard keyword.utf8.count == range.count else { return false }  // O(1) for native strings
         return storage.withUnsafeBufferPointer { ByteScan.equal(UnsafeBufferPointer(rebasing: $0[range]), keyword) }
     }
 
@@ -99,15 +110,36 @@ public struct Record: Sendable, Equatable {
     /// Writes ` key=` and moves the end of the line past what `body` writes.
     private mutating func appendField(_ key: String, _ body: (inout [UInt8]) -> Void) {
         storage.append(UInt8(ascii: " "))
-        storage.append(contentsOf: key.utf8)
+        ByteScan.append(key, to: &storage)
         storage.append(UInt8(ascii: "="))
         body(&storage)
         bounds = bounds.lowerBound..<storage.count
         parsedSpans = nil
     }
 
+    /// Builds ` key=` and the `valueCount` bytes `body` writes on the stack
+    /// and appends them in one go; false (nothing written) when they do not
+    /// fit in `StackBytes`.
+    private mutating func appendSmallField(_ key: String, valueCount: Int, _ body: (inout StackBytes) -> Void) -> Bool {
+        var field = StackBytes()
+        guard field.fits(key.utf8.count + 2 + valueCount) else { return false }
+        field.put(UInt8(ascii: " "))
+        field.put(key)
+        field.put(UInt8(ascii: "="))
+        body(&field)
+        field.append(to: &storage)
+        bounds = bounds.lowerBound..<storage.count
+        parsedSpans = nil
+        return true
+    }
+
     /// Appends a field; the value is percent-encoded.
     public mutating func append(_ key: String, _ value: String) {
+        // Most values need no escape: those go in one append.
+        let done = value.utf8.withContiguousStorageIfAvailable { bytes in
+            bytes.allSatisfy(Self.valueAllowed.contains) && appendSmallField(key, valueCount: bytes.count) { $0.put(bytes) }
+        }
+        if done == true { return }
         appendField(key) { PercentEncoding.append(value, allowed: Self.valueAllowed, to: &$0) }
     }
 
@@ -118,12 +150,19 @@ public struct Record: Sendable, Equatable {
 
     /// Appends a decimal integer field, written as `String(value)` writes it.
     public mutating func append<I: FixedWidthInteger>(_ key: String, _ value: I) {
-        appendField(key) { DecimalDigits.append(value, to: &$0) }
+        let written = appendSmallField(key, valueCount: DecimalDigits.maxLength) { DecimalDigits.write(value, to: &$0) }
+        if !written { appendField(key) { DecimalDigits.append(value, to: &$0) } }
     }
 
     /// Appends a field of bytes in lower-case hex.
     public mutating func append(_ key: String, hex bytes: [UInt8]) {
-        appendField(key) { Hex.append(bytes, to: &$0) }
+        bytes.withUnsafeBytes { append(key, hex: $0) }
+    }
+
+    /// Appends a field of bytes in lower-case hex.
+    public mutating func append(_ key: String, hex bytes: UnsafeRawBufferPointer) {
+        let written = appendSmallField(key, valueCount: 2 * bytes.count) { Hex.write(bytes, to: &$0) }
+        if !written { appendField(key) { Hex.append(bytes, to: &$0) } }
     }
 
     /// Appends a field of bytes in Base32 without padding.
@@ -144,9 +183,12 @@ public struct Record: Sendable, Equatable {
     /// scratch space kept from line to line so that its storage is reused.
     init(parsing bytes: [UInt8], bounds: Range<Int>, line: Int, spans: inout [FieldSpan]) throws(TwoStepError) {
         spans.removeAll(keepingCapacity: true)
-        keywordEnd = try bytes.withUnsafeBufferPointer { buffer throws(TwoStepError) in
-            try Self.tokenize(buffer, bounds, line: line, into: &spans)
+        let (end, name) = try bytes.withUnsafeBufferPointer { buffer throws(TwoStepError) in
+            let end = try Self.tokenize(buffer, bounds, line: line, into: &spans)
+            return (end, PackedName(buffer, bounds.lowerBound..<end))
         }
+        keywordEnd = end
+        keywordName = name
         storage = bytes
         self.bounds = bounds
         parsedSpans = spans
@@ -159,39 +201,54 @@ public struct Record: Sendable, Equatable {
     /// at either end), a word without `key=`, a key seen before, a value with
     /// a bad `%` escape or one that decodes to bytes that are not UTF-8.
     static func tokenize(_ s: UnsafeBufferPointer<UInt8>, _ bounds: Range<Int>, line: Int, into spans: inout [FieldSpan]) throws(TwoStepError) -> Int {
-        let space = UInt8(ascii: " ")
+        let space = UInt8(ascii: " "), equalsSign = UInt8(ascii: "="), percent = UInt8(ascii: "%")
+        precondition(0 <= bounds.lowerBound && bounds.upperBound <= s.count, "Record.tokenize: line out of bounds")
         let end = bounds.upperBound
-        var i = ByteScan.firstIndex(of: space, in: s, from: bounds.lowerBound, to: end)
+        // Words are short: a plain loop beats a call to memchr.
+        var i = bounds.lowerBound
+        while i < end && s[i] != space { i += 1 }
         let keywordEnd = i
         guard keywordEnd > bounds.lowerBound else {
             throw .malformedFile(line: line, reason: "the line starts with a space")
         }
         while i < end {  // s[i] is a space
             let start = i + 1
-            let j = ByteScan.firstIndex(of: space, in: s, from: start, to: end)
-            guard j > start else { throw .malformedFile(line: line, reason: "two spaces in a row, or a space at the end") }
-            let equals = ByteScan.firstIndex(of: UInt8(ascii: "="), in: s, from: start, to: j)
-            guard equals > start && equals < j else {
+            let equals = ByteScan.firstIndex(of: equalsSign, or: space, in: s, from: start, to: end)
+            guard equals < end && s[equals] == equalsSign && equals > start else {
+                let j = ByteScan.firstIndex(of: space, or: space, in: s, from: start, to: end)
+                guard j > start else { throw .malformedFile(line: line, reason: "two spaces in a row, or a space at the end") }
                 let word = String(decoding: UnsafeBufferPointer(rebasing: s[start..<j]), as: UTF8.self)
                 throw .malformedFile(line: line, reason: "'\(word.prefix(20))' is not key=value")
             }
-            let escaped = ByteScan.firstIndex(of: UInt8(ascii: "%"), in: s, from: equals + 1, to: j) < j
-            let span = FieldSpan(keyStart: start, equals: equals, end: j, escaped: escaped)
-            // A handful of fields per line: a linear scan beats hashing.
-            for other in spans where other.key.count == span.key.count && s[other.key].elementsEqual(s[span.key]) {
-                throw .malformedFile(line: line, reason: "field '\(String(decoding: UnsafeBufferPointer(rebasing: s[span.key]), as: UTF8.self))' appears twice")
+            var j = ByteScan.firstIndex(of: space, or: percent, in: s, from: equals + 1, to: end)
+            let escaped = j < end && s[j] == percent
+            if escaped { j = ByteScan.firstIndex(of: space, or: space, in: s, from: j, to: end) }
+            let key = UnsafeBufferPointer(rebasing: s[start..<equals])
+            let span = FieldSpan(keyStart: start, equals: equals, end: j, escaped: escaped, name: PackedName(s, start..<equals))
+            // A handful of fields per line: a linear scan of packed keys beats hashing.
+            for other in spans where other.name == span.name && (span.name.isExact || s[other.key].elementsEqual(key)) {
+                throw .malformedFile(line: line, reason: "field '\(String(decoding: key, as: UTF8.self))' appears twice")
             }
             if escaped {
                 var decoded = [UInt8]()
                 guard PercentEncoding.decode(UnsafeBufferPointer(rebasing: s[span.value]), into: &decoded),
                       PercentEncoding.isValidUTF8(decoded) else {
-                    throw .malformedFile(line: line, reason: "field '\(String(decoding: UnsafeBufferPointer(rebasing: s[span.key]), as: UTF8.self))' has a bad %-escape")
+                    throw .malformedFile(line: line, reason: "field '\(String(decoding: key, as: UTF8.self))' has a bad %-escape")
                 }
             }
             spans.append(span)
             i = j
         }
         return keywordEnd
+    }
+
+    /// The field places, moved out of a parsed record (no copy, no
+    /// reference count): the record keeps none afterwards and finds them
+    /// again if asked.
+    mutating func takeSpans() -> [FieldSpan] {
+        guard let taken = parsedSpans else { return spans }
+        parsedSpans = nil
+        return taken
     }
 
     /// The field places: the parser's, or found now for a built record
@@ -212,9 +269,10 @@ public struct Record: Sendable, Equatable {
     func key(of span: FieldSpan) -> String { String(decoding: storage[span.key], as: UTF8.self) }
 
     /// True when the key of `span` is `key`.
-    func key(of span: FieldSpan, is key: String) -> Bool {
-        guard span.key.count == key.utf8.count else { return false }
-        return storage.withUnsafeBufferPointer { ByteScan.equal(UnsafeBufferPointer(rebasing: $0[span.key]), key) }
+    func key(of span: FieldSpan, is key: FieldKey) -> Bool {
+        guard span.name == key.packed else { return false }
+        if key.packed.isExact { return true }
+        return storage.withUnsafeBufferPointer { key.matches(UnsafeBufferPointer(rebasing: $0[span.key])) }
     }
 
     /// Calls `body` with the value of `span`, %-decoded.
@@ -231,7 +289,12 @@ public struct Record: Sendable, Equatable {
 
     /// The value of `span`, %-decoded.
     func value(of span: FieldSpan) -> String {
-        withValue(of: span) { String(decoding: $0, as: UTF8.self) }
+        withValue(of: span) { bytes in
+            String(unsafeUninitializedCapacity: bytes.count) { out in
+                _ = out.initialize(fromContentsOf: bytes)
+                return bytes.count
+            }
+        }
     }
 }
 
@@ -239,20 +302,60 @@ public struct Record: Sendable, Equatable {
 enum DecimalDigits {
     /// Appends `value` as `String(value)` writes it (a `-` and the digits).
     static func append<I: FixedWidthInteger>(_ value: I, to out: inout [UInt8]) {
-        if value < 0 { out.append(UInt8(ascii: "-")) }
-        var magnitude = UInt64(truncatingIfNeeded: value.magnitude)
-        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for 20 digits
-        var count = 0
+        var n = UInt64(truncatingIfNeeded: value.magnitude)
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for a sign and 20 digits
         withUnsafeMutableBytes(of: &digits) { buffer in
-            repeat {
-                buffer[count] = UInt8(ascii: "0") + UInt8(magnitude % 10)
-                magnitude /= 10
-                count += 1
-            } while magnitude != 0
-            while count > 0 {
-                count -= 1
-                out.append(buffer[count])
+            var start = buffer.count
+            // Two digits per division.
+            while n >= 100 {
+                let pair = Int(truncatingIfNeeded: n % 100)
+                n /= 100
+                start -= 2
+                buffer[start] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: pair / 10)
+                buffer[start + 1] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: pair % 10)
             }
+            if n >= 10 {
+                start -= 2
+                buffer[start] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: n / 10)
+                buffer[start + 1] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: n % 10)
+            } else {
+                start -= 1
+                buffer[start] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: n)
+            }
+            if value < 0 {
+                start -= 1
+                buffer[start] = UInt8(ascii: "-")
+            }
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[start...]))
+        }
+    }
+
+    /// The most bytes `write` writes: a sign and 20 digits.
+    static let maxLength = 21
+
+    /// Writes `value` as `String(value)` writes it.
+    static func write<I: FixedWidthInteger>(_ value: I, to out: inout StackBytes) {
+        var n = UInt64(truncatingIfNeeded: value.magnitude)
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for 20 digits
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            var start = buffer.count
+            while n >= 100 {
+                let pair = Int(truncatingIfNeeded: n % 100)
+                n /= 100
+                start -= 2
+                buffer[start] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: pair / 10)
+                buffer[start + 1] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: pair % 10)
+            }
+            if n >= 10 {
+                start -= 2
+                buffer[start] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: n / 10)
+                buffer[start + 1] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: n % 10)
+            } else {
+                start -= 1
+                buffer[start] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: n)
+            }
+            if value < 0 { out.put(UInt8(ascii: "-")) }
+            out.put(UnsafeBufferPointer(rebasing: buffer.bindMemory(to: UInt8.self)[start...]))
         }
     }
 
@@ -260,15 +363,24 @@ enum DecimalDigits {
     /// another byte, no digit, or a value beyond `Int64.max`).
     static func parse(_ bytes: UnsafeBufferPointer<UInt8>) -> Int64? {
         guard !bytes.isEmpty, bytes.count <= 19 else { return nil }
-        var n: Int64 = 0
-        for b in bytes {
-            guard b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") else { return nil }
+        // Up to 18 digits cannot overflow: one test per digit.
+        var n: UInt64 = 0
+        var bad = false
+        for k in 0..<min(bytes.count, 18) {
+            let d = bytes[k] &- UInt8(ascii: "0")
+            bad = bad || d > 9
+            n = n &* 10 &+ UInt64(d)
+        }
+        guard !bad else { return nil }
+        if bytes.count == 19 {
+            let d = bytes[18] &- UInt8(ascii: "0")
+            guard d <= 9 else { return nil }
             let (times10, o1) = n.multipliedReportingOverflow(by: 10)
-            let (sum, o2) = times10.addingReportingOverflow(Int64(b - UInt8(ascii: "0")))
-            guard !o1 && !o2 else { return nil }
+            let (sum, o2) = times10.addingReportingOverflow(UInt64(d))
+            guard !o1 && !o2 && sum <= UInt64(Int64.max) else { return nil }
             n = sum
         }
-        return n
+        return Int64(n)
     }
 }
 
@@ -285,9 +397,9 @@ public struct RecordReader {
     /// Where the next search starts: fields are mostly read in file order.
     private var next = 0
 
-    public init(_ record: Record) {
+    public init(_ record: consuming Record) {
+        spans = record.takeSpans()
         self.record = record
-        spans = record.spans
     }
 
     /// The line number, for errors.
@@ -299,7 +411,7 @@ public struct RecordReader {
     }
 
     /// The index of the field `key`, marked as read; nil when the line has none.
-    private mutating func field(_ key: String) -> Int? {
+    private mutating func field(_ key: FieldKey) -> Int? {
         let count = spans.count
         var i = next
         for _ in 0..<count {
@@ -315,37 +427,37 @@ public struct RecordReader {
     }
 
     /// The value of `key`, or nil when the line has none.
-    public mutating func optional(_ key: String) -> String? {
+    public mutating func optional(_ key: FieldKey) -> String? {
         guard let i = field(key) else { return nil }
         return record.value(of: spans[i])
     }
 
     /// The value of `key`; throws when missing.
-    public mutating func required(_ key: String) throws(TwoStepError) -> String {
+    public mutating func required(_ key: FieldKey) throws(TwoStepError) -> String {
         guard let v = optional(key) else { throw error("missing field '\(key)'") }
         return v
     }
 
     /// `transform` of the (decoded) bytes of `key`, made without a `String`
     /// (e.g. `Hex.decode`); throws when the field is missing.
-    public mutating func required<R>(_ key: String, as transform: (UnsafeBufferPointer<UInt8>) -> R) throws(TwoStepError) -> R {
+    public mutating func required<R>(_ key: FieldKey, as transform: (UnsafeBufferPointer<UInt8>) -> R) throws(TwoStepError) -> R {
         guard let i = field(key) else { throw error("missing field '\(key)'") }
         return record.withValue(of: spans[i], transform)
     }
 
     /// A decimal integer field within `range`.
-    public mutating func integer(_ key: String, in range: ClosedRange<Int64>) throws(TwoStepError) -> Int64 {
+    public mutating func integer(_ key: FieldKey, in range: ClosedRange<Int64>) throws(TwoStepError) -> Int64 {
         guard let i = field(key) else { throw error("missing field '\(key)'") }
         return try parseInteger(spans[i], key: key, in: range)
     }
 
     /// An optional decimal integer field within `range`.
-    public mutating func optionalInteger(_ key: String, in range: ClosedRange<Int64>) throws(TwoStepError) -> Int64? {
+    public mutating func optionalInteger(_ key: FieldKey, in range: ClosedRange<Int64>) throws(TwoStepError) -> Int64? {
         guard let i = field(key) else { return nil }
         return try parseInteger(spans[i], key: key, in: range)
     }
 
-    private func parseInteger(_ span: Record.FieldSpan, key: String, in range: ClosedRange<Int64>) throws(TwoStepError) -> Int64 {
+    private func parseInteger(_ span: Record.FieldSpan, key: FieldKey, in range: ClosedRange<Int64>) throws(TwoStepError) -> Int64 {
         guard let n = record.withValue(of: span, DecimalDigits.parse), range.contains(n) else {
             throw error("field '\(key)' must be a whole number from \(range.lowerBound) to \(range.upperBound)")
         }

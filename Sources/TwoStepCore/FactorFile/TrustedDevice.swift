@@ -27,14 +27,24 @@ public struct TrustedDevice: Sendable, Equatable {
         self.expires = expires
     }
 
-    init(_ record: Record) throws(TwoStepError) {
+    /// The field keys, packed once.
+    private enum Key {
+        static let id: FieldKey = "id"
+        static let service: FieldKey = "service"
+        static let rhost: FieldKey = "rhost"
+        static let key: FieldKey = "key"
+        static let created: FieldKey = "created"
+        static let expires: FieldKey = "expires"
+    }
+
+    init(_ record: consuming Record) throws(TwoStepError) {
         var r = RecordReader(record)
-        id = try r.required("id")
-        service = try r.required("service")
-        remoteHost = r.optional("rhost")
-        keyFingerprint = r.optional("key")
-        created = try r.integer("created", in: 0...Int64.max)
-        expires = try r.integer("expires", in: 0...Int64.max)
+        id = try r.required(Key.id)
+        service = try r.required(Key.service)
+        remoteHost = r.optional(Key.rhost)
+        keyFingerprint = r.optional(Key.key)
+        created = try r.integer(Key.created, in: 0...Int64.max)
+        expires = try r.integer(Key.expires, in: 0...Int64.max)
         guard remoteHost != nil || keyFingerprint != nil else { throw r.error("needs rhost= or key=") }
         guard expires >= created else { throw r.error("expires before it was created") }
         try r.finish()
@@ -73,12 +83,19 @@ public struct FailureState: Sendable, Equatable {
     /// No failures on record.
     public var isClear: Bool { count == 0 && lockedUntil == nil && last == nil }
 
-    init(_ record: Record) throws(TwoStepError) {
+    /// The field keys, packed once.
+    private enum Key {
+        static let count: FieldKey = "count"
+        static let lockedUntil: FieldKey = "locked-until"
+        static let last: FieldKey = "last"
+    }
+
+    init(_ record: consuming Record) throws(TwoStepError) {
         var r = RecordReader(record)
-        count = Int(try r.integer("count", in: 0...1_000_000_000))
+        count = Int(try r.integer(Key.count, in: 0...1_000_000_000))
         // 0 is how the fixed-width line says "none".
-        lockedUntil = try r.optionalInteger("locked-until", in: 0...Int64.max).flatMap { $0 == 0 ? nil : $0 }
-        last = try r.optionalInteger("last", in: 0...Int64.max).flatMap { $0 == 0 ? nil : $0 }
+        lockedUntil = try r.optionalInteger(Key.lockedUntil, in: 0...Int64.max).flatMap { $0 == 0 ? nil : $0 }
+        last = try r.optionalInteger(Key.last, in: 0...Int64.max).flatMap { $0 == 0 ? nil : $0 }
         try r.finish()
     }
 

@@ -25,15 +25,27 @@ public struct BackupCode: Factor, Equatable {
     public static let importedLength = 8
 
     public var id: String
-    public var salt: [UInt8]
-    public var hash: [UInt8]
+    /// The salt, 16 bytes held inline.
+    public var salt: SaltedCodeHash.Salt
+    /// HMAC-SHA256(salt, code), 32 bytes held inline.
+    public var hash: SaltedCodeHash.Digest
     public var created: Int64
 
-    public init(id: String, salt: [UInt8], hash: [UInt8], created: Int64) {
+    public init(id: String, salt: SaltedCodeHash.Salt, hash: SaltedCodeHash.Digest, created: Int64) {
         self.id = id
         self.salt = salt
         self.hash = hash
         self.created = created
+    }
+
+    /// A code from salt and hash as arrays. Traps unless `salt` is 16
+    /// bytes and `hash` 32 (a programming error, never file input: the
+    /// parser checks lengths and throws).
+    public init(id: String, salt: [UInt8], hash: [UInt8], created: Int64) {
+        guard let s = SaltedCodeHash.Salt(exactly: salt), let h = SaltedCodeHash.Digest(exactly: hash) else {
+            preconditionFailure("a backup code's salt is 16 bytes and its hash 32")
+        }
+        self.init(id: id, salt: s, hash: h, created: created)
     }
 
     /// Makes a new code: the clear text to show once, and the factor to store.
@@ -42,7 +54,7 @@ public struct BackupCode: Factor, Equatable {
         for _ in 0..<length {
             chars.append(alphabet[Int(try SystemRandom.uniform(below: UInt32(alphabet.count)))])
         }
-        let salt = try SystemRandom.bytes(16)
+        let salt = try SaltedCodeHash.randomSalt()
         let factor = BackupCode(id: id, salt: salt, hash: digest(chars, salt: salt), created: created)
         let code = String(decoding: chars, as: UTF8.self)
         cleanse(&chars)
@@ -75,20 +87,26 @@ public struct BackupCode: Factor, Equatable {
             throw .invalidParameter("a backup code is 8 digits or 10 letters and digits")
         }
         defer { cleanse(&chars) }
-        let salt = try SystemRandom.bytes(16)
+        let salt = try SaltedCodeHash.randomSalt()
         return BackupCode(id: id, salt: salt, hash: digest(chars, salt: salt), created: created)
     }
 
-    static func digest(_ code: [UInt8], salt: [UInt8]) -> [UInt8] {
+    static func digest(_ code: [UInt8], salt: SaltedCodeHash.Salt) -> SaltedCodeHash.Digest {
         SaltedCodeHash.digest(code, salt: salt)
     }
 
+    /// The field keys, packed once.
+    private enum Key {
+        static let id: FieldKey = "id"
+        static let created: FieldKey = "created"
+    }
+
     public init(from reader: inout RecordReader) throws(TwoStepError) {
-        id = try reader.required("id")
+        id = try reader.required(Key.id)
         let stored = try SaltedCodeHash(from: &reader)
         salt = stored.salt
         hash = stored.hash
-        created = try reader.integer("created", in: 0...Int64.max)
+        created = try reader.integer(Key.created, in: 0...Int64.max)
         try reader.finish()
     }
 

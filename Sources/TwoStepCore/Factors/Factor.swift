@@ -16,6 +16,11 @@ public protocol Factor: Sendable {
 
     /// Reads the factor from its line; throws `malformedFile` on any problem.
     init(from reader: inout RecordReader) throws(TwoStepError)
+    /// Reads the factor from its line, appends it to `factors` and returns
+    /// its id. The parser calls this through `FactorFile.kinds`: the value
+    /// is boxed once, straight into the array (the default implementation
+    /// does this; there is no need to write another).
+    static func read(from reader: inout RecordReader, appendingTo factors: inout [any Factor]) throws(TwoStepError) -> String
     /// Writes the factor's fields (the keyword is written by the caller).
     func write(to record: inout Record)
 
@@ -34,6 +39,12 @@ public protocol Factor: Sendable {
 
 extension Factor {
     public static var isMethod: Bool { true }
+
+    public static func read(from reader: inout RecordReader, appendingTo factors: inout [any Factor]) throws(TwoStepError) -> String {
+        let factor = try Self(from: &reader)
+        factors.append(factor)
+        return factor.id
+    }
 }
 
 /// What a factor made of an answer.

@@ -24,24 +24,36 @@ public struct TOTPAuthenticator: Factor, Equatable {
         self.lastStep = lastStep
     }
 
+    /// The field keys, packed once.
+    private enum Key {
+        static let id: FieldKey = "id"
+        static let algorithm: FieldKey = "algorithm"
+        static let digits: FieldKey = "digits"
+        static let period: FieldKey = "period"
+        static let secret: FieldKey = "secret"
+        static let label: FieldKey = "label"
+        static let created: FieldKey = "created"
+        static let lastStep: FieldKey = "last-step"
+    }
+
     public init(from reader: inout RecordReader) throws(TwoStepError) {
-        id = try reader.required("id")
-        let algorithmName = try reader.required("algorithm")
+        id = try reader.required(Key.id)
+        let algorithmName = try reader.required(Key.algorithm)
         guard let algorithm = OTPAlgorithm(rawValue: algorithmName) else {
             throw reader.error("unknown algorithm '\(algorithmName)'")
         }
-        let digits = try reader.integer("digits", in: 6...8)
-        let period = try reader.integer("period", in: 1...300)
+        let digits = try reader.integer(Key.digits, in: 6...8)
+        let period = try reader.integer(Key.period, in: 1...300)
         parameters = try OTPParameters(algorithm: algorithm, digits: Int(digits), period: Int(period))
-        let secretText = try reader.required("secret")
+        let secretText = try reader.required(Key.secret)
         var bytes: [UInt8]
         do { bytes = try Base32.decode(secretText) } catch { throw reader.error("secret: \(error)") }
         defer { cleanse(&bytes) }
         guard bytes.count >= 10 else { throw reader.error("secret is shorter than 10 bytes") }
         secret = SecretBytes(bytes)
-        label = try reader.required("label")
-        created = try reader.integer("created", in: 0...Int64.max)
-        lastStep = try reader.optionalInteger("last-step", in: 0...Int64.max).map { UInt64($0) }
+        label = try reader.required(Key.label)
+        created = try reader.integer(Key.created, in: 0...Int64.max)
+        lastStep = try reader.optionalInteger(Key.lastStep, in: 0...Int64.max).map { UInt64($0) }
         try reader.finish()
     }
 

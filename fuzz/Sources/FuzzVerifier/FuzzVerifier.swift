@@ -77,10 +77,10 @@ private func arbitrary(_ input: inout FuzzInput) {
         let updated = result.file.authenticators.first { $0.id == totp.id }
         require(updated?.lastStep == steps.max(), "last-step not advanced to the accepted step")
     case let backup as BackupCode:
-        require(hashMatches(answer, salt: backup.salt, hash: backup.hash, lowercase: true), "accepted a backup answer that is not the code")
+        require(hashMatches(answer, salt: backup.salt.bytes, hash: backup.hash.bytes, lowercase: true), "accepted a backup answer that is not the code")
         require(!result.file.factors.contains { $0.id == backup.id }, "a spent backup code is still in the file")
     case let pending as PendingCode:
-        require(hashMatches(answer, salt: pending.salt, hash: pending.hash, lowercase: false), "accepted a pending answer that is not the code")
+        require(hashMatches(answer, salt: pending.salt.bytes, hash: pending.hash.bytes, lowercase: false), "accepted a pending answer that is not the code")
         require(now < pending.expires, "accepted an expired pending code")
         require(!result.file.factors.contains { $0.id == pending.id }, "a spent pending code is still in the file")
     default:
