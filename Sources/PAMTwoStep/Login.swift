@@ -54,7 +54,16 @@ struct Login {
             session.log(LOG_NOTICE, "\(context): exempt (\(network)), second step skipped")
             return .ignore
         }
-        guard let pw = session.passwd(for: user) else {
+        let found: UserAccount?
+        do {
+            found = try UserAccount.named(user)
+        } catch {
+            // Not "no such user": with nullok that would let everyone through
+            // while the user database is down.
+            session.log(LOG_ERR, "\(context): \(error); denying")
+            return deny(Messages.unavailable)
+        }
+        guard let account = found else {
             // With nullok an unknown user is answered like a user without a
             // factor file, so the reply does not say which accounts exist.
             if options.nullok {
@@ -66,18 +75,18 @@ struct Login {
         }
         let path: String
         do {
-            path = try options.store.path(user: user, home: String(cString: pw.pointee.pw_dir))
+            path = try options.store.path(user: user, home: account.home)
         } catch {
             session.log(LOG_ERR, "\(context): \(error); denying")
             return deny(Messages.unavailable)
         }
-        let file = FileAccess(session: session, store: FactorStore(path: path, user: pw.pointee.pw_uid), passwd: pw)
+        let file = FileAccess(session: session, store: FactorStore(path: path, user: account.uid), account: account)
         session.debugLog("\(context): factor file \(path), \(file.actsAsUser ? "as the user" : "as root (root-owned store)")")
         // A store in the home directory (SPEC §2) is in a directory the user
         // owns. A root-owned one there is the mount point of a home that is
         // not mounted (or not the user's home): a missing file there proves
         // nothing (no nullok), and root must not use a file found there.
-        if options.store.template.hasPrefix("%h"), !file.actsAsUser, pw.pointee.pw_uid != 0 {
+        if options.store.template.hasPrefix("%h"), !file.actsAsUser, account.uid != 0 {
             session.log(LOG_ERR, "\(context): \(path) is in a directory owned by root, not by the user (home not mounted?); denying")
             return deny(Messages.unavailable)
         }
@@ -238,18 +247,18 @@ enum Decoy {
 struct FileAccess {
     let session: PAMSession
     let store: FactorStore
-    let passwd: UnsafeMutablePointer<passwd>
+    let account: UserAccount
     /// Decided once per login, before the file is touched.
     let actsAsUser: Bool
 
-    init(session: PAMSession, store: FactorStore, passwd: UnsafeMutablePointer<passwd>) {
+    init(session: PAMSession, store: FactorStore, account: UserAccount) {
         self.session = session
         self.store = store
-        self.passwd = passwd
+        self.account = account
         actsAsUser = !store.isAdministratorManaged
     }
 
     func run<T>(_ body: () throws -> T) throws -> T {
-        actsAsUser ? try session.asUser(passwd, body) : try body()
+        actsAsUser ? try session.asUser(account, body) : try body()
     }
 }

@@ -34,11 +34,6 @@ struct PAMSession {
         return String(cString: value)
     }
 
-    /// The user's entry (`pam_modutil_getpwnam`; libpam frees it at pam_end).
-    func passwd(for user: String) -> UnsafeMutablePointer<passwd>? {
-        pam_modutil_getpwnam(handle, user)
-    }
-
     /// Asks a question; nil when the client gives no answer (a client that
     /// can answer one prompt only, a closed connection). The answer buffer is
     /// cleansed before it is released.
@@ -84,15 +79,15 @@ struct PAMSession {
         twostep_set_authtok(handle, password) == PAM_SUCCESS
     }
 
-    /// Runs `body` with the file-system identity of `pw` (setfsuid,
+    /// Runs `body` with the file-system identity of `account` (setfsuid,
     /// setfsgid, and the primary group as the only group: the file is the
     /// user's own, mode 0600, so no other group can matter), then switches
     /// back. `FileSystemIdentity` is the one implementation, shared with the
     /// CLI; libpam's `pam_modutil_drop_priv` would also look up every
     /// supplementary group through NSS on each call (about 60 system calls
     /// with nss-systemd), twice per login. Throws when the switch fails.
-    func asUser<T>(_ pw: UnsafeMutablePointer<passwd>, _ body: () throws -> T) throws -> T {
-        try FileSystemIdentity.run(uid: pw.pointee.pw_uid, gid: pw.pointee.pw_gid, body)
+    func asUser<T>(_ account: UserAccount, _ body: () throws -> T) throws -> T {
+        try FileSystemIdentity.run(uid: account.uid, gid: account.gid, body)
     }
 }
 

@@ -301,9 +301,8 @@ class InProcessPAM:
         return 0
 
     def authenticate(self, answers):
-        # libpam keeps every pam_modutil_getpwnam result on the handle under
-        # a new name, so one handle slows down with use: start a new one
-        # every 100 calls (a real client uses one handle per login).
+        # A real client uses one handle per login: start a new one every
+        # 100 calls, so that a long run looks like many logins.
         self.calls = getattr(self, "calls", 0) + 1
         if self.calls % 100 == 0:
             self.close()

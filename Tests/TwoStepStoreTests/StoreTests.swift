@@ -350,3 +350,16 @@ func storeError(_ body: () throws -> Void) -> StoreError? {
         #expect(InPlacePatch.range(from: [], to: []) == nil)
     }
 }
+
+@Suite struct UserAccountTests {
+    @Test func rootIsFoundByNameAndByID() throws {
+        let byName = try #require(try UserAccount.named("root"))
+        #expect(byName.uid == 0 && byName.gid == 0 && byName.name == "root" && byName.home.hasPrefix("/"))
+        #expect(try UserAccount.withID(0) == byName)
+    }
+
+    @Test func anUnknownUserIsNilNotAnError() throws {
+        #expect(try UserAccount.named("no-such-user-\(getpid())") == nil)
+        #expect(try UserAccount.withID(uid_t(Int32.max - 7)) == nil)
+    }
+}

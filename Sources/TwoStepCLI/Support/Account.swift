@@ -1,8 +1,10 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import TwoStepStore
 
-/// A user from the password database: whose factor file we act on.
+/// A user from the password database: whose factor file we act on
+/// (TwoStepStore's `UserAccount`, with the CLI's errors).
 struct Account {
     let name: String
     let uid: uid_t
@@ -11,29 +13,25 @@ struct Account {
 
     /// The user called `name`; a usage error when there is none.
     static func named(_ name: String) throws(CLIError) -> Account {
-        errno = 0
-        guard let pw = getpwnam(name) else {
-            throw errno == 0 || errno == ENOENT
-                ? .usage("no such user '\(name)'")
-                : .failure("cannot look up user '\(name)': \(String(cString: strerror(errno)))")
-        }
-        return Account(pw.pointee)
+        let found: UserAccount?
+        do { found = try UserAccount.named(name) } catch { throw .failure("cannot look up user '\(name)': \(error)") }
+        guard let found else { throw .usage("no such user '\(name)'") }
+        return Account(found)
     }
 
     /// The user running the command (by real uid).
     static func current() throws(CLIError) -> Account {
-        errno = 0
-        guard let pw = getpwuid(getuid()) else {
+        guard let account = try? UserAccount.withID(getuid()) else {
             throw .failure("cannot find uid \(getuid()) in the password database")
         }
-        return Account(pw.pointee)
+        return Account(account)
     }
 
-    private init(_ pw: passwd) {
-        name = String(cString: pw.pw_name)
-        uid = pw.pw_uid
-        gid = pw.pw_gid
-        home = String(cString: pw.pw_dir)
+    private init(_ account: UserAccount) {
+        name = account.name
+        uid = account.uid
+        gid = account.gid
+        home = account.home
     }
 
     /// This machine's host name, for the issuer and the account in otpauth URIs.
