@@ -93,7 +93,7 @@ struct Login {
 
         let snapshot: FactorStore.Snapshot
         do {
-            snapshot = try file.run { try file.store.readSnapshot() }
+            snapshot = try file.run { try file.store.readSnapshot(keepOpen: true) }
         } catch StoreError.notEnrolled {
             if options.nullok {
                 session.log(LOG_NOTICE, "\(context): not enrolled, let through (nullok)")
@@ -121,19 +121,25 @@ struct Login {
         let help = CodeHelp(session: session, options: options, file: file, user: user, context: context, factors: factors)
         guard let answer = askForCode(context: context, help: help) else { return deny(Messages.noAnswer) }
 
+        // A recorded TOTP step or failure count is written without fsync,
+        // in place when it can be (FactorStore.Durability.stateOnly); a spent
+        // backup code is always durable. Usually it goes through the
+        // descriptor opened, as the user, for the read before the prompt
+        // (updateInPlace); otherwise the full update opens the file again
+        // with the user's identity. The file read before the prompt is
+        // parsed again only if it changed meanwhile.
+        let durability = { (r: Verifier.Result) -> FactorStore.Durability in r.changesStateOnly ? .stateOnly : .durable }
+        let record = { (current: inout FactorFile) -> Verifier.Result in
+            let r = verifier.verify(answer, in: current, at: Int64(time(nil)))
+            current = r.file
+            return r
+        }
         let result: Verifier.Result
         do {
-            result = try file.run {
-                // A recorded TOTP step or failure count is written without
-                // fsync, in place when it can be (FactorStore.Durability.stateOnly);
-                // a spent backup code is always durable. The file read before
-                // the prompt is parsed again only if it changed meanwhile.
-                try file.store.update(from: snapshot, durability: { $0.changesStateOnly ? .stateOnly : .durable }) {
-                    (current: inout FactorFile) -> Verifier.Result in
-                    let r = verifier.verify(answer, in: current, at: Int64(time(nil)))
-                    current = r.file
-                    return r
-                }
+            if let done = try file.store.updateInPlace(from: snapshot, durability: durability, record) {
+                result = done
+            } else {
+                result = try file.run { try file.store.update(from: snapshot, durability: durability, record) }
             }
         } catch {
             session.log(LOG_ERR, "\(context): cannot record the verification: \(error); denying")

@@ -93,6 +93,9 @@ public struct FactorStore: Sendable {
         /// The parsed file.
         public let file: FactorFile
         fileprivate let bytes: SecretBytes
+        /// The directory and the file, still open, for `updateInPlace`
+        /// (`readSnapshot(keepOpen: true)`).
+        fileprivate let descriptors: OpenDescriptors?
 
         /// True when `other` are the bytes this snapshot was parsed from.
         fileprivate func matches(_ other: [UInt8]) -> Bool {
@@ -108,16 +111,35 @@ public struct FactorStore: Sendable {
         try readSnapshot().file
     }
 
-    /// Like `read`, and keeps the bytes for `update(from:)`.
-    public func readSnapshot() throws(StoreError) -> Snapshot {
+    /// Like `read`, and keeps the bytes for `update(from:)`. With `keepOpen`
+    /// the directory and the file (opened read-write when the caller may
+    /// write it) stay open in the snapshot, checked as on every open, for
+    /// `updateInPlace`; they are closed when the snapshot goes.
+    public func readSnapshot(keepOpen: Bool = false) throws(StoreError) -> Snapshot {
         let dir = try openDirectory()
-        defer { close(dir.fd) }
-        let fd = try openFile(in: dir, writable: false)
-        defer { close(fd) }
+        var fd: Int32
+        var writable = keepOpen
+        do {
+            fd = try openFile(in: dir, writable: writable)
+        } catch StoreError.io(_, _, let e) where writable && (e == EACCES || e == EROFS || e == EPERM) {
+            writable = false
+            do { fd = try openFile(in: dir, writable: false) } catch { close(dir.fd); throw error }
+        } catch {
+            close(dir.fd)
+            throw error
+        }
+        let descriptors = writable ? OpenDescriptors(directory: dir.fd, directoryOwner: dir.owner, file: fd) : nil
+        defer {
+            if descriptors == nil {
+                close(fd)
+                close(dir.fd)
+            }
+        }
         try lock(fd, LOCK_SH)
+        defer { flock(fd, LOCK_UN) }
         var bytes = try readAll(fd)
         defer { cleanse(&bytes) }
-        return Snapshot(file: try parse(bytes), bytes: SecretBytes(bytes))
+        return Snapshot(file: try parse(bytes), bytes: SecretBytes(bytes), descriptors: descriptors)
     }
 
     /// True when the file exists (it may still be unsafe or corrupt).
@@ -175,6 +197,45 @@ public struct FactorStore: Sendable {
         if old.text == new.text { return result }
         try replace(in: dir, with: newBytes, sync: !(relaxed && Self.ordersRenamedData(fd)))
         return result
+    }
+
+    /// The fast path of a `.stateOnly` change, for the module's verification:
+    /// an exclusive lock on the descriptor `snapshot` kept open
+    /// (`readSnapshot(keepOpen: true)`); when the file is still the one read
+    /// (same inode, passing the same checks, same bytes) and the change
+    /// `body` makes is `.stateOnly` and fits `InPlacePatch`, it is written in
+    /// place and `body`'s result returned. No path is opened or created, so
+    /// the caller needs no identity switch: the descriptor was opened with
+    /// the user's. Nil when any of that does not hold: nothing was written,
+    /// and the caller runs `update` instead — so `body` must be pure (it may
+    /// run twice).
+    public func updateInPlace<T>(
+        from snapshot: Snapshot, durability: (T) -> Durability, _ body: (inout FactorFile) throws -> T
+    ) throws -> T? {
+        guard let open = snapshot.descriptors else { return nil }
+        try lock(open.file, LOCK_EX)
+        defer { flock(open.file, LOCK_UN) }
+        var held = stat(), current = stat()
+        guard fstat(open.file, &held) == 0, fstatat(open.directory, name, &current, AT_SYMLINK_NOFOLLOW) == 0,
+              held.st_dev == current.st_dev, held.st_ino == current.st_ino else { return nil }
+        try check(held, directoryOwner: open.directoryOwner)
+        var oldBytes = try readAll(open.file)
+        defer { cleanse(&oldBytes) }
+        guard snapshot.matches(oldBytes) else { return nil }
+        var new = snapshot.file
+        let result = try body(&new)
+        var newBytes = Array(new.text.utf8)
+        defer { cleanse(&newBytes) }
+        if newBytes == oldBytes { return result }
+        guard durability(result) == .stateOnly, let range = InPlacePatch.range(from: oldBytes, to: newBytes) else {
+            return nil
+        }
+        if patch(open.file, with: newBytes, in: range) { return result }
+        // A failed write: put back whatever part of it landed (a partial
+        // write of a few bytes is all but impossible) and let `update`
+        // write the whole file the safe way.
+        _ = patch(open.file, with: oldBytes, in: range)
+        return nil
     }
 
     /// True when the file system holding `fd` writes the data of a file
@@ -483,5 +544,24 @@ public struct FactorStore: Sendable {
 
     private func syncDirectory(_ dir: Directory) throws(StoreError) {
         guard fsync(dir.fd) == 0 else { throw .io(path: path, operation: "fsync directory of", errno: errno) }
+    }
+}
+
+/// A checked directory and factor file kept open between a snapshot and its
+/// `updateInPlace`; closed with the last snapshot holding them.
+final class OpenDescriptors: @unchecked Sendable {
+    let directory: Int32
+    let directoryOwner: uid_t
+    let file: Int32
+
+    init(directory: Int32, directoryOwner: uid_t, file: Int32) {
+        self.directory = directory
+        self.directoryOwner = directoryOwner
+        self.file = file
+    }
+
+    deinit {
+        close(file)
+        close(directory)
     }
 }

@@ -243,6 +243,55 @@ func modeOf(_ path: String) -> mode_t {
         #expect(try s.store().read().failures.count == 2)
     }
 
+    @Test func updateInPlaceWritesThroughTheKeptDescriptorOrDeclines() throws {
+        let s = Scratch()
+        try s.store().create(try sampleFile())
+        // Bring the file to the writer's form first (a durable change).
+        try s.store().update { $0.failures.count = 0 }
+        func inode() -> ino_t { var st = stat(); stat(s.path, &st); return st.st_ino }
+        let first = inode()
+        func count(_ file: inout FactorFile) -> Int { file.failures.count += 1; return file.failures.count }
+
+        // Kept open, same file, a same-length change: written in place.
+        let snapshot = try s.store().readSnapshot(keepOpen: true)
+        #expect(try s.store().updateInPlace(from: snapshot, durability: { _ in .stateOnly }, count) == 1)
+        #expect(inode() == first)
+        #expect(try s.store().read().failures.count == 1)
+
+        // The same (now stale) snapshot: the bytes changed, declined, nothing written.
+        #expect(try s.store().updateInPlace(from: snapshot, durability: { _ in .stateOnly }, count) == nil)
+        #expect(try s.store().read().failures.count == 1)
+
+        // A durable change is never made here.
+        let fresh = try s.store().readSnapshot(keepOpen: true)
+        #expect(try s.store().updateInPlace(from: fresh, durability: { _ in .durable }, count) == nil)
+        #expect(try s.store().read().failures.count == 1)
+
+        // A snapshot without kept descriptors: declined.
+        #expect(try s.store().updateInPlace(from: try s.store().readSnapshot(), durability: { _ in .stateOnly }, count) == nil)
+
+        // The file was replaced since the read (same bytes, new inode): declined.
+        let before = try s.store().readSnapshot(keepOpen: true)
+        try s.store().overwrite(with: before.file)
+        #expect(inode() != first)
+        #expect(try s.store().updateInPlace(from: before, durability: { _ in .stateOnly }, count) == nil)
+        #expect(try s.store().read().failures.count == 1)
+        #expect(try listDirectory(s.dir).filter { $0.hasSuffix(".tmp") }.isEmpty)
+    }
+
+    @Test func aKeptSnapshotOfAFileTheUserCannotWriteFallsBackToReading() throws {
+        let s = Scratch()
+        let nobody: uid_t = 65534
+        chown(s.dir, nobody, nobody)
+        let store = s.store(user: nobody)
+        try FileSystemIdentity.run(uid: nobody, gid: nobody) { try store.create(try sampleFile()) }
+        chmod(s.path, 0o400)
+        let snapshot = try FileSystemIdentity.run(uid: nobody, gid: nobody) { try store.readSnapshot(keepOpen: true) }
+        #expect(snapshot.file.authenticators.count == 1)
+        // Nothing is kept open for writing: the fast path declines.
+        #expect(try store.updateInPlace(from: snapshot, durability: { _ in .stateOnly }) { $0.failures.count += 1 } == nil)
+    }
+
     @Test func readersNeverSeeAHalfWrittenPatch() throws {
         let s = Scratch()
         try s.store().create(try sampleFile())
