@@ -425,11 +425,14 @@ public struct FactorStore: Sendable {
     }
 
     /// The whole file, read into one buffer sized from `fstat` (plus room to
-    /// notice growth). The caller cleanses the result.
+    /// notice growth). Called with a lock held, so the size `fstat` gives is
+    /// the size to read: once that many bytes are in, no read for the end of
+    /// the file is needed. The caller cleanses the result.
     private func readAll(_ fd: Int32) throws(StoreError) -> [UInt8] {
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw .io(path: path, operation: "stat", errno: errno) }
-        var data = [UInt8](repeating: 0, count: min(Int(st.st_size), Self.maxSize) + 256)
+        let expected = Int(st.st_size)
+        var data = [UInt8](repeating: 0, count: min(expected, Self.maxSize) + 256)
         var count = 0
         while true {
             if count == data.count {
@@ -452,6 +455,7 @@ public struct FactorStore: Sendable {
             }
             if n == 0 { break }
             count += n
+            if count == expected && count < data.count { break }
         }
         data.removeSubrange(count...)
         return data
