@@ -71,6 +71,9 @@ public struct BackupCode: Factor, Equatable {
     /// a well-formed code: 10 characters of `alphabet`, or 8 ASCII digits
     /// (an imported google-authenticator scratch code).
     public static func normalize(_ answer: String) -> [UInt8]? {
+        // Too short to hold a code even before spaces and dashes are dropped
+        // (a six-digit authenticator code, say): no work per backup code.
+        guard answer.utf8.count >= importedLength else { return nil }
         let chars = answer.lowercased().utf8.filter { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "-") }
         if chars.count == length, chars.allSatisfy(alphabet.contains) { return Array(chars) }
         if chars.count == importedLength, chars.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) {
