@@ -503,7 +503,11 @@ def report(bench, res, pairs, stream, conc, smoke):
     verdict("right code ≤ 0.5 × GA secure", r_right <= 0.5 and r_right_f <= 0.5,
             f"one handle {r_right:.2f}×, pam_start..pam_end {r_right_f:.2f}×")
     r_wrong = res.m("twostep", "wrong/reuse") / res.m("ga-default", "wrong/reuse")
-    verdict("wrong code ≤ 0.05 × GA default", r_wrong <= 0.05, f"{r_wrong:.3f}×")
+    # Judged on the first guess after a restore (the table's wrong/reuse);
+    # guesses 2-4 of the stream below (no restore in between) for information.
+    r_stream = med(stream["twostep"][1:4]) / med(stream["ga-default"][1:4])
+    verdict("wrong code ≤ 0.05 × GA default", r_wrong <= 0.05,
+            f"{r_wrong:.3f}× first guess ({r_stream:.3f}× for guesses 2-4 of a stream: not judged)")
     g = stream["twostep"]
     before, after = med(g[:4]), med(g[5:])
     verdict("no slow-down under wrong guesses", after <= before,
