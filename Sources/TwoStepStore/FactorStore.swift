@@ -224,7 +224,7 @@ public struct FactorStore: Sendable {
         guard snapshot.matches(oldBytes) else { return nil }
         var new = snapshot.file
         let result = try body(&new)
-        var newBytes = Array(new.text.utf8)
+        var newBytes = new.bytes(reusingLinesOf: snapshot.file, in: oldBytes)
         defer { cleanse(&newBytes) }
         if newBytes == oldBytes { return result }
         guard durability(result) == .stateOnly, let range = InPlacePatch.range(from: oldBytes, to: newBytes) else {

@@ -172,3 +172,57 @@ struct FactorFileTests {
         #expect(b.summary == FactorSummary(kind: .backupCode, id: "backup-1", description: "backup code", created: 7))
     }
 }
+
+@Suite("FactorFile: writing a changed copy by reusing the original's lines")
+struct ReusedLinesTests {
+    static func original() throws -> (FactorFile, [UInt8]) {
+        var file = FactorFile(factors: [makeAuthenticator(secret: rfcKey20, label: "Phone", lastStep: 58_807_360)])
+        for i in 1...3 { file.factors.append(try BackupCode.generate(id: "backup-\(i)", created: 1_764_220_800).factor) }
+        file.trustedDevices = [TrustedDevice(id: "trust-1", service: "sshd", remoteHost: "192.0.2.7", keyFingerprint: nil,
+                                             created: 1_764_220_800, expires: 1_766_812_800)]
+        let bytes = Array(file.text.utf8)
+        return (try FactorFile(parsing: file.text), bytes)
+    }
+
+    @Test("a new step and count: the same bytes as text")
+    func stateChange() throws {
+        let (original, bytes) = try Self.original()
+        var changed = original
+        var totp = changed.authenticators[0]
+        totp.lastStep = 58_807_361
+        changed.factors[0] = totp
+        changed.failures = FailureState(count: 1, last: 1_764_221_000)
+        #expect(changed.bytes(reusingLinesOf: original, in: bytes) == Array(changed.text.utf8))
+    }
+
+    @Test("a spent backup code or a new device: still the same bytes as text")
+    func structuralChange() throws {
+        let (original, bytes) = try Self.original()
+        var changed = original
+        changed.factors.remove(at: 2)
+        changed.trustedDevices.append(TrustedDevice(id: "trust-2", service: "sshd", remoteHost: nil, keyFingerprint: "SHA256:x",
+                                                    created: 1, expires: 2))
+        #expect(changed.bytes(reusingLinesOf: original, in: bytes) == Array(changed.text.utf8))
+    }
+
+    @Test("an unchanged line is copied as it was, even when not in the writer's form")
+    func copiesLinesVerbatim() throws {
+        let (canonical, _) = try Self.original()
+        let backup = canonical.backupCodes[0]
+        var text = canonical.text
+        // The same backup code with its fields in another order.
+        let written = try #require(text.split(separator: "\n").first { $0.hasPrefix("backup id=\(backup.id) ") })
+        let fields = written.split(separator: " ")
+        let reordered = ([fields[0], fields[1], fields[4], fields[2], fields[3]]).joined(separator: " ")
+        text = text.replacingOccurrences(of: String(written), with: reordered)
+        let original = try FactorFile(parsing: text)
+        let bytes = Array(text.utf8)
+        var changed = original
+        changed.failures = FailureState(count: 2, last: 1_764_221_000)
+        let out = changed.bytes(reusingLinesOf: original, in: bytes)
+        #expect(String(decoding: out, as: UTF8.self).contains(reordered + "\n"))
+        #expect(try FactorFile(parsing: String(decoding: out, as: UTF8.self)) == changed)
+        // Made in memory, the original has no line places: the writer's text.
+        #expect(changed.bytes(reusingLinesOf: FactorFile(factors: original.factors), in: bytes) == Array(changed.text.utf8))
+    }
+}

@@ -32,6 +32,10 @@ public struct FactorFile: Sendable, Equatable {
     public var failures: FailureState
     /// Recent codes sent to phones, for the send limit.
     public var sends: SendLog
+    /// Where each factor and trusted device of a parsed file was in its text
+    /// (nil for a file made in memory); see `bytes(reusingLinesOf:in:)`.
+    /// Not part of the value: files are equal when they write the same text.
+    var source: SourceLines?
 
     public init(factors: [any Factor] = [], trustedDevices: [TrustedDevice] = [], failures: FailureState = FailureState(),
                 sends: SendLog = SendLog()) {
@@ -89,6 +93,41 @@ public struct FactorFile: Sendable, Equatable {
         return lines.text
     }
 
+    /// This file's text as bytes, for a file that is a changed copy of
+    /// `original`, which was parsed from `originalBytes`: a factor or trusted
+    /// device that is the same as the one at its place in `original` is
+    /// copied from `originalBytes` instead of being written again (for a file
+    /// in the writer's form, the very bytes `text` would make). Saves
+    /// encoding every backup code and trusted device when a login changes
+    /// one step or count. Without line places for `original`, or with a
+    /// different number of records, it is `text`.
+    public func bytes(reusingLinesOf original: FactorFile, in originalBytes: [UInt8]) -> [UInt8] {
+        guard let source = original.source, source.factors.count == original.factors.count,
+              source.trustedDevices.count == original.trustedDevices.count,
+              source.upperBound <= originalBytes.count
+        else { return Array(text.utf8) }
+        var lines = LineBuffer(capacity: originalBytes.count + 64)
+        lines.append(Self.header)
+        lines.append(Self.versionLine)
+        lines.append(keyword: FailureState.keyword) { failures.write(to: &$0) }
+        for (i, factor) in factors.enumerated() {
+            if i < original.factors.count, factor.isSame(as: original.factors[i]) {
+                lines.append(line: originalBytes[source.factors[i]])
+            } else {
+                lines.append(keyword: type(of: factor).keyword) { factor.write(to: &$0) }
+            }
+        }
+        for (i, device) in trustedDevices.enumerated() {
+            if i < original.trustedDevices.count, device == original.trustedDevices[i] {
+                lines.append(line: originalBytes[source.trustedDevices[i]])
+            } else {
+                lines.append(keyword: TrustedDevice.keyword) { device.write(to: &$0) }
+            }
+        }
+        if !sends.isEmpty { lines.append(sends.record.text) }
+        return lines.takeBytes()
+    }
+
     /// Parses the text form. Strict: an unknown version or keyword, a
     /// malformed or incomplete line, an unknown field, a duplicate id or a
     /// second `twostep`/`failures`/`sends` line is an error naming the line number.
@@ -130,6 +169,7 @@ struct FactorFileParser {
         file.factors.reserveCapacity(16)  // a typical file: an app and ten backup codes
         return file
     }()
+    private var source = SourceLines()
     private var sawVersion = false
     private var sawFailures = false
     private var sawSends = false
@@ -164,6 +204,7 @@ struct FactorFileParser {
             let device = try TrustedDevice(record)
             id = device.id
             file.trustedDevices.append(device)
+            source.trustedDevices.append(range)
         } else if name == Self.failuresName {
             guard !sawFailures else { throw .malformedFile(line: lineNumber, reason: "a second 'failures' line") }
             sawFailures = true
@@ -178,6 +219,7 @@ struct FactorFileParser {
             }
             var reader = RecordReader(record)
             id = try FactorFile.kinds[k].read(from: &reader, appendingTo: &file.factors)
+            source.factors.append(range)
         }
         if let id {
             guard FactorFile.isValidID(id) else { throw .malformedFile(line: lineNumber, reason: "id '\(id.prefix(20))' is not letters, digits and '-'") }
@@ -195,6 +237,8 @@ struct FactorFileParser {
     /// The file, once every one of its `lines` lines was read.
     func finish(lines: Int) throws(TwoStepError) -> FactorFile {
         guard sawVersion else { throw .malformedFile(line: max(lines, 1), reason: "no 'twostep \(FactorFile.version)' version line") }
+        var file = file
+        file.source = source
         return file
     }
 
@@ -243,8 +287,31 @@ struct LineBuffer {
         bytes.append(UInt8(ascii: "\n"))
     }
 
+    /// Appends the bytes of a line already written, and a newline.
+    mutating func append(line: ArraySlice<UInt8>) {
+        bytes.append(contentsOf: line)
+        bytes.append(UInt8(ascii: "\n"))
+    }
+
     /// The text so far.
     var text: String { String(decoding: bytes, as: UTF8.self) }
+
+    /// The bytes so far, handed over (the buffer is left empty).
+    mutating func takeBytes() -> [UInt8] {
+        var taken = [UInt8]()
+        swap(&taken, &bytes)
+        return taken
+    }
+}
+
+/// The byte ranges (without the newline) of a parsed file's factor and
+/// trusted-device lines, in order.
+struct SourceLines: Sendable {
+    var factors: [Range<Int>] = []
+    var trustedDevices: [Range<Int>] = []
+
+    /// The end of the last line recorded.
+    var upperBound: Int { max(factors.last?.upperBound ?? 0, trustedDevices.last?.upperBound ?? 0) }
 }
 
 /// The ids seen so far in a file: an open-addressing table of their

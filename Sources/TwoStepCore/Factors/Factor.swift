@@ -35,6 +35,17 @@ public protocol Factor: Sendable {
     /// (no early exit on the secret), compare in constant time, and never
     /// keep the answer.
     func check(_ answer: String, context: VerificationContext) -> FactorCheck
+
+    /// True when `other` is this factor in the same state (its line would
+    /// be the same). Secrets compare in constant time.
+    func isSame(as other: any Factor) -> Bool
+}
+
+extension Factor where Self: Equatable {
+    public func isSame(as other: any Factor) -> Bool {
+        guard let other = other as? Self else { return false }
+        return other == self
+    }
 }
 
 extension Factor {
