@@ -302,11 +302,24 @@ public struct Record: Sendable, Equatable {
 enum DecimalDigits {
     /// Appends `value` as `String(value)` writes it (a `-` and the digits).
     static func append<I: FixedWidthInteger>(_ value: I, to out: inout [UInt8]) {
+        withDigits(value) { out.append(contentsOf: $0) }
+    }
+
+    /// The most bytes `write` writes: a sign and 20 digits.
+    static let maxLength = 21
+
+    /// Writes `value` as `String(value)` writes it.
+    static func write<I: FixedWidthInteger>(_ value: I, to out: inout StackBytes) {
+        withDigits(value) { out.put($0) }
+    }
+
+    /// Calls `body` with `value` as `String(value)` writes it, in a buffer on
+    /// the stack (two digits per division).
+    private static func withDigits<I: FixedWidthInteger>(_ value: I, _ body: (UnsafeBufferPointer<UInt8>) -> Void) {
         var n = UInt64(truncatingIfNeeded: value.magnitude)
         var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for a sign and 20 digits
         withUnsafeMutableBytes(of: &digits) { buffer in
             var start = buffer.count
-            // Two digits per division.
             while n >= 100 {
                 let pair = Int(truncatingIfNeeded: n % 100)
                 n /= 100
@@ -326,36 +339,7 @@ enum DecimalDigits {
                 start -= 1
                 buffer[start] = UInt8(ascii: "-")
             }
-            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[start...]))
-        }
-    }
-
-    /// The most bytes `write` writes: a sign and 20 digits.
-    static let maxLength = 21
-
-    /// Writes `value` as `String(value)` writes it.
-    static func write<I: FixedWidthInteger>(_ value: I, to out: inout StackBytes) {
-        var n = UInt64(truncatingIfNeeded: value.magnitude)
-        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for 20 digits
-        withUnsafeMutableBytes(of: &digits) { buffer in
-            var start = buffer.count
-            while n >= 100 {
-                let pair = Int(truncatingIfNeeded: n % 100)
-                n /= 100
-                start -= 2
-                buffer[start] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: pair / 10)
-                buffer[start + 1] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: pair % 10)
-            }
-            if n >= 10 {
-                start -= 2
-                buffer[start] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: n / 10)
-                buffer[start + 1] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: n % 10)
-            } else {
-                start -= 1
-                buffer[start] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: n)
-            }
-            if value < 0 { out.put(UInt8(ascii: "-")) }
-            out.put(UnsafeBufferPointer(rebasing: buffer.bindMemory(to: UInt8.self)[start...]))
+            body(UnsafeBufferPointer(rebasing: buffer.bindMemory(to: UInt8.self)[start...]))
         }
     }
 
