@@ -182,7 +182,7 @@ public struct FactorStore: Sendable {
         }
         var new = old
         let result = try body(&new)
-        var newBytes = Array(new.text.utf8)
+        var newBytes = new.bytes(reusingLinesOf: old, in: oldBytes)
         defer { cleanse(&newBytes) }
         if newBytes == oldBytes { return result }
         let relaxed = durability(result) == .stateOnly
