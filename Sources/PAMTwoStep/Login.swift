@@ -264,7 +264,10 @@ struct FileAccess {
         actsAsUser = !store.isAdministratorManaged
     }
 
+    /// Runs `body` with the file-system identity the file needs: the user's
+    /// (setfsuid, setfsgid, the primary group only: the file is the user's
+    /// own, mode 0600, so no other group can matter), or root's.
     func run<T>(_ body: () throws -> T) throws -> T {
-        actsAsUser ? try session.asUser(account, body) : try body()
+        actsAsUser ? try FileSystemIdentity.run(uid: account.uid, gid: account.gid, body) : try body()
     }
 }

@@ -1,6 +1,5 @@
 import CPAMShim
 import TwoStepCore
-import TwoStepStore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -77,17 +76,6 @@ struct PAMSession {
     /// Sets PAM_AUTHTOK for the next module (forward_pass).
     func setAuthToken(_ password: String) -> Bool {
         twostep_set_authtok(handle, password) == PAM_SUCCESS
-    }
-
-    /// Runs `body` with the file-system identity of `account` (setfsuid,
-    /// setfsgid, and the primary group as the only group: the file is the
-    /// user's own, mode 0600, so no other group can matter), then switches
-    /// back. `FileSystemIdentity` is the one implementation, shared with the
-    /// CLI; libpam's `pam_modutil_drop_priv` would also look up every
-    /// supplementary group through NSS on each call (about 60 system calls
-    /// with nss-systemd), twice per login. Throws when the switch fails.
-    func asUser<T>(_ account: UserAccount, _ body: () throws -> T) throws -> T {
-        try FileSystemIdentity.run(uid: account.uid, gid: account.gid, body)
     }
 }
 

@@ -186,10 +186,9 @@ public struct FactorStore: Sendable {
         defer { cleanse(&newBytes) }
         if newBytes == oldBytes { return result }
         let relaxed = durability(result) == .stateOnly
-        if relaxed, let range = InPlacePatch.range(from: oldBytes, to: newBytes) {
-            if patch(fd, with: newBytes, in: range) { return result }
-            // A failed or short write: write the whole file the safe way.
-            try replace(in: dir, with: newBytes)
+        if relaxed, let written = writeInPlace(fd, old: oldBytes, new: newBytes) {
+            // A failed write: the whole file the safe way.
+            if !written { try replace(in: dir, with: newBytes) }
             return result
         }
         // A file not in the writer's exact form (comments, field order, an
@@ -227,15 +226,11 @@ public struct FactorStore: Sendable {
         var newBytes = new.bytes(reusingLinesOf: snapshot.file, in: oldBytes)
         defer { cleanse(&newBytes) }
         if newBytes == oldBytes { return result }
-        guard durability(result) == .stateOnly, let range = InPlacePatch.range(from: oldBytes, to: newBytes) else {
+        // Not in place, or a failed write: `update` writes the whole file.
+        guard durability(result) == .stateOnly, writeInPlace(open.file, old: oldBytes, new: newBytes) == true else {
             return nil
         }
-        if patch(open.file, with: newBytes, in: range) { return result }
-        // A failed write: put back whatever part of it landed (a partial
-        // write of a few bytes is all but impossible) and let `update`
-        // write the whole file the safe way.
-        _ = patch(open.file, with: oldBytes, in: range)
-        return nil
+        return result
     }
 
     /// True when the file system holding `fd` writes the data of a file
@@ -288,6 +283,17 @@ public struct FactorStore: Sendable {
         guard unlinkat(dir.fd, name, 0) == 0 else { throw .io(path: path, operation: "unlink", errno: errno) }
         removeStaleTemporaries(in: dir)
         try syncDirectory(dir)
+    }
+
+    /// Writes `new` over `old` in the open file when the change fits
+    /// `InPlacePatch`. Nil when it does not fit (nothing written); false when
+    /// the write failed, after putting back the old bytes of the range (a
+    /// partial write of a few bytes is all but impossible).
+    private func writeInPlace(_ fd: Int32, old: [UInt8], new: [UInt8]) -> Bool? {
+        guard let range = InPlacePatch.range(from: old, to: new) else { return nil }
+        if patch(fd, with: new, in: range) { return true }
+        _ = patch(fd, with: old, in: range)
+        return false
     }
 
     /// Writes `bytes[range]` over the same range of the open file (the rest
@@ -463,11 +469,12 @@ public struct FactorStore: Sendable {
 
     /// Parses bytes read from the file; the caller cleanses them.
     private func parse(_ bytes: [UInt8]) throws(StoreError) -> FactorFile {
-        guard let text = String(validating: bytes, as: UTF8.self) else {
+        // ASCII (what the writer writes) is UTF-8: no copy to check it.
+        guard bytes.allSatisfy({ $0 < 0x80 }) || String(validating: bytes, as: UTF8.self) != nil else {
             throw .corrupt(path: path, error: .malformedFile(line: 1 + bytes.count(where: { $0 == 10 }), reason: "not UTF-8 text"))
         }
         do {
-            return try FactorFile(parsing: text)
+            return try FactorFile(parsing: bytes)
         } catch {
             throw .corrupt(path: path, error: error)
         }

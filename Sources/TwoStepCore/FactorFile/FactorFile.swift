@@ -132,10 +132,16 @@ public struct FactorFile: Sendable, Equatable {
     /// malformed or incomplete line, an unknown field, a duplicate id or a
     /// second `twostep`/`failures`/`sends` line is an error naming the line number.
     public init(parsing text: String) throws(TwoStepError) {
+        try self.init(parsing: Array(text.utf8))
+    }
+
+    /// Parses the text form from its UTF-8 bytes (as read from the file;
+    /// the caller checks that they are UTF-8). The same rules as
+    /// `init(parsing:)` with a string.
+    public init(parsing bytes: [UInt8]) throws(TwoStepError) {
         var parser = FactorFileParser()
         // Lines are cut at the newline byte: Swift's Character view would
         // treat "\r\n" as one character and join lines.
-        let bytes = Array(text.utf8)
         let lines = try bytes.withUnsafeBufferPointer { buffer throws(TwoStepError) in
             var start = 0
             var lineNumber = 0
