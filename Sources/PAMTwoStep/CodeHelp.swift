@@ -34,14 +34,14 @@ struct CodeHelp {
 
     /// The help for a user's file; nil when the user has no phone.
     init?(session: PAMSession, options: ModuleOptions, file: FileAccess, user: String, context: String, factors: FactorFile) {
-        guard !factors.phones.isEmpty else { return nil }
+        guard factors.has(Phone.self) else { return nil }
         self.session = session
         self.options = options
         self.file = file
         self.user = user
         self.context = context
         phones = factors.phones
-        hasBackupCodes = !factors.backupCodes.isEmpty
+        hasBackupCodes = factors.has(BackupCode.self)
     }
 
     private enum Choice {

@@ -218,7 +218,7 @@ public struct FactorStore: Sendable {
         guard fstat(open.file, &held) == 0, fstatat(open.directory, name, &current, AT_SYMLINK_NOFOLLOW) == 0,
               held.st_dev == current.st_dev, held.st_ino == current.st_ino else { return nil }
         try check(held, directoryOwner: open.directoryOwner)
-        var oldBytes = try readAll(open.file)
+        var oldBytes = try readAll(open.file, size: held.st_size)
         defer { cleanse(&oldBytes) }
         guard snapshot.matches(oldBytes) else { return nil }
         var new = snapshot.file
@@ -433,11 +433,17 @@ public struct FactorStore: Sendable {
     /// The whole file, read into one buffer sized from `fstat` (plus room to
     /// notice growth). Called with a lock held, so the size `fstat` gives is
     /// the size to read: once that many bytes are in, no read for the end of
-    /// the file is needed. The caller cleanses the result.
-    private func readAll(_ fd: Int32) throws(StoreError) -> [UInt8] {
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw .io(path: path, operation: "stat", errno: errno) }
-        let expected = Int(st.st_size)
+    /// the file is needed. `size`: what the caller's `fstat` under the lock
+    /// gave, so as not to ask again. The caller cleanses the result.
+    private func readAll(_ fd: Int32, size: off_t? = nil) throws(StoreError) -> [UInt8] {
+        let expected: Int
+        if let size {
+            expected = Int(size)
+        } else {
+            var st = stat()
+            guard fstat(fd, &st) == 0 else { throw .io(path: path, operation: "stat", errno: errno) }
+            expected = Int(st.st_size)
+        }
         var data = [UInt8](repeating: 0, count: min(expected, Self.maxSize) + 256)
         var count = 0
         while true {

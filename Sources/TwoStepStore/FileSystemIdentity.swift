@@ -37,8 +37,10 @@ public enum FileSystemIdentity {
             twostep_setfsgid(oldGID)
             if changeGroups { setgroups(savedGroups.count, &savedGroups) }
         }
-        // setfsuid returns the previous value and never fails loudly: ask again to confirm.
-        guard uid_t(twostep_setfsuid(uid)) == uid, gid_t(twostep_setfsgid(gid)) == gid else {
+        // setfsuid returns the previous value and never fails loudly: ask
+        // again to confirm. An invalid id (-1) changes nothing and returns
+        // the current one, without the kernel preparing new credentials.
+        guard uid_t(twostep_setfsuid(uid_t.max)) == uid, gid_t(twostep_setfsgid(gid_t.max)) == gid else {
             throw StoreError.io(path: "", operation: "setfsuid", errno: EPERM)
         }
         return try body()

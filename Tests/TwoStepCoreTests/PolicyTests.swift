@@ -54,6 +54,14 @@ import Testing
         #expect(throws: TwoStepError.self) { try StorePathTemplate("/srv/%u").path(user: "a/b", home: "/h") }
         #expect(throws: TwoStepError.self) { try StorePathTemplate.standard.path(user: "bob", home: "relative") }
         #expect(throws: TwoStepError.self) { try StorePathTemplate.standard.path(user: "bob", home: "/home/../etc") }
+        #expect(throws: TwoStepError.self) { try StorePathTemplate("%h/x").path(user: "bob", home: "/home/..") }
+        #expect(throws: TwoStepError.self) { try StorePathTemplate("/srv/%u/../x").path(user: "bob", home: "/h") }
+    }
+
+    @Test func dotsInsideANameAreNotAnEscape() throws {
+        #expect(try StorePathTemplate("/srv/%u/..x").path(user: "a..b", home: "/h") == "/srv/a..b/..x")
+        #expect(try StorePathTemplate("%h/...").path(user: "bob", home: "/home/bob..") == "/home/bob../...")
+        #expect(try StorePathTemplate("/srv/%u").path(user: ".hidden", home: "/h") == "/srv/.hidden")
     }
 }
 

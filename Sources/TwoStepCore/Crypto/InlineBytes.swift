@@ -44,8 +44,9 @@ extension InlineBytes {
     /// The bytes as an array.
     public var bytes: [UInt8] { withUnsafeBytes { Array($0) } }
 
+    /// Constant time (`ConstantTime.equal`): these hold salts and hashes.
     public static func == (a: Self, b: Self) -> Bool {
-        a.withUnsafeBytes { a in b.withUnsafeBytes { b in a.elementsEqual(b) } }
+        a.withUnsafeBytes { a in b.withUnsafeBytes { b in ConstantTime.equal(a, b) } }
     }
 
     /// True when `b` holds the same bytes (not constant time: see `ConstantTime`).

@@ -49,7 +49,14 @@ public struct FactorFile: Sendable, Equatable {
     public static func == (a: FactorFile, b: FactorFile) -> Bool { a.text == b.text }
 
     /// The factors of one kind.
-    public func factors<F: Factor>(of type: F.Type) -> [F] { factors.compactMap { $0 as? F } }
+    public func factors<F: Factor>(of type: F.Type) -> [F] {
+        // Factor kinds are structs, so a kind is its exact type: comparing
+        // metatypes first spares a dynamic cast of every other factor.
+        factors.compactMap { Swift.type(of: $0) == F.self ? $0 as? F : nil }
+    }
+
+    /// True when some factor is of kind `type`.
+    public func has<F: Factor>(_ type: F.Type) -> Bool { factors.contains { Swift.type(of: $0) == F.self } }
 
     /// The authenticator apps.
     public var authenticators: [TOTPAuthenticator] { factors(of: TOTPAuthenticator.self) }

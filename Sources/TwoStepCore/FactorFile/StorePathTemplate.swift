@@ -30,23 +30,34 @@ public struct StorePathTemplate: Sendable, Equatable {
     /// The path for one user. Throws when the result would escape its
     /// directory (a user name or home with `..` or `/` where it matters).
     public func path(user: String, home: String) throws(TwoStepError) -> String {
-        guard !user.isEmpty, !user.contains("/"), user != ".", user != ".." else {
+        guard !user.isEmpty, !user.utf8.contains(UInt8(ascii: "/")), user != ".", user != ".." else {
             throw .invalidParameter("user name '\(user)' cannot be used in a path")
         }
-        var out = ""
-        var chars = template.makeIterator()
+        // Bytes, not Characters: this runs on every login.
+        var out = [UInt8]()
+        out.reserveCapacity(template.utf8.count + home.utf8.count + user.utf8.count)
+        var chars = template.utf8.makeIterator()
         while let c = chars.next() {
-            guard c == "%" else { out.append(c); continue }
+            guard c == UInt8(ascii: "%") else { out.append(c); continue }
             switch chars.next() {
-            case "u": out += user
-            case "h": out += home
-            default: out.append("%")
+            case UInt8(ascii: "u"): ByteScan.append(user, to: &out)
+            case UInt8(ascii: "h"): ByteScan.append(home, to: &out)
+            default: out.append(c)
             }
         }
-        guard out.hasPrefix("/") else { throw .invalidParameter("store path '\(out)' is not absolute (home directory '\(home)')") }
-        guard !out.split(separator: "/").contains(where: { $0 == ".." }) else {
-            throw .invalidParameter("store path '\(out)' contains '..'")
+        let path = String(decoding: out, as: UTF8.self)
+        guard out.first == UInt8(ascii: "/") else { throw .invalidParameter("store path '\(path)' is not absolute (home directory '\(home)')") }
+        guard !Self.hasDotDotComponent(out) else { throw .invalidParameter("store path '\(path)' contains '..'") }
+        return path
+    }
+
+    /// True when some `/`-separated component of `path` is `..`.
+    static func hasDotDotComponent(_ path: [UInt8]) -> Bool {
+        var start = 0
+        for i in 0...path.count where i == path.count || path[i] == UInt8(ascii: "/") {
+            if i - start == 2, path[start] == UInt8(ascii: "."), path[start + 1] == UInt8(ascii: ".") { return true }
+            start = i + 1
         }
-        return out
+        return false
     }
 }

@@ -43,7 +43,7 @@ public protocol Factor: Sendable {
 
 extension Factor where Self: Equatable {
     public func isSame(as other: any Factor) -> Bool {
-        guard let other = other as? Self else { return false }
+        guard type(of: other) == Self.self, let other = other as? Self else { return false }
         return other == self
     }
 }
