@@ -22,7 +22,7 @@ CONFIG ?= release
 # it computes its codes with libcrypto, independently of the module's Nettle.
 BUILD_DEPS := nettle-dev libpam0g-dev libqrencode-dev pkg-config scdoc dpkg-dev
 TEST_DEPS := oathtool pamtester libpam-wrapper openssh-server zbar-tools valgrind \
-	libpam-google-authenticator lintian debootstrap libpam-oath libssl-dev
+	libpam-google-authenticator lintian debootstrap libpam-oath libssl-dev strace
 PIP_TEST_DEPS := pyotp pytest pexpect paramiko
 
 # The CLI links the Swift runtime and Foundation statically too, so the

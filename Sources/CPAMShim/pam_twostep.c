@@ -50,3 +50,47 @@ void twostep_syslog(pam_handle_t *pamh, int priority, const char *text) { pam_sy
 int twostep_set_authtok(pam_handle_t *pamh, const char *password) {
     return pam_set_item(pamh, PAM_AUTHTOK, password);
 }
+
+/* One remembered account lookup: the user name and home directory follow
+   the struct, each NUL-terminated. */
+struct twostep_account {
+    uid_t uid;
+    gid_t gid;
+    int found;
+    size_t user_length;
+    char names[];
+};
+
+static const char account_key[] = "pam_twostep_account";
+
+static void free_account(pam_handle_t *pamh, void *data, int error_status) {
+    (void)pamh; (void)error_status;
+    free(data);
+}
+
+int twostep_account_get(pam_handle_t *pamh, const char *user, int *found, uid_t *uid, gid_t *gid, const char **home) {
+    const void *data = NULL;
+    if (pam_get_data(pamh, account_key, &data) != PAM_SUCCESS || data == NULL) return 0;
+    const struct twostep_account *a = data;
+    if (strcmp(a->names, user) != 0) return 0;
+    *found = a->found;
+    *uid = a->uid;
+    *gid = a->gid;
+    *home = a->names + a->user_length + 1;
+    return 1;
+}
+
+int twostep_account_put(pam_handle_t *pamh, const char *user, int found, uid_t uid, gid_t gid, const char *home) {
+    size_t user_length = strlen(user), home_length = found ? strlen(home) : 0;
+    struct twostep_account *a = calloc(1, sizeof *a + user_length + home_length + 2);
+    if (a == NULL) return PAM_BUF_ERR;
+    a->uid = uid;
+    a->gid = gid;
+    a->found = found;
+    a->user_length = user_length;
+    memcpy(a->names, user, user_length);
+    if (found) memcpy(a->names + user_length + 1, home, home_length);
+    int rc = pam_set_data(pamh, account_key, a, free_account);
+    if (rc != PAM_SUCCESS) free(a);
+    return rc;
+}

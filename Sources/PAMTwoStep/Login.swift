@@ -56,7 +56,7 @@ struct Login {
         }
         let found: UserAccount?
         do {
-            found = try UserAccount.named(user)
+            found = try session.account(named: user)
         } catch {
             // Not "no such user": with nullok that would let everyone through
             // while the user database is down.

@@ -454,7 +454,7 @@ public struct FactorStore: Sendable {
                     throw .unsafe(path: path, reason: "it is larger than \(Self.maxSize) bytes")
                 }
                 var larger = [UInt8](repeating: 0, count: 2 * count)
-                larger.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(start: data, count: count)) }
+                data.withUnsafeBytes { old in larger.withUnsafeMutableBytes { $0.copyMemory(from: old) } }
                 cleanse(&data)
                 data = larger
             }
@@ -476,7 +476,7 @@ public struct FactorStore: Sendable {
     /// Parses bytes read from the file; the caller cleanses them.
     private func parse(_ bytes: [UInt8]) throws(StoreError) -> FactorFile {
         // ASCII (what the writer writes) is UTF-8: no copy to check it.
-        guard bytes.allSatisfy({ $0 < 0x80 }) || String(validating: bytes, as: UTF8.self) != nil else {
+        guard bytes.withUnsafeBufferPointer(ByteScan.isASCII) || String(validating: bytes, as: UTF8.self) != nil else {
             throw .corrupt(path: path, error: .malformedFile(line: 1 + bytes.count(where: { $0 == 10 }), reason: "not UTF-8 text"))
         }
         do {

@@ -1,3 +1,5 @@
+import TwoStepCore
+
 /// When a change of verification state may be written over the old bytes
 /// instead of replacing the file (`FactorStore.Durability.stateOnly`).
 ///
@@ -18,11 +20,9 @@ public enum InPlacePatch {
         guard old.count == new.count else { return nil }
         return old.withUnsafeBufferPointer { o in
             new.withUnsafeBufferPointer { n -> Range<Int>? in
-                var first = 0
-                while first < o.count && o[first] == n[first] { first += 1 }
+                let first = ByteScan.firstDifference(o, n)
                 guard first < o.count else { return nil }
-                var last = o.count - 1
-                while o[last] == n[last] { last -= 1 }
+                let last = ByteScan.lastDifference(o, n)
                 guard first / sectorSize == last / sectorSize else { return nil }
                 return first..<(last + 1)
             }

@@ -42,6 +42,8 @@
  *   --cycles N   repeat start/authenticate/end N times (default 1)
  *   --threads T  run T threads, each doing N cycles (default 1)
  *   --reuse      one handle per thread: pam_start once, N pam_authenticate
+ *   --next-user NAME  with --reuse: before cycle k+1, PAM_USER is set to
+ *                the k-th NAME given (repeatable), as a stack module may
  *                calls, pam_end once
  *   --acct       also run pam_acct_mgmt after a successful authenticate
  *                (printed as "ACCT: PAM_XXX")
@@ -96,6 +98,8 @@ struct options {
     int cycles;
     int threads;
     int reuse;
+    const char **next_users;
+    int nnext_users;
     int acct;
     int silent;
     int quiet;
@@ -342,9 +346,14 @@ static void *worker(void *arg) {
     if (opt.reuse) {
         if (start_handle(&st, &ph) != 0)
             return (void *)(long)opt.cycles;
-        for (int c = 0; c < opt.cycles; c++)
+        for (int c = 0; c < opt.cycles; c++) {
+            if (c > 0 && c <= opt.nnext_users) {
+                out_line("USER", opt.next_users[c - 1]);
+                pam_set_item(ph, PAM_USER, opt.next_users[c - 1]);
+            }
             if (!authenticate_once(ph, &st, &rc))
                 failures++;
+        }
         pam_end(ph, rc);
     } else {
         for (int c = 0; c < opt.cycles; c++) {
@@ -364,7 +373,7 @@ static void usage(void) {
     fprintf(stderr,
             "usage: pamdriver --service NAME [--user NAME] [--rhost HOST] [--ruser NAME]\n"
             "                 [--tty TTY] [--env NAME=VALUE]... [--answer TEXT]...\n"
-            "                 [--confdir DIR] [--cycles N] [--threads T] [--reuse]\n"
+            "                 [--confdir DIR] [--cycles N] [--threads T] [--reuse [--next-user NAME]...]\n"
             "                 [--acct] [--silent] [--quiet] [--timing] [--no-delay]\n"
             "                 [--expect PAM_XXX]\n");
     exit(2);
@@ -376,7 +385,8 @@ int main(int argc, char **argv) {
     opt.expect = PAM_SUCCESS;
     opt.env = calloc((size_t)argc, sizeof *opt.env);
     opt.answers = calloc((size_t)argc, sizeof *opt.answers);
-    if (opt.env == NULL || opt.answers == NULL)
+    opt.next_users = calloc((size_t)argc, sizeof *opt.next_users);
+    if (opt.env == NULL || opt.answers == NULL || opt.next_users == NULL)
         return 2;
 
     for (int i = 1; i < argc; i++) {
@@ -393,6 +403,7 @@ int main(int argc, char **argv) {
         else if (strcmp(a, "--cycles") == 0) opt.cycles = atoi(NEXT());
         else if (strcmp(a, "--threads") == 0) opt.threads = atoi(NEXT());
         else if (strcmp(a, "--reuse") == 0) opt.reuse = 1;
+        else if (strcmp(a, "--next-user") == 0) opt.next_users[opt.nnext_users++] = NEXT();
         else if (strcmp(a, "--acct") == 0) opt.acct = 1;
         else if (strcmp(a, "--silent") == 0) opt.silent = 1;
         else if (strcmp(a, "--quiet") == 0) opt.quiet = 1;

@@ -85,6 +85,41 @@ def test_wrong_code(pam, enrolled):
     assert failure_count(enrolled.read_factors()) == 1
 
 
+def test_reused_handle_follows_a_changed_user(pam, users):
+    """sshd calls pam_authenticate again on one handle for every code a
+    connection tries. The module looks the account up once per handle, but
+    a changed PAM_USER (a stack module may set it) is looked up anew: every
+    wrong code is counted in its own user's file."""
+    a, b = users.make(), users.make()
+    for u in (a, b):
+        u.secret = new_secret()
+        u.write_factors(factor_text(totp_line(u.secret)))
+    code = wrong_code(a.secret)
+    while code in {totp_code_pyotp(b.secret, time.time() + 30 * k) for k in range(-3, 4)}:
+        code = wrong_code(a.secret)
+    pam.service("svc")
+    r = pam.run("svc", a, [code], expect="PAM_AUTH_ERR",
+                extra=["--reuse", "--cycles", "4", "--next-user", b.name, "--next-user", a.name, "--next-user", b.name])
+    assert r.rc == 0 and r.results == ["PAM_AUTH_ERR"] * 4, r
+    assert r.texts("USER") == [b.name, a.name, b.name], r
+    assert failure_count(a.read_factors()) == 2, a.read_factors()
+    assert failure_count(b.read_factors()) == 2, b.read_factors()
+
+
+def test_reused_handle_reads_the_password_database_once(pam, enrolled, tmp_path):
+    """Three codes on one handle: /etc/passwd is read for the first only."""
+    pam.service("svc")
+    trace = tmp_path / "trace"
+    code = wrong_code(enrolled.secret)
+    args = pam.run("svc", enrolled, [code], expect="PAM_AUTH_ERR").args + ["--reuse", "--cycles", "3"]
+    p = subprocess.run(["strace", "-f", "-e", "trace=openat", "-o", str(trace)] + args, capture_output=True, text=True)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert p.stdout.count("RESULT: PAM_AUTH_ERR") == 3, p.stdout
+    opens = [l for l in trace.read_text().splitlines() if '"/etc/passwd"' in l]
+    assert len(opens) == 1, opens
+    assert failure_count(enrolled.read_factors()) == 4, "one run before strace's, three in it"
+
+
 def test_malformed_answers_are_wrong_codes(pam, enrolled):
     pam.service("svc", "max_failures=100")
     code = code_for(enrolled)

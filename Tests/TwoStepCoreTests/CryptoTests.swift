@@ -101,6 +101,18 @@ struct RandomAndHMACTests {
         #expect(Hex.encode(HMAC.authenticate(algorithm, key: SecretBytes([UInt8]()), message: [])) == expected)
     }
 
+    @Test("several messages under one key give each message's own HMAC", arguments: OTPAlgorithm.allCases)
+    func hmacSeveral(algorithm: OTPAlgorithm) throws {
+        let key = SecretBytes(try SystemRandom.bytes(algorithm.digestLength))
+        let messages = try SystemRandom.bytes(8 * 5)
+        let all = HMAC.authenticate(algorithm, key: key, messages: messages, each: 8)
+        #expect(all.count == 5 * algorithm.digestLength)
+        for i in 0..<5 {
+            let one = HMAC.authenticate(algorithm, key: key, message: Array(messages[(8 * i)..<(8 * i + 8)]))
+            #expect(Array(all[(i * algorithm.digestLength)..<((i + 1) * algorithm.digestLength)]) == one, "message \(i)")
+        }
+    }
+
     @Test("algorithm names parse in any case")
     func algorithmNames() {
         #expect(OTPAlgorithm(name: "sha1") == .sha1)

@@ -113,6 +113,31 @@ struct FactorFileBytesTests {
         }
     }
 
+    @Test("ASCII check and first/last difference agree with byte-by-byte loops")
+    func asciiAndDifferences() throws {
+        for length in 0..<40 {
+            for _ in 0..<50 {
+                let a = try (0..<length).map { _ in UInt8(try randomInt(in: 0...127)) }
+                var b = a
+                var c = a
+                for _ in 0..<(try randomInt(in: 0...2)) where length > 0 {
+                    b[try randomInt(in: 0...(length - 1))] ^= UInt8(try randomInt(in: 1...255))
+                    c[try randomInt(in: 0...(length - 1))] = UInt8(try randomInt(in: 0...255))
+                }
+                let first = a.indices.first { a[$0] != b[$0] } ?? length
+                let last = a.indices.last { a[$0] != b[$0] } ?? -1
+                a.withUnsafeBufferPointer { pa in
+                    b.withUnsafeBufferPointer { pb in
+                        #expect(ByteScan.firstDifference(pa, pb) == first, "\(a) \(b)")
+                        #expect(ByteScan.lastDifference(pa, pb) == last, "\(a) \(b)")
+                    }
+                }
+                #expect(a.withUnsafeBufferPointer(ByteScan.isASCII))
+                #expect(c.withUnsafeBufferPointer(ByteScan.isASCII) == c.allSatisfy { $0 < 0x80 }, "\(c)")
+            }
+        }
+    }
+
     @Test("byte search and compare")
     func scan() {
         let bytes = Array("ab=cd=e".utf8)

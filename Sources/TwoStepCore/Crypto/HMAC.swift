@@ -29,17 +29,7 @@ public enum HMAC {
     public static func authenticate(
         _ algorithm: OTPAlgorithm, key: UnsafeRawBufferPointer, message: UnsafeRawBufferPointer
     ) -> [UInt8] {
-        switch algorithm {
-        case .sha1:
-            mac(hmac_sha1_ctx(), nettle_hmac_sha1_set_key, nettle_hmac_sha1_update, nettle_hmac_sha1_digest,
-                length: algorithm.digestLength, key: key, message: message)
-        case .sha256:
-            mac(hmac_sha256_ctx(), nettle_hmac_sha256_set_key, nettle_hmac_sha256_update, nettle_hmac_sha256_digest,
-                length: algorithm.digestLength, key: key, message: message)
-        case .sha512:
-            mac(hmac_sha512_ctx(), nettle_hmac_sha512_set_key, nettle_hmac_sha512_update, nettle_hmac_sha512_digest,
-                length: algorithm.digestLength, key: key, message: message)
-        }
+        authenticate(algorithm, key: key, messages: message, each: message.count)
     }
 
     /// HMAC of `message` under the secret `key`.
@@ -47,25 +37,60 @@ public enum HMAC {
         key.withUnsafeBytes { k in message.withUnsafeBytes { m in authenticate(algorithm, key: k, message: m) } }
     }
 
-    /// One HMAC with Nettle's `set_key`, `update` and `digest` for one hash,
-    /// in `context` (a zeroed Nettle context), which is cleansed afterwards.
+    /// The HMACs of the `length`-byte pieces of `messages` under the secret
+    /// `key` (the TOTP codes of a window), one after the other in one array
+    /// (`algorithm.digestLength` bytes each), with the key set once: Nettle
+    /// starts every message from the keyed state.
+    public static func authenticate(_ algorithm: OTPAlgorithm, key: SecretBytes, messages: [UInt8], each length: Int) -> [UInt8] {
+        key.withUnsafeBytes { k in messages.withUnsafeBytes { m in authenticate(algorithm, key: k, messages: m, each: length) } }
+    }
+
+    /// The HMACs of the `length`-byte pieces of `messages` (one piece when
+    /// `length` is 0 or `messages` is shorter), one after the other.
+    private static func authenticate(
+        _ algorithm: OTPAlgorithm, key: UnsafeRawBufferPointer, messages: UnsafeRawBufferPointer, each length: Int
+    ) -> [UInt8] {
+        let pieces = length == 0 ? 1 : max(1, messages.count / length)
+        let n = pieces == 1 ? messages.count : length
+        switch algorithm {
+        case .sha1:
+            return mac(hmac_sha1_ctx(), nettle_hmac_sha1_set_key, nettle_hmac_sha1_update, nettle_hmac_sha1_digest,
+                       length: algorithm.digestLength, key: key, messages: messages, pieces: pieces, each: n)
+        case .sha256:
+            return mac(hmac_sha256_ctx(), nettle_hmac_sha256_set_key, nettle_hmac_sha256_update, nettle_hmac_sha256_digest,
+                       length: algorithm.digestLength, key: key, messages: messages, pieces: pieces, each: n)
+        case .sha512:
+            return mac(hmac_sha512_ctx(), nettle_hmac_sha512_set_key, nettle_hmac_sha512_update, nettle_hmac_sha512_digest,
+                       length: algorithm.digestLength, key: key, messages: messages, pieces: pieces, each: n)
+        }
+    }
+
+    /// HMACs with Nettle's `set_key` (once), `update` and `digest` for one
+    /// hash, in `context` (a zeroed Nettle context), which is cleansed
+    /// afterwards. Message `i` is the `each` bytes at `i * each`.
     private static func mac<Context>(
         _ context: Context,
         _ setKey: (UnsafeMutablePointer<Context>?, Int, UnsafePointer<UInt8>?) -> Void,
         _ update: (UnsafeMutablePointer<Context>?, Int, UnsafePointer<UInt8>?) -> Void,
         _ digest: (UnsafeMutablePointer<Context>?, Int, UnsafeMutablePointer<UInt8>?) -> Void,
-        length: Int, key: UnsafeRawBufferPointer, message: UnsafeRawBufferPointer
+        length: Int, key: UnsafeRawBufferPointer, messages: UnsafeRawBufferPointer, pieces: Int, each: Int
     ) -> [UInt8] {
         var context = context
-        var out = [UInt8](repeating: 0, count: length)
+        var out = [UInt8](repeating: 0, count: pieces * length)
         // An empty buffer may have no address; Nettle then reads no byte of
         // this one (but gets a valid pointer, as memcpy wants).
         let none: UInt8 = 0
         withUnsafePointer(to: none) { none in
             withUnsafeMutablePointer(to: &context) { c in
                 setKey(c, key.count, key.baseAddress?.assumingMemoryBound(to: UInt8.self) ?? none)
-                update(c, message.count, message.baseAddress?.assumingMemoryBound(to: UInt8.self) ?? none)
-                out.withUnsafeMutableBufferPointer { digest(c, length, $0.baseAddress) }
+                let base = messages.baseAddress?.assumingMemoryBound(to: UInt8.self)
+                out.withUnsafeMutableBufferPointer { out in
+                    for i in 0..<pieces {
+                        update(c, each, base.map { $0 + i * each } ?? none)
+                        // Digest also puts the context back to the keyed state.
+                        digest(c, length, out.baseAddress.map { $0 + i * length })
+                    }
+                }
                 cleanse(UnsafeMutableRawBufferPointer(start: c, count: MemoryLayout<Context>.size))
             }
         }

@@ -67,6 +67,56 @@ public enum ByteScan {
     private static let ones: UInt64 = 0x0101_0101_0101_0101
     private static let highs: UInt64 = 0x8080_8080_8080_8080
 
+    /// True when every byte is ASCII (below 0x80), eight bytes per step.
+    public static func isASCII(_ buffer: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let base = buffer.baseAddress else { return true }
+        let raw = UnsafeRawPointer(base)
+        var high: UInt64 = 0
+        var i = 0
+        while i + 8 <= buffer.count {
+            high |= raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            i += 8
+        }
+        while i < buffer.count {
+            high |= UInt64(buffer[i])
+            i += 1
+        }
+        return high & highs == 0
+    }
+
+    /// The index of the first byte where `a` and `b` (of equal length)
+    /// differ, or their length when they do not; eight bytes per step.
+    public static func firstDifference(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) -> Int {
+        precondition(a.count == b.count, "ByteScan.firstDifference: lengths differ")
+        guard let pa = a.baseAddress, let pb = b.baseAddress else { return 0 }
+        let ra = UnsafeRawPointer(pa), rb = UnsafeRawPointer(pb)
+        var i = 0
+        while i + 8 <= a.count {
+            let x = ra.loadUnaligned(fromByteOffset: i, as: UInt64.self) ^ rb.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            if x != 0 { return i + UInt64(littleEndian: x).trailingZeroBitCount / 8 }
+            i += 8
+        }
+        while i < a.count && a[i] == b[i] { i += 1 }
+        return i
+    }
+
+    /// The index of the last byte where `a` and `b` (of equal length)
+    /// differ, or -1 when they do not; eight bytes per step.
+    public static func lastDifference(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) -> Int {
+        precondition(a.count == b.count, "ByteScan.lastDifference: lengths differ")
+        guard let pa = a.baseAddress, let pb = b.baseAddress else { return -1 }
+        let ra = UnsafeRawPointer(pa), rb = UnsafeRawPointer(pb)
+        var end = a.count  // bytes from `end` on are equal
+        while end >= 8 {
+            let x = ra.loadUnaligned(fromByteOffset: end - 8, as: UInt64.self) ^ rb.loadUnaligned(fromByteOffset: end - 8, as: UInt64.self)
+            if x != 0 { return end - 1 - UInt64(littleEndian: x).leadingZeroBitCount / 8 }
+            end -= 8
+        }
+        var i = end - 1
+        while i >= 0 && a[i] == b[i] { i -= 1 }
+        return i
+    }
+
     /// True when every byte is printable ASCII (0x20 to 0x7E).
     public static func isPrintableASCII(_ buffer: UnsafeBufferPointer<UInt8>) -> Bool {
         guard let base = buffer.baseAddress else { return true }

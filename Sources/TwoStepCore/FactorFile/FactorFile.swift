@@ -182,7 +182,11 @@ struct FactorFileParser {
         file.factors.reserveCapacity(16)  // a typical file: an app and ten backup codes
         return file
     }()
-    private var source = SourceLines()
+    private var source: SourceLines = {
+        var source = SourceLines()
+        source.factors.reserveCapacity(16)
+        return source
+    }()
     private var sawVersion = false
     private var sawFailures = false
     private var sawSends = false
@@ -336,6 +340,13 @@ struct IDSet {
     /// Slot `i`: 0 when free, else 1 + the index of an id in `ids`. The
     /// number of slots is a power of two, at least twice the ids.
     private var slots = [Int32](repeating: 0, count: 64)
+
+    init() {
+        // Room for a typical file's ids (an app, ten backup codes, a few
+        // trusted devices) without growing.
+        ids.reserveCapacity(16)
+        digests.reserveCapacity(16)
+    }
 
     /// Adds `id`; false when it was there already.
     mutating func insert(_ id: String) -> Bool {

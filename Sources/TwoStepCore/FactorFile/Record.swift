@@ -154,6 +154,16 @@ public struct Record: Sendable, Equatable {
         if !written { appendField(key) { DecimalDigits.append(value, to: &$0) } }
     }
 
+    /// Appends a decimal integer field with leading zeros up to `width`
+    /// digits (more digits when the value has them; a negative value is
+    /// written as `append(_:_:)` writes it).
+    public mutating func append<I: FixedWidthInteger>(_ key: String, _ value: I, width: Int) {
+        let written = appendSmallField(key, valueCount: max(width, DecimalDigits.maxLength)) {
+            DecimalDigits.write(value, minimumWidth: width, to: &$0)
+        }
+        if !written { appendField(key) { DecimalDigits.append(value, to: &$0) } }
+    }
+
     /// Appends a field of bytes in lower-case hex.
     public mutating func append(_ key: String, hex bytes: [UInt8]) {
         bytes.withUnsafeBytes { append(key, hex: $0) }
@@ -311,6 +321,17 @@ enum DecimalDigits {
     /// Writes `value` as `String(value)` writes it.
     static func write<I: FixedWidthInteger>(_ value: I, to out: inout StackBytes) {
         withDigits(value) { out.put($0) }
+    }
+
+    /// Writes `value` with leading zeros up to `minimumWidth` digits (a
+    /// negative value unpadded).
+    static func write<I: FixedWidthInteger>(_ value: I, minimumWidth: Int, to out: inout StackBytes) {
+        withDigits(value) { digits in
+            if value >= 0 {
+                for _ in 0..<max(0, minimumWidth - digits.count) { out.put(UInt8(ascii: "0")) }
+            }
+            out.put(digits)
+        }
     }
 
     /// Calls `body` with `value` as `String(value)` writes it, in a buffer on

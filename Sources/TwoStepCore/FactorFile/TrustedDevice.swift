@@ -103,14 +103,8 @@ public struct FailureState: Sendable, Equatable {
     /// times 10, 0 for none) so that a new count or time changes only digits
     /// in place, never the line's length (see `FactorStore`'s `InPlacePatch`).
     func write(to record: inout Record) {
-        record.append("count", Self.padded(Int64(count), width: 4))
-        record.append("locked-until", Self.padded(lockedUntil ?? 0, width: 10))
-        record.append("last", Self.padded(last ?? 0, width: 10))
-    }
-
-    /// `n` in decimal with leading zeros up to `width` digits (wider when it must be).
-    static func padded(_ n: Int64, width: Int) -> String {
-        let digits = String(n)
-        return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
+        record.append("count", Int64(count), width: 4)
+        record.append("locked-until", lockedUntil ?? 0, width: 10)
+        record.append("last", last ?? 0, width: 10)
     }
 }

@@ -77,29 +77,30 @@ public struct TOTPAuthenticator: Factor, Equatable {
 
     /// Accepts a code from any step within `window` of now that is later than
     /// `lastStep`; for an answer of `digits` digits every step in the window
-    /// is computed and compared (in constant time) whatever the answer. Any
-    /// other answer is no match, unchecked (its shape is all the time tells).
+    /// is computed and compared whatever the answer (as numbers: one integer
+    /// compare each, no early exit). Any other answer is no match, unchecked
+    /// (its shape is all the time tells).
     public func check(_ answer: String, context: VerificationContext) -> FactorCheck {
-        var code = Array(answer.utf8.filter { $0 != UInt8(ascii: " ") })
-        defer { cleanse(&code) }
-        guard code.count == parameters.digits, code.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else {
-            return .noMatch
-        }
+        guard var code = Self.value(ofCode: answer, digits: parameters.digits) else { return .noMatch }
+        defer { code = 0 }
         let now = OTP.timeStep(at: context.now, period: parameters.period)
-        var accepted: UInt64?
-        var replayed = false
+        var steps = [UInt64]()
+        steps.reserveCapacity(2 * context.window + 1)
         for offset in -context.window...context.window {
             let (step, overflow) = offset < 0
                 ? now.subtractingReportingOverflow(UInt64(-offset))
                 : now.addingReportingOverflow(UInt64(offset))
-            if overflow { continue }
-            let expected = Array(OTP.totp(secret: secret, step: step, parameters: parameters).utf8)
-            if ConstantTime.equal(expected, code) {
-                if let last = lastStep, step <= last {
-                    replayed = true
-                } else {
-                    accepted = step
-                }
+            if !overflow { steps.append(step) }
+        }
+        var expected = OTP.values(secret: secret, counters: steps, algorithm: parameters.algorithm, digits: parameters.digits)
+        defer { for i in expected.indices { expected[i] = 0 } }
+        var accepted: UInt64?
+        var replayed = false
+        for (step, value) in zip(steps, expected) where value == code {
+            if let last = lastStep, step <= last {
+                replayed = true
+            } else {
+                accepted = step
             }
         }
         if let accepted {
@@ -108,5 +109,19 @@ public struct TOTPAuthenticator: Factor, Equatable {
             return .accepted(replacement: updated)
         }
         return replayed ? .replayed : .noMatch
+    }
+
+    /// The number an answer of exactly `digits` ASCII digits (spaces
+    /// ignored) spells; nil for any other answer.
+    static func value(ofCode answer: String, digits: Int) -> UInt32? {
+        var value: UInt32 = 0
+        var count = 0
+        for b in answer.utf8 where b != UInt8(ascii: " ") {
+            let d = b &- UInt8(ascii: "0")
+            guard d <= 9, count < digits else { return nil }
+            value = value &* 10 &+ UInt32(d)
+            count += 1
+        }
+        return count == digits ? value : nil
     }
 }
