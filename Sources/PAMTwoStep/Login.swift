@@ -186,8 +186,8 @@ struct Login {
                     return nil
                 }
             }
-            let trimmed = answer.filter { $0 != " " }
-            if trimmed.isEmpty || trimmed == "?" {
+            let rest = answer.utf8.lazy.filter { $0 != UInt8(ascii: " ") }
+            if rest.isEmpty || rest.elementsEqual([UInt8(ascii: "?")]) {
                 if let help {
                     help.offer()
                 } else {

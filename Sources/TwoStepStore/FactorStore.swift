@@ -66,7 +66,8 @@ public struct FactorStore: Sendable {
     public init(path: String, user: uid_t) {
         self.path = path
         self.user = user
-        if let slash = path.lastIndex(of: "/") {
+        // `/` is one byte: its UTF-8 index is a character boundary.
+        if let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")) {
             let dir = String(path[..<slash])
             directory = dir.isEmpty ? "/" : dir
             name = String(path[path.index(after: slash)...])

@@ -68,4 +68,33 @@ struct HexTests {
             #expect(Hex.decode(text.uppercased()) == bytes)
         }
     }
+
+    @Test("every byte in every place of eight digits: hex digits decode, anything else is refused")
+    func everyByteInAWord() throws {
+        // Eight digits take the word-at-a-time path; one pair more takes the
+        // byte path, so both see every byte value in every position.
+        for length in [8, 10] {
+            for position in 0..<length {
+                for b in UInt8.min...UInt8.max {
+                    var chars = Array(try randomHexDigits(length))
+                    chars[position] = b
+                    let decoded = Hex.decode(String(decoding: chars, as: UTF8.self))
+                    let isHexDigit = (0x30...0x39).contains(b) || (0x41...0x46).contains(b) || (0x61...0x66).contains(b)
+                    guard isHexDigit else {
+                        #expect(decoded == nil, "byte \(b) at \(position)")
+                        continue
+                    }
+                    let expected = stride(from: 0, to: length, by: 2).map { k in
+                        UInt8(String(decoding: chars[k..<(k + 2)], as: UTF8.self), radix: 16)
+                    }
+                    #expect(decoded == expected.compactMap { $0 }, "byte \(b) at \(position)")
+                }
+            }
+        }
+    }
+
+    private func randomHexDigits(_ count: Int) throws -> [UInt8] {
+        let digits = Array("0123456789abcdefABCDEF".utf8)
+        return try (0..<count).map { _ in digits[try randomInt(in: 0...(digits.count - 1))] }
+    }
 }
