@@ -74,16 +74,18 @@ STATIC_CXX ?= $(if $(filter /%,$(firstword $(STATIC_CXX_LIBS))),1,0)
 STATIC_CXX_DIR := $(CURDIR)/$(MODULE_BUILD)/static-cxx
 #
 # PACKED_RELOCS=1 (the default with STATIC_CXX=1, whose glibc floor it
-# shares) links with GNU ld's -z pack-relative-relocs (DT_RELR): the ~19,000
+# shares) links with -z pack-relative-relocs (DT_RELR): the ~19,000
 # relative relocations of the static Swift runtime take 3 KB instead of
 # 460 KB, and every process that loads the module starts ~0.1 ms sooner
-# (BENCHMARKS.md). It needs glibc 2.36 (GLIBC_ABI_DT_RELR) and GNU ld
-# (binutils 2.38+): the toolchain's default linker, gold, cannot.
+# (BENCHMARKS.md). It needs glibc 2.36 (GLIBC_ABI_DT_RELR; build-deb raises
+# the package's libc6 floor to match) and the toolchain's lld: its default
+# linker, gold, cannot pack them, and GNU ld loses RELRO on this module
+# (its writable .rodata comes first in the data segment).
 PACKED_RELOCS ?= $(STATIC_CXX)
 MODULE_FLAGS := -c release --product pam_twostep --scratch-path $(MODULE_BUILD) \
 	--disable-local-rpath -Xswiftc -static-stdlib \
 	$(if $(filter 1,$(STATIC_CXX)),-Xswiftc -L$(STATIC_CXX_DIR)) \
-	$(if $(filter 1,$(PACKED_RELOCS)),-Xswiftc -use-ld=bfd -Xlinker -z -Xlinker pack-relative-relocs) \
+	$(if $(filter 1,$(PACKED_RELOCS)),-Xswiftc -use-ld=lld -Xlinker -z -Xlinker pack-relative-relocs) \
 	-Xlinker --version-script=$(CURDIR)/pam/exports.map -Xlinker -znodelete -Xlinker -s
 
 .PHONY: all build module bench deps test-deps install install-files uninstall man deb test-deb test unit-test integration-test clean

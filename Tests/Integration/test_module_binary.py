@@ -56,6 +56,13 @@ def test_no_rpath_and_nodelete(module):
     assert flags1 and "NODELETE" in flags1[0], dyn
 
 
+def test_relro(module):
+    """The relocated data (GOT, Swift metadata pointers) is read-only once
+    loaded: a PT_GNU_RELRO segment (lintian's hardening-no-relro)."""
+    segments = sh("readelf", "-l", "-W", module)
+    assert re.search(r"^\s*GNU_RELRO\s", segments, re.M), segments
+
+
 def test_small_and_stripped(module):
     """No Foundation / swift-crypto in the module (DESIGN NOTES: ~6 MB with
     the static stdlib alone, 13.6 MB with FoundationEssentials)."""
