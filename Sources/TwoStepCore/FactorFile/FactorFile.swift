@@ -119,14 +119,14 @@ public struct FactorFile: Sendable, Equatable {
         lines.append(keyword: FailureState.keyword) { failures.write(to: &$0) }
         for (i, factor) in factors.enumerated() {
             if i < original.factors.count, factor.isSame(as: original.factors[i]) {
-                lines.append(line: originalBytes[source.factors[i]])
+                lines.append(line: originalBytes[source.factors[i].range])
             } else {
                 lines.append(keyword: type(of: factor).keyword) { factor.write(to: &$0) }
             }
         }
         for (i, device) in trustedDevices.enumerated() {
             if i < original.trustedDevices.count, device == original.trustedDevices[i] {
-                lines.append(line: originalBytes[source.trustedDevices[i]])
+                lines.append(line: originalBytes[source.trustedDevices[i].range])
             } else {
                 lines.append(keyword: TrustedDevice.keyword) { device.write(to: &$0) }
             }
@@ -221,7 +221,7 @@ struct FactorFileParser {
             let device = try TrustedDevice(record)
             id = device.id
             file.trustedDevices.append(device)
-            source.trustedDevices.append(range)
+            source.trustedDevices.append(SourceLines.Line(range))
         } else if name == Self.failuresName {
             guard !sawFailures else { throw .malformedFile(line: lineNumber, reason: "a second 'failures' line") }
             sawFailures = true
@@ -236,7 +236,7 @@ struct FactorFileParser {
             }
             var reader = RecordReader(record)
             id = try FactorFile.kinds[k].read(from: &reader, appendingTo: &file.factors)
-            source.factors.append(range)
+            source.factors.append(SourceLines.Line(range))
         }
         if let id {
             guard FactorFile.isValidID(id) else { throw .malformedFile(line: lineNumber, reason: "id '\(id.prefix(20))' is not letters, digits and '-'") }
@@ -324,11 +324,28 @@ struct LineBuffer {
 /// The byte ranges (without the newline) of a parsed file's factor and
 /// trusted-device lines, in order.
 struct SourceLines: Sendable {
-    var factors: [Range<Int>] = []
-    var trustedDevices: [Range<Int>] = []
+    /// One line's bytes. Not `Range<Int>`: an array of a generic type whose
+    /// parameter must conform to a protocol (`Comparable`) makes the Swift
+    /// runtime search every conformance of the static standard library on
+    /// first use, in every process that loads the module (~90 k
+    /// instructions before the first login).
+    struct Line: Sendable {
+        var start: Int
+        var end: Int
+
+        init(_ range: Range<Int>) {
+            start = range.lowerBound
+            end = range.upperBound
+        }
+
+        var range: Range<Int> { start..<end }
+    }
+
+    var factors: [Line] = []
+    var trustedDevices: [Line] = []
 
     /// The end of the last line recorded.
-    var upperBound: Int { max(factors.last?.upperBound ?? 0, trustedDevices.last?.upperBound ?? 0) }
+    var upperBound: Int { max(factors.last?.end ?? 0, trustedDevices.last?.end ?? 0) }
 }
 
 /// The ids seen so far in a file: an open-addressing table of their

@@ -61,6 +61,12 @@ public struct Verifier: Sendable {
         }
     }
 
+    /// The first factor that accepted the answer, and its new state.
+    private struct Match {
+        var index: Int
+        var replacement: (any Factor)?
+    }
+
     /// Checks `answer` against every factor in `file`.
     ///
     /// All factors are checked whatever the answer (no early exit), so the
@@ -78,12 +84,12 @@ public struct Verifier: Sendable {
             updated.failures = FailureState()  // the lock-out has run out: a fresh start
         }
         let context = VerificationContext(now: now, window: policy.window)
-        var match: (index: Int, replacement: (any Factor)?)?
+        var match: Match?
         var replay = false
         for (index, factor) in file.factors.enumerated() {
             switch factor.check(answer, context: context) {
             case .accepted(let replacement):
-                if match == nil { match = (index, replacement) }
+                if match == nil { match = Match(index: index, replacement: replacement) }
             case .replayed:
                 replay = true
             case .noMatch:
