@@ -89,6 +89,24 @@ def test_authenticates_without_opt_swift(pam, users, pamdriver):
     assert "last-step=" in u.read_factors()
 
 
+def test_loading_reads_no_process_maps(pam, users, tmp_path):
+    """The static Swift runtime's argv grabber (a constructor that reads
+    /proc/self/maps in every process that loads the module) is left out:
+    a whole login opens no /proc/self/maps (BENCHMARKS.md, row 17)."""
+    u = users.make()
+    secret = new_secret()
+    u.write_factors(factor_text(totp_line(secret)))
+    pam.service("svc")
+    args = pam.run("svc", u, [wrong_code(secret)], expect="PAM_AUTH_ERR").args
+    trace = tmp_path / "trace"
+    p = subprocess.run(["strace", "-f", "-e", "trace=openat,open", "-o", str(trace)] + args,
+                       capture_output=True, text=True, timeout=60)
+    assert "RESULT: PAM_AUTH_ERR" in p.stdout, p.stdout + p.stderr
+    opened = trace.read_text()
+    assert "libpam_twostep.so" in opened or "pam_twostep" in opened, "the module was not loaded"
+    assert "/proc/self/maps" not in opened, [l for l in opened.splitlines() if "/proc/self" in l]
+
+
 def test_threads_nullok(pam, users, pamdriver):
     """8 threads x 500 start/authenticate/end cycles, each loading the module
     path (nullok, no file: PAM_IGNORE, see PAM.probe) - no crash, every
