@@ -31,6 +31,35 @@ struct OTPVectorTests {
         }
     }
 
+    @Test("an authenticator accepts every RFC 6238 code, leading zeros and spaces too, and nothing else", arguments: OTPAlgorithm.allCases)
+    func authenticatorChecksVectors(algorithm: OTPAlgorithm) throws {
+        let parameters = try OTPParameters(algorithm: algorithm, digits: 8, period: 30)
+        let factor = TOTPAuthenticator(id: "totp-1", secret: Self.rfc6238Key(algorithm), parameters: parameters, label: "rfc", created: 0)
+        for (time, sha1, sha256, sha512) in Self.totpVectors {
+            let code = switch algorithm {
+            case .sha1: sha1
+            case .sha256: sha256
+            case .sha512: sha512
+            }
+            let context = VerificationContext(now: time, window: 0)
+            let spaced = String(code.prefix(4)) + " " + String(code.suffix(4))
+            for answer in [code, spaced] {
+                guard case .accepted = factor.check(answer, context: context) else {
+                    Issue.record("\(algorithm) at \(time): \(answer) refused")
+                    continue
+                }
+            }
+            let value = try #require(Int(code))
+            // One digit more or less, another number, a sign; and the number
+            // without its leading zeros (1111111109's SHA1 code is 07081804).
+            var wrongs = [code + "0", String(code.dropLast()), eightDigits((value + 1) % 100_000_000), "+" + code.dropFirst()]
+            if code.hasPrefix("0") { wrongs.append(String(value)) }
+            for wrong in wrongs {
+                if case .accepted = factor.check(wrong, context: context) { Issue.record("\(algorithm) at \(time): \(wrong) accepted") }
+            }
+        }
+    }
+
     @Test("RFC 6238 Appendix B TOTP values", arguments: OTPAlgorithm.allCases)
     func totp(algorithm: OTPAlgorithm) throws {
         let key = Self.rfc6238Key(algorithm)
@@ -102,4 +131,10 @@ struct OTPVectorTests {
         #expect(OTPParameters.standard.digits == 6)
         #expect(OTPParameters.standard.period == 30)
     }
+}
+
+/// `value` as eight digits with leading zeros.
+private func eightDigits(_ value: Int) -> String {
+    let digits = String(value)
+    return String(repeating: "0", count: max(0, 8 - digits.count)) + digits
 }
