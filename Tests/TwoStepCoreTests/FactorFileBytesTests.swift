@@ -138,6 +138,20 @@ struct FactorFileBytesTests {
         }
     }
 
+    @Test("arrays share storage until one changes, even to an equal value")
+    func sharedStorage() throws {
+        var file = FactorFile()
+        for i in 1...3 { file.factors.append(try BackupCode.generate(id: "backup-\(i)", created: 1).factor) }
+        let original = file
+        var changed = original
+        #expect(FactorFile.sharesStorage(changed.factors, original.factors))
+        changed.failures = FailureState(count: 1, last: 1)
+        #expect(FactorFile.sharesStorage(changed.factors, original.factors))
+        changed.factors[1] = original.factors[1]
+        #expect(!FactorFile.sharesStorage(changed.factors, original.factors))
+        #expect(!FactorFile.sharesStorage(Array(original.factors), Array(original.factors.dropLast())))
+    }
+
     @Test("byte search and compare")
     func scan() {
         let bytes = Array("ab=cd=e".utf8)

@@ -117,15 +117,20 @@ public struct FactorFile: Sendable, Equatable {
         lines.append(Self.header)
         lines.append(Self.versionLine)
         lines.append(keyword: FailureState.keyword) { failures.write(to: &$0) }
+        // Arrays that still share the original's storage were never changed
+        // (a change copies them first): every element is the same, with no
+        // need to compare (a wrong code changes only the failures line).
+        let sameFactors = Self.sharesStorage(factors, original.factors)
+        let sameDevices = Self.sharesStorage(trustedDevices, original.trustedDevices)
         for (i, factor) in factors.enumerated() {
-            if i < original.factors.count, factor.isSame(as: original.factors[i]) {
+            if i < original.factors.count, sameFactors || factor.isSame(as: original.factors[i]) {
                 lines.append(line: originalBytes[source.factors[i].range])
             } else {
                 lines.append(keyword: type(of: factor).keyword) { factor.write(to: &$0) }
             }
         }
         for (i, device) in trustedDevices.enumerated() {
-            if i < original.trustedDevices.count, device == original.trustedDevices[i] {
+            if i < original.trustedDevices.count, sameDevices || device == original.trustedDevices[i] {
                 lines.append(line: originalBytes[source.trustedDevices[i].range])
             } else {
                 lines.append(keyword: TrustedDevice.keyword) { device.write(to: &$0) }
@@ -133,6 +138,12 @@ public struct FactorFile: Sendable, Equatable {
         }
         if !sends.isEmpty { lines.append(sends.record.text) }
         return lines.takeBytes()
+    }
+
+    /// True when `a` and `b` are one array buffer (copies of one value that
+    /// neither changed since): then they hold the same elements.
+    static func sharesStorage<T>(_ a: [T], _ b: [T]) -> Bool {
+        a.count == b.count && a.withUnsafeBufferPointer { a in b.withUnsafeBufferPointer { b in a.baseAddress == b.baseAddress } }
     }
 
     /// Parses the text form. Strict: an unknown version or keyword, a
