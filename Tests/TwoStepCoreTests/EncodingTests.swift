@@ -69,10 +69,8 @@ struct HexTests {
         }
     }
 
-    @Test("every byte in every place of eight digits: hex digits decode, anything else is refused")
-    func everyByteInAWord() throws {
-        // Eight digits take the word-at-a-time path; one pair more takes the
-        // byte path, so both see every byte value in every position.
+    @Test("every byte in every place: hex digits decode, anything else is refused")
+    func everyByteInEveryPlace() throws {
         for length in [8, 10] {
             for position in 0..<length {
                 for b in UInt8.min...UInt8.max {

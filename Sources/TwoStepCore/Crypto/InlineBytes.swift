@@ -44,18 +44,9 @@ extension InlineBytes {
     /// The bytes as an array.
     public var bytes: [UInt8] { withUnsafeBytes { Array($0) } }
 
-    /// Constant time (every word is compared, no early exit): these hold
-    /// salts and hashes. Conforming types hold whole `UInt64` words.
+    /// Constant time (`ConstantTime.equal`): these hold salts and hashes.
     public static func == (a: Self, b: Self) -> Bool {
-        a.withUnsafeBytes { a in
-            b.withUnsafeBytes { b in
-                var difference: UInt64 = 0
-                for offset in stride(from: 0, to: Self.byteCount, by: 8) {
-                    difference |= a.load(fromByteOffset: offset, as: UInt64.self) ^ b.load(fromByteOffset: offset, as: UInt64.self)
-                }
-                return difference == 0
-            }
-        }
+        a.withUnsafeBytes { a in b.withUnsafeBytes { b in ConstantTime.equal(a, b) } }
     }
 
     /// True when `b` holds the same bytes (not constant time: see `ConstantTime`).

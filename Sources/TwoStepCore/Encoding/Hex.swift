@@ -60,53 +60,15 @@ public enum Hex {
     /// that does not fit or a non-hex byte.
     public static func decode(_ chars: UnsafeBufferPointer<UInt8>, into out: UnsafeMutableRawBufferPointer) -> Bool {
         guard chars.count == 2 * out.count else { return false }
-        guard let base = chars.baseAddress else { return true }
-        let raw = UnsafeRawPointer(base)
-        // Eight digits (four bytes) per step, then one pair at a time.
-        var i = 0
-        while i + 4 <= out.count {
-            guard let four = decodeWord(UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt64.self))) else {
-                return false
-            }
-            out.storeBytes(of: four.littleEndian, toByteOffset: i, as: UInt32.self)
-            i += 4
-        }
         return values.withUnsafeBufferPointer { values in
             var bad: UInt8 = 0  // 0xFF marks a non-hex byte: any one sets the high bits
-            while i < out.count {
+            for i in 0..<out.count {
                 let h = values[Int(chars[2 * i])], l = values[Int(chars[2 * i + 1])]
                 bad |= h | l
                 out[i] = h << 4 | (l & 15)
-                i += 1
             }
             return bad & 0xF0 == 0
         }
-    }
-
-    /// The four bytes eight hex digits (loaded little-endian: the first
-    /// digit in the low byte) spell, the first byte lowest; nil when one of
-    /// the eight is not a hex digit. Every byte is checked and converted
-    /// at once, with no table and no branch per digit.
-    static func decodeWord(_ w: UInt64) -> UInt32? {
-        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
-        // For bytes below 0x80, b + (0x80 - lo) has its high bit set when
-        // b >= lo, and b + (0x7F - hi) has it clear when b <= hi; no sum
-        // carries into the next byte.
-        func inRange(_ b: UInt64, _ lo: UInt8, _ hi: UInt8) -> UInt64 {
-            (b &+ ones &* UInt64(0x80 - lo)) & ~(b &+ ones &* UInt64(0x7F - hi)) & highs
-        }
-        let lower = w | (ones &* 0x20)
-        let hex = inRange(w, UInt8(ascii: "0"), UInt8(ascii: "9")) | inRange(lower, UInt8(ascii: "a"), UInt8(ascii: "f"))
-        guard w & highs == 0, hex == highs else { return nil }
-        // '0'...'9' are 0x30...0x39, letters 0x41...0x46 and 0x61...0x66:
-        // the low four bits, plus 9 for a letter (bit 6 set).
-        let nibbles = (w & (ones &* 0x0F)) &+ ((w >> 6) & ones) &* 9
-        // Pairs of nibbles into bytes (high nibble first), then the four
-        // bytes next to each other.
-        var v = ((nibbles & 0x00FF_00FF_00FF_00FF) << 4) | ((nibbles >> 8) & 0x00FF_00FF_00FF_00FF)
-        v = (v | (v >> 8)) & 0x0000_FFFF_0000_FFFF
-        v = (v | (v >> 16)) & 0x0000_0000_FFFF_FFFF
-        return UInt32(truncatingIfNeeded: v)
     }
 
     /// The value of every byte as a hex digit; 0xFF for a byte that is not one.
