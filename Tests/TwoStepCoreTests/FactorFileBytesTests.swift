@@ -95,6 +95,24 @@ struct FactorFileBytesTests {
         }
     }
 
+    @Test("zero-padded integers: the same on the stack and in an array, wider values unpadded")
+    func padded() {
+        for (value, width, expected) in [(Int64(0), 4, "0000"), (7, 4, "0007"), (1234, 4, "1234"), (99_999, 4, "99999"),
+                                         (1_764_221_000, 10, "1764221000"), (42, 10, "0000000042"), (-5, 4, "-5")] {
+            var stack = StackBytes()
+            DecimalDigits.write(value, minimumWidth: width, to: &stack)
+            var onStack = [UInt8]()
+            stack.append(to: &onStack)
+            var inArray = [UInt8]()
+            DecimalDigits.append(value, minimumWidth: width, to: &inArray)
+            #expect(String(decoding: onStack, as: UTF8.self) == expected, "\(value)")
+            #expect(String(decoding: inArray, as: UTF8.self) == expected, "\(value)")
+        }
+        var record = Record(keyword: "failures")
+        record.append("count", 3, width: 4)
+        #expect(record.text == "failures count=0003")
+    }
+
     @Test("printable-ASCII check agrees with the byte-by-byte one")
     func printable() throws {
         for length in 0..<40 {

@@ -161,7 +161,7 @@ public struct Record: Sendable, Equatable {
         let written = appendSmallField(key, valueCount: max(width, DecimalDigits.maxLength)) {
             DecimalDigits.write(value, minimumWidth: width, to: &$0)
         }
-        if !written { appendField(key) { DecimalDigits.append(value, to: &$0) } }
+        if !written { appendField(key) { DecimalDigits.append(value, minimumWidth: width, to: &$0) } }
     }
 
     /// Appends a field of bytes in lower-case hex.
@@ -327,11 +327,22 @@ enum DecimalDigits {
     /// negative value unpadded).
     static func write<I: FixedWidthInteger>(_ value: I, minimumWidth: Int, to out: inout StackBytes) {
         withDigits(value) { digits in
-            if value >= 0 {
-                for _ in 0..<max(0, minimumWidth - digits.count) { out.put(UInt8(ascii: "0")) }
-            }
+            for _ in 0..<padding(value, digits.count, minimumWidth) { out.put(UInt8(ascii: "0")) }
             out.put(digits)
         }
+    }
+
+    /// Appends `value` as `write(_:minimumWidth:to:)` writes it.
+    static func append<I: FixedWidthInteger>(_ value: I, minimumWidth: Int, to out: inout [UInt8]) {
+        withDigits(value) { digits in
+            out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: padding(value, digits.count, minimumWidth)))
+            out.append(contentsOf: digits)
+        }
+    }
+
+    /// The zeros that pad `count` digits of `value` to `minimumWidth`.
+    private static func padding<I: FixedWidthInteger>(_ value: I, _ count: Int, _ minimumWidth: Int) -> Int {
+        value < 0 ? 0 : max(0, minimumWidth - count)
     }
 
     /// Calls `body` with `value` as `String(value)` writes it, in a buffer on
