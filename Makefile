@@ -80,12 +80,15 @@ STATIC_CXX_DIR := $(CURDIR)/$(MODULE_BUILD)/static-cxx
 # (BENCHMARKS.md). It needs glibc 2.36 (GLIBC_ABI_DT_RELR; build-deb raises
 # the package's libc6 floor to match) and the toolchain's lld: its default
 # linker, gold, cannot pack them, and GNU ld loses RELRO on this module
-# (its writable .rodata comes first in the data segment).
+# (its writable .rodata comes first in the data segment). lld also places
+# the functions a login runs (pam/hot-symbols.txt, bench/order-file.py)
+# next to each other: fewer page faults per process.
 PACKED_RELOCS ?= $(STATIC_CXX)
 MODULE_FLAGS := -c release --product pam_twostep --scratch-path $(MODULE_BUILD) \
 	--disable-local-rpath -Xswiftc -static-stdlib \
 	$(if $(filter 1,$(STATIC_CXX)),-Xswiftc -L$(STATIC_CXX_DIR)) \
-	$(if $(filter 1,$(PACKED_RELOCS)),-Xswiftc -use-ld=lld -Xlinker -z -Xlinker pack-relative-relocs) \
+	$(if $(filter 1,$(PACKED_RELOCS)),-Xswiftc -use-ld=lld -Xlinker -z -Xlinker pack-relative-relocs \
+	  -Xlinker --symbol-ordering-file=$(CURDIR)/pam/hot-symbols.txt -Xlinker --no-warn-symbol-ordering) \
 	-Xlinker --version-script=$(CURDIR)/pam/exports.map -Xlinker -znodelete -Xlinker -s
 
 .PHONY: all build module bench deps test-deps install install-files uninstall man deb test-deb test unit-test integration-test clean
