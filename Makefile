@@ -74,7 +74,8 @@ STATIC_CXX ?= $(if $(filter /%,$(firstword $(STATIC_CXX_LIBS))),1,0)
 STATIC_CXX_DIR := $(CURDIR)/$(MODULE_BUILD)/static-cxx
 #
 # PACKED_RELOCS=1 (the default with STATIC_CXX=1, whose glibc floor it
-# shares) links with -z pack-relative-relocs (DT_RELR): the ~19,000
+# shares, when the toolchain has ld.lld) links with -z pack-relative-relocs
+# (DT_RELR): the ~19,000
 # relative relocations of the static Swift runtime take 3 KB instead of
 # 460 KB, and every process that loads the module starts ~0.1 ms sooner
 # (BENCHMARKS.md). It needs glibc 2.36 (GLIBC_ABI_DT_RELR; build-deb raises
@@ -83,7 +84,7 @@ STATIC_CXX_DIR := $(CURDIR)/$(MODULE_BUILD)/static-cxx
 # (its writable .rodata comes first in the data segment). lld also places
 # the functions a login runs (pam/hot-symbols.txt, bench/order-file.py)
 # next to each other: fewer page faults per process.
-PACKED_RELOCS ?= $(STATIC_CXX)
+PACKED_RELOCS ?= $(if $(and $(filter 1,$(STATIC_CXX)),$(shell command -v ld.lld)),1,0)
 MODULE_FLAGS := -c release --product pam_twostep --scratch-path $(MODULE_BUILD) \
 	--disable-local-rpath -Xswiftc -static-stdlib \
 	$(if $(filter 1,$(STATIC_CXX)),-Xswiftc -L$(STATIC_CXX_DIR)) \
