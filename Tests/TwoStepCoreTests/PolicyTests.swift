@@ -58,6 +58,14 @@ import Testing
         #expect(throws: TwoStepError.self) { try StorePathTemplate("/srv/%u/../x").path(user: "bob", home: "/h") }
     }
 
+    @Test func pathsAreCheckedAsTheKernelReadsThem() throws {
+        // "/" and a combining mark are one Character but two components to
+        // the kernel: the ".." before it is a real parent directory.
+        #expect(throws: TwoStepError.self) { try StorePathTemplate.standard.path(user: "bob", home: "/home/../\u{301}x") }
+        // And a home that starts with "/" and a combining mark is absolute.
+        #expect(try StorePathTemplate.standard.path(user: "bob", home: "/\u{618}h") == "/\u{618}h/.twostep")
+    }
+
     @Test func dotsInsideANameAreNotAnEscape() throws {
         #expect(try StorePathTemplate("/srv/%u/..x").path(user: "a..b", home: "/h") == "/srv/a..b/..x")
         #expect(try StorePathTemplate("%h/...").path(user: "bob", home: "/home/bob..") == "/home/bob../...")
