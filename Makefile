@@ -84,7 +84,8 @@ STATIC_CXX_DIR := $(CURDIR)/$(MODULE_BUILD)/static-cxx
 # (its writable .rodata comes first in the data segment). lld also places
 # the functions a login runs (pam/hot-symbols.txt, bench/order-file.py)
 # next to each other: fewer page faults per process.
-PACKED_RELOCS ?= $(if $(and $(filter 1,$(STATIC_CXX)),$(shell command -v ld.lld)),1,0)
+# (make 4.3 runs $(shell) with the caller's PATH, not the one exported above.)
+PACKED_RELOCS ?= $(if $(and $(filter 1,$(STATIC_CXX)),$(shell PATH='$(PATH)' command -v ld.lld)),1,0)
 MODULE_FLAGS := -c release --product pam_twostep --scratch-path $(MODULE_BUILD) \
 	--disable-local-rpath -Xswiftc -static-stdlib \
 	$(if $(filter 1,$(STATIC_CXX)),-Xswiftc -L$(STATIC_CXX_DIR)) \
