@@ -14,13 +14,13 @@ are skipped by the linker, so an old list only orders less; run this again
 after larger changes to the login path.
 """
 import argparse
-import re
 import subprocess
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench as B  # noqa: E402
+import process_profile  # noqa: E402
 
 OUT = Path(__file__).resolve().parent.parent / "pam" / "hot-symbols.txt"
 
@@ -41,12 +41,9 @@ def main():
             out = bench.root / f"callgrind.order.{answer.strip('@')}"
             subprocess.run(["valgrind", "--tool=callgrind", "--demangle=no", f"--callgrind-out-file={out}"] + args,
                            capture_output=True, check=True)
-            ann = subprocess.run(["callgrind_annotate", "--threshold=100", "--inclusive=no", str(out)],
-                                 capture_output=True, text=True, check=True).stdout
-            for line in ann.splitlines():
-                m = re.match(r"\s*([\d,]+) \([^)]*\)\s+\S*?:(\S+) \[(.*)\]$", line)
-                if m and m.group(3) == module and not m.group(2).startswith("0x"):
-                    cost[m.group(2)] = cost.get(m.group(2), 0) + int(m.group(1).replace(",", ""))
+            for n, function, obj in process_profile.rows(out)[1]:
+                if obj == module and not function.startswith("0x"):
+                    cost[function] = cost.get(function, 0) + n
     finally:
         bench.cleanup()
     names = sorted(cost, key=lambda n: -cost[n])

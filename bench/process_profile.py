@@ -24,10 +24,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench as B  # noqa: E402
 
 
-def objects(callgrind_out):
-    ann = subprocess.run(["callgrind_annotate", "--inclusive=no", "--threshold=100", callgrind_out],
-                         capture_output=True, text=True).stdout
-    total, per = 0, collections.Counter()
+def rows(callgrind_out):
+    """(total, [(instructions, function, object)]) of a callgrind output,
+    each function's own instructions (callgrind_annotate --inclusive=no);
+    the function is as the output names it (mangled when recorded with
+    valgrind --demangle=no), the object "?" when it names none."""
+    ann = subprocess.run(["callgrind_annotate", "--inclusive=no", "--threshold=100", str(callgrind_out)],
+                         capture_output=True, text=True, check=True).stdout
+    total, found = 0, []
     for line in ann.splitlines():
         m = re.match(r"\s*([\d,]+) \([^)]*\)\s+(.*)$", line)
         if not m:
@@ -36,8 +40,18 @@ def objects(callgrind_out):
         if "PROGRAM TOTALS" in m.group(2):
             total = n
             continue
+        f = re.match(r"\S*?:(\S+) \[([^\]]*)\]$", m.group(2))
         o = re.search(r"\[([^\]]*)\]$", m.group(2))
-        per[o.group(1) if o else "?"] += n
+        found.append((n, f.group(1) if f else m.group(2), o.group(1) if o else "?"))
+    return total, found
+
+
+def objects(callgrind_out):
+    """(total, instructions per shared object)."""
+    total, found = rows(callgrind_out)
+    per = collections.Counter()
+    for n, _, obj in found:
+        per[obj] += n
     return total, per
 
 

@@ -40,28 +40,30 @@ public enum HMAC {
     /// The HMACs of the `length`-byte pieces of `messages` under the secret
     /// `key` (the TOTP codes of a window), one after the other in one array
     /// (`algorithm.digestLength` bytes each), with the key set once: Nettle
-    /// starts every message from the keyed state.
+    /// starts every message from the keyed state. `messages.count` is a
+    /// multiple of `length`.
     public static func authenticate(_ algorithm: OTPAlgorithm, key: SecretBytes, messages: [UInt8], each length: Int) -> [UInt8] {
         key.withUnsafeBytes { k in messages.withUnsafeBytes { m in authenticate(algorithm, key: k, messages: m, each: length) } }
     }
 
-    /// The HMACs of the `length`-byte pieces of `messages` (one piece when
-    /// `length` is 0 or `messages` is shorter), one after the other.
+    /// The HMACs of the `length`-byte pieces of `messages`, one after the
+    /// other; `length` 0 is one empty message. `messages` must be a whole
+    /// number of pieces (a programming error otherwise, never input).
     private static func authenticate(
         _ algorithm: OTPAlgorithm, key: UnsafeRawBufferPointer, messages: UnsafeRawBufferPointer, each length: Int
     ) -> [UInt8] {
-        let pieces = length == 0 ? 1 : max(1, messages.count / length)
-        let n = pieces == 1 ? messages.count : length
+        precondition(length == 0 ? messages.count == 0 : messages.count % length == 0, "HMAC: not a whole number of messages")
+        let pieces = length == 0 ? 1 : messages.count / length
         switch algorithm {
         case .sha1:
             return mac(hmac_sha1_ctx(), nettle_hmac_sha1_set_key, nettle_hmac_sha1_update, nettle_hmac_sha1_digest,
-                       length: algorithm.digestLength, key: key, messages: messages, pieces: pieces, each: n)
+                       length: algorithm.digestLength, key: key, messages: messages, pieces: pieces, each: length)
         case .sha256:
             return mac(hmac_sha256_ctx(), nettle_hmac_sha256_set_key, nettle_hmac_sha256_update, nettle_hmac_sha256_digest,
-                       length: algorithm.digestLength, key: key, messages: messages, pieces: pieces, each: n)
+                       length: algorithm.digestLength, key: key, messages: messages, pieces: pieces, each: length)
         case .sha512:
             return mac(hmac_sha512_ctx(), nettle_hmac_sha512_set_key, nettle_hmac_sha512_update, nettle_hmac_sha512_digest,
-                       length: algorithm.digestLength, key: key, messages: messages, pieces: pieces, each: n)
+                       length: algorithm.digestLength, key: key, messages: messages, pieces: pieces, each: length)
         }
     }
 
