@@ -12,6 +12,8 @@
 //   FuzzKeyURI         KeyURI(parsing:) → uri → parse again: equal
 //   FuzzBase32         decode → encode → decode: equal; encode → decode: equal
 //   FuzzModuleOptions  ModuleOptions(arguments:) from NUL-separated arguments
+//   FuzzConfiguration  SystemConfiguration(parsing:path:) (twostep.conf): ranges,
+//                      known keys once each, errors on the input's own lines
 //   FuzzVerifier       Verifier.verify on (file, answer): an accepted answer is
 //                      always a code computed here independently (Nettle HMAC)
 import PackageDescription
@@ -32,6 +34,7 @@ let package = Package(
         fuzzer("FuzzKeyURI"),
         fuzzer("FuzzBase32"),
         fuzzer("FuzzModuleOptions"),
+        fuzzer("FuzzConfiguration"),
         fuzzer("FuzzVerifier"),
     ]
 )

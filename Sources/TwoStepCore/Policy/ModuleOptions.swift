@@ -8,8 +8,14 @@ public enum TrustBy: String, Sendable, Equatable {
     case both
 }
 
-/// The module's options from the pam.d line (SPEC §3), parsed strictly: an
-/// unknown or malformed option is an error (the module then denies).
+/// The module's options (SPEC §3), parsed strictly: an unknown or malformed
+/// option is an error (the module then denies).
+///
+/// They come from two places, read with the same names and rules
+/// (`ConfigurationKey`, `set`): the system configuration file
+/// (`SystemConfiguration.options`, SPEC §7) and the pam.d line, whose
+/// arguments override the file's values for that line
+/// (`init(arguments:base:)`).
 public struct ModuleOptions: Sendable, Equatable {
     public var store = StorePathTemplate.standard
     public var nullok = false
@@ -25,68 +31,154 @@ public struct ModuleOptions: Sendable, Equatable {
     public var debug = false
     public var prompt = "Verification code: "
     public var forwardPass = false
+    /// Where twostepd's sockets are (`socket_dir=`, SPEC §9).
+    public var socketDirectory = "/run/twostep"
 
     /// The defaults.
     public init() {}
 
-    /// Parses the arguments libpam passes (`argv` of `pam_sm_authenticate`).
-    public init(arguments: [String]) throws(TwoStepError) {
-        self.init()
-        // A few options at most: an array (a Set would cost a hash table and,
-        // in a fresh process, a runtime conformance lookup for String: Hashable).
-        var seen = [String]()
+    /// Parses the arguments libpam passes (`argv` of `pam_sm_authenticate`)
+    /// over `base` (the configuration file's options): an argument replaces
+    /// the base's value of that option (`exempt_rhost=` replaces the whole
+    /// list). An unknown option, one given twice on the line, a file-only
+    /// key, a missing or malformed value is an error. `config=` is checked
+    /// here (absolute, once) but not applied: the caller reads that file
+    /// first (`configurationFile(in:)`) and passes its options as `base`.
+    public init(arguments: [String], base: ModuleOptions = ModuleOptions()) throws(TwoStepError) {
+        self = base
+        // A few options at most: a bit mask of the keys seen (a Set would
+        // cost a hash table and, in a fresh process, a runtime conformance
+        // lookup for String: Hashable).
+        var seen: UInt32 = 0
         for argument in arguments {
-            let (name, value) = Self.split(argument)
-            guard !seen.contains(name) else { throw .invalidParameter("option '\(name)' is given twice") }
-            seen.append(name)
-            switch (name, value) {
-            case ("nullok", nil): nullok = true
-            case ("debug", nil): debug = true
-            case ("forward_pass", nil): forwardPass = true
-            case ("store", let v?): store = try StorePathTemplate(v)
-            case ("window", let v?): policy.window = try Self.number(name, v, in: 0...10)
-            case ("trust_days", let v?): trustDays = try Self.number(name, v, in: 0...3650)
-            case ("trust_by", let v?):
-                guard let t = TrustBy(rawValue: v) else { throw .invalidParameter("trust_by must be rhost, key or both (got '\(v)')") }
-                trustBy = t
-            case ("max_failures", let v?): policy.maxFailures = try Self.number(name, v, in: 1...1000)
-            case ("lockout", let v?): policy.lockoutSeconds = Int64(try Self.number(name, v, in: 0...604_800))
-            case ("channels", let v?):
-                guard v.hasPrefix("/") else { throw .invalidParameter("channels must be an absolute directory (got '\(v)')") }
-                channels = v
-            case ("send_limit", let v?):
-                sendPolicy.limit = try Self.number(name, v, in: SendPolicy.limitRange)
-            case ("send_window", let v?):
-                sendPolicy.window = Int64(try Self.number(name, v, in: SendPolicy.windowRange))
-            case ("exempt_rhost", let v?):
-                exemptRemoteHosts = try v.split(separator: ",", omittingEmptySubsequences: false).map {
-                    (part) throws(TwoStepError) -> CIDR in try CIDR(parsing: String(part))
+            var argument = argument
+            var failure: TwoStepError?
+            argument.withUTF8 { bytes in
+                do throws(TwoStepError) {
+                    try apply(argument: bytes, seen: &seen)
+                } catch {
+                    failure = error
                 }
-            case ("prompt", let v?):
-                guard !v.isEmpty, v.utf8.allSatisfy({ $0 >= 0x20 && $0 != 0x7f }) else {
-                    throw .invalidParameter("prompt must be printable text")
-                }
-                prompt = v
-            default:
-                throw .invalidParameter(value == nil && Self.known.contains(name)
-                    ? "option '\(name)' needs a value (\(name)=…)"
-                    : Self.flags.contains(name) ? "option '\(name)' takes no value" : "unknown option '\(argument)'")
             }
+            if let failure { throw failure }
         }
     }
 
-    private static let flags = ["nullok", "debug", "forward_pass"]
-    private static let known = ["store", "window", "trust_days", "trust_by", "max_failures", "lockout", "channels", "send_limit", "send_window", "exempt_rhost", "prompt"]
-
-    private static func split(_ argument: String) -> (String, String?) {
-        guard let eq = argument.firstIndex(of: "=") else { return (argument, nil) }
-        return (String(argument[..<eq]), String(argument[argument.index(after: eq)...]))
+    /// The file named by `config=` among `arguments`, nil when there is
+    /// none (then the caller reads the default file). Throws when `config=`
+    /// is malformed or given twice; every other argument is left for
+    /// `init(arguments:base:)`.
+    public static func configurationFile(in arguments: [String]) throws(TwoStepError) -> String? {
+        var found: String?
+        for argument in arguments {
+            var argument = argument
+            var failure: TwoStepError?
+            argument.withUTF8 { bytes in
+                let (name, value) = split(bytes)
+                guard ConfigurationKey(name: name) == .config else { return }
+                if found != nil {
+                    failure = .invalidParameter("option 'config' is given twice")
+                } else if let value {
+                    do throws(TwoStepError) {
+                        found = try OptionValue.absolutePath(.config, value, what: "file")
+                    } catch {
+                        failure = error
+                    }
+                } else {
+                    failure = .invalidParameter("option 'config' needs a value (config=…)")
+                }
+            }
+            if let failure { throw failure }
+        }
+        return found
     }
 
-    private static func number(_ name: String, _ text: String, in range: ClosedRange<Int>) throws(TwoStepError) -> Int {
-        guard text.allSatisfy({ $0.isASCII && $0.isNumber }), let n = Int(text), range.contains(n) else {
-            throw .invalidParameter("\(name) must be a whole number from \(range.lowerBound) to \(range.upperBound) (got '\(text)')")
+    /// Applies one option as written on a pam.d line (`value` nil: the bare
+    /// name, which only yes/no options allow and which means yes). A key of
+    /// twostep.conf only is an error here.
+    public mutating func set(name: String, value: String?) throws(TwoStepError) {
+        guard let key = ConfigurationKey(name: name) else { throw .invalidParameter("unknown option '\(name)'") }
+        guard key.isAllowed(in: .moduleLine) else { throw Self.fileOnly(key) }
+        guard var value else {
+            guard key.isYesNo else { throw Self.needsValue(key) }
+            try set(key, nil)
+            return
         }
-        return n
+        var failure: TwoStepError?
+        value.withUTF8 { bytes in
+            do throws(TwoStepError) { try set(key, bytes) } catch { failure = error }
+        }
+        if let failure { throw failure }
+    }
+
+    /// Applies one module option, from a pam.d argument or a file line:
+    /// the one place that knows what each option's value may be. `value`
+    /// nil is a bare yes/no name (the caller has checked the key allows it).
+    /// Keys that are not module options (`config`, the file-only keys) are
+    /// left alone: their owners apply them.
+    mutating func set(_ key: ConfigurationKey, _ value: UnsafeBufferPointer<UInt8>?) throws(TwoStepError) {
+        if key.isYesNo {
+            let on = try OptionValue.yesNo(key, value)
+            switch key {
+            case .nullok: nullok = on
+            case .debug: debug = on
+            case .forwardPass: forwardPass = on
+            default: break
+            }
+            return
+        }
+        guard let v = value else { throw Self.needsValue(key) }
+        switch key {
+        case .store: store = try StorePathTemplate(OptionValue.text(v))
+        case .window: policy.window = try OptionValue.number(key, v, in: 0...10)
+        case .trustDays: trustDays = try OptionValue.number(key, v, in: 0...3650)
+        case .trustBy:
+            let i = try OptionValue.choice(key, v, ["rhost", "key", "both"])
+            trustBy = [TrustBy.rhost, .key, .both][i]
+        case .maxFailures: policy.maxFailures = try OptionValue.number(key, v, in: 1...1000)
+        case .lockout: policy.lockoutSeconds = Int64(try OptionValue.number(key, v, in: 0...604_800))
+        case .channels: channels = try OptionValue.absolutePath(key, v, what: "directory")
+        case .sendLimit: sendPolicy.limit = try OptionValue.number(key, v, in: SendPolicy.limitRange)
+        case .sendWindow: sendPolicy.window = Int64(try OptionValue.number(key, v, in: SendPolicy.windowRange))
+        case .exemptRhost:
+            exemptRemoteHosts = try OptionValue.text(v).split(separator: ",", omittingEmptySubsequences: false).map {
+                (part) throws(TwoStepError) -> CIDR in try CIDR(parsing: String(part))
+            }
+        case .prompt:
+            guard !v.isEmpty, v.allSatisfy({ $0 >= 0x20 && $0 != 0x7f }) else {
+                throw .invalidParameter("prompt must be printable text")
+            }
+            prompt = OptionValue.text(v)
+        case .socketDir: socketDirectory = try OptionValue.absolutePath(key, v, what: "directory")
+        case .config: _ = try OptionValue.absolutePath(key, v, what: "file")
+        default: break
+        }
+    }
+
+    /// One pam.d argument, `name` or `name=value`.
+    private mutating func apply(argument: UnsafeBufferPointer<UInt8>, seen: inout UInt32) throws(TwoStepError) {
+        let (name, value) = Self.split(argument)
+        guard let key = ConfigurationKey(name: name) else {
+            throw .invalidParameter("unknown option '\(OptionValue.text(argument))'")
+        }
+        guard key.isAllowed(in: .moduleLine) else { throw Self.fileOnly(key) }
+        guard seen & key.bit == 0 else { throw .invalidParameter("option '\(key.text)' is given twice") }
+        seen |= key.bit
+        try set(key, value)
+    }
+
+    /// `name` and the value after the first `=` (nil: no `=`).
+    private static func split(_ argument: UnsafeBufferPointer<UInt8>) -> (UnsafeBufferPointer<UInt8>, UnsafeBufferPointer<UInt8>?) {
+        let eq = ByteScan.firstIndex(of: UInt8(ascii: "="), in: argument, from: 0)
+        guard eq < argument.count else { return (argument, nil) }
+        return (UnsafeBufferPointer(rebasing: argument[..<eq]), UnsafeBufferPointer(rebasing: argument[(eq + 1)...]))
+    }
+
+    private static func needsValue(_ key: ConfigurationKey) -> TwoStepError {
+        .invalidParameter("option '\(key.text)' needs a value (\(key.text)=…)")
+    }
+
+    private static func fileOnly(_ key: ConfigurationKey) -> TwoStepError {
+        .invalidParameter("'\(key.text)' is a key of twostep.conf, not a module option")
     }
 }
