@@ -1,0 +1,94 @@
+import TwoStepCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The system configuration file on disk (SPEC §7): the only code that
+/// opens it. Read by the module on every login, so one `open`, one
+/// `fstat`, one `read` (two when the file grew meanwhile) and a `close`; a
+/// missing file is one failed `open`.
+///
+/// Rules, checked on the open descriptor (so on the file that is read):
+/// - missing (ENOENT, also for a missing /etc/twostep): the built-in
+///   defaults, `SystemConfiguration()`;
+/// - symbolic links are followed, because configuration tools manage /etc
+///   files that way; the file they end at is the one checked. A link that
+///   leads nowhere is an error, not a missing file (a dangling link is
+///   somebody's mistake, and the defaults could be weaker than the file
+///   meant to be);
+/// - it must be a regular file (opened with `O_NONBLOCK`: a FIFO cannot
+///   hang a login), owned by root, not writable by group or others, and
+///   at most `maxSize` bytes. It needs no other permission: mode 0644 lets
+///   the users who run `twostep` read it (it holds no secret: a database
+///   password is in the root-only file `database_password_file=` names);
+/// - anything else, and every parse error, is a `ConfigurationError`
+///   naming the file (and the line).
+///
+/// The directories on the way are the administrator's, as for any file in
+/// /etc: they are not checked.
+public enum ConfigurationFile {
+    /// /etc/twostep/twostep.conf.
+    public static let defaultPath = SystemConfiguration.defaultPath
+    /// Larger files are refused unread.
+    public static let maxSize = 64 << 10
+
+    /// Reads and parses the file at `path`; the built-in defaults when it
+    /// does not exist.
+    public static func load(path: String = defaultPath) throws(ConfigurationError) -> SystemConfiguration {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
+        guard fd >= 0 else {
+            let e = errno
+            if e == ENOENT {
+                // A dangling symbolic link is not a missing file.
+                var st = stat()
+                if lstat(path, &st) == 0 && st.st_mode & S_IFMT == S_IFLNK {
+                    throw .unsafe(path: path, reason: "it is a symbolic link to a file that does not exist")
+                }
+                return SystemConfiguration()
+            }
+            throw .io(path: path, operation: "open", errno: e)
+        }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw .io(path: path, operation: "stat", errno: errno) }
+        try check(st, path: path)
+        let bytes = try read(fd, size: Int(st.st_size), path: path)
+        return try SystemConfiguration(parsing: bytes, path: path)
+    }
+
+    /// The checks on the file read (after following links).
+    static func check(_ st: stat, path: String) throws(ConfigurationError) {
+        guard st.st_mode & S_IFMT == S_IFREG else { throw .unsafe(path: path, reason: "it is not a regular file") }
+        let rule = "it must be owned by root and not writable by group or others"
+        guard st.st_uid == 0 else { throw .unsafe(path: path, reason: "it is owned by uid \(st.st_uid), not by root; \(rule)") }
+        guard st.st_mode & (S_IWGRP | S_IWOTH) == 0 else {
+            throw .unsafe(path: path, reason: "it is writable by group or others (mode \(String(st.st_mode & 0o7777, radix: 8))); \(rule)")
+        }
+        guard st.st_size <= maxSize else { throw .unsafe(path: path, reason: "it is larger than \(maxSize) bytes") }
+    }
+
+    /// The whole file: one read into a buffer one byte larger than `fstat`
+    /// said; a read that fills it means the file grew meanwhile, and it is
+    /// read on, up to the size limit.
+    private static func read(_ fd: Int32, size: Int, path: String) throws(ConfigurationError) -> [UInt8] {
+        var data = [UInt8](repeating: 0, count: min(size, maxSize) + 1)
+        var count = 0
+        while true {
+            if count == data.count {
+                guard count <= maxSize else { throw .unsafe(path: path, reason: "it is larger than \(maxSize) bytes") }
+                data.append(contentsOf: [UInt8](repeating: 0, count: min(data.count, maxSize + 1 - count)))
+            }
+            let n = data.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + count, $0.count - count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw .io(path: path, operation: "read", errno: errno)
+            }
+            if n == 0 { break }
+            count += n
+            // What fstat said, read with room to spare: no read for the end.
+            if count == size && count < data.count { break }
+        }
+        data.removeSubrange(count...)
+        return data
+    }
+}
