@@ -290,11 +290,12 @@ private func parseError(_ text: String) -> ConfigurationError? {
 @Suite struct ModuleOptionsMergeTests {
     @Test func theLineOverridesTheFile() throws {
         let file = try parse("store=/var/lib/twostep/%u\nwindow=2\nmax_failures=3\nnullok=yes\nexempt_rhost=10.0.0.0/8,::1\n")
-        let o = try ModuleOptions(arguments: ["window=0", "nullok=no", "exempt_rhost=192.0.2.1"], base: file.options)
+        let o = try ModuleOptions(arguments: ["window=0", "exempt_rhost=192.0.2.1", "debug"], base: file.options)
         #expect(o.store == file.options.store, "not on the line: the file's value")
         #expect(o.policy.maxFailures == 3)
         #expect(o.policy.window == 0)
-        #expect(o.nullok == false, "nullok=no on the line turns the file's nullok off")
+        #expect(o.nullok, "the file's nullok stays")
+        #expect(o.debug, "a bare flag on the line turns it on")
         #expect(o.exemptRemoteHosts == [try CIDR(parsing: "192.0.2.1")], "the line's list replaces the file's")
         #expect(try ModuleOptions(arguments: [], base: file.options) == file.options)
         #expect(try ModuleOptions(arguments: ["nullok"], base: ModuleOptions()).nullok)
@@ -307,7 +308,7 @@ private func parseError(_ text: String) -> ConfigurationError? {
             try ModuleOptions(arguments: ["window=5", "window=5"], base: file.options)
         }
         #expect(throws: TwoStepError.invalidParameter("option 'nullok' is given twice")) {
-            try ModuleOptions(arguments: ["nullok", "nullok=yes"])
+            try ModuleOptions(arguments: ["nullok", "nullok"])
         }
     }
 
@@ -318,7 +319,9 @@ private func parseError(_ text: String) -> ConfigurationError? {
         ("offline", "'offline' is a key of twostep.conf, not a module option"),
         ("windw=1", "unknown option 'windw=1'"),
         ("window", "option 'window' needs a value (window=…)"),
-        ("nullok=1", "nullok must be yes or no (got '1')"),
+        ("nullok=1", "option 'nullok' takes no value on a pam.d line (nullok=yes|no is for twostep.conf)"),
+        ("nullok=yes", "option 'nullok' takes no value on a pam.d line (nullok=yes|no is for twostep.conf)"),
+        ("debug=no", "option 'debug' takes no value on a pam.d line (debug=yes|no is for twostep.conf)"),
         ("socket_dir=relative", "socket_dir must be an absolute directory (got 'relative')"),
         ("config=relative.conf", "config must be an absolute file (got 'relative.conf')"),
         ("config", "option 'config' needs a value (config=…)"),
@@ -356,5 +359,7 @@ private func parseError(_ text: String) -> ConfigurationError? {
         #expect(throws: TwoStepError.self) { try o.set(name: "window", value: nil) }
         #expect(throws: TwoStepError.self) { try o.set(name: "windw", value: "1") }
         #expect(throws: TwoStepError.self) { try o.set(name: "backend", value: "file") }
+        #expect(throws: TwoStepError.self) { try o.set(name: "config", value: "/x.conf") }
+        #expect(throws: TwoStepError.self) { try o.set(name: "nullok", value: "1") }
     }
 }

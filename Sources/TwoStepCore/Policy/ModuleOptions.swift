@@ -40,8 +40,10 @@ public struct ModuleOptions: Sendable, Equatable {
     /// Parses the arguments libpam passes (`argv` of `pam_sm_authenticate`)
     /// over `base` (the configuration file's options): an argument replaces
     /// the base's value of that option (`exempt_rhost=` replaces the whole
-    /// list). An unknown option, one given twice on the line, a file-only
-    /// key, a missing or malformed value is an error. `config=` is checked
+    /// list; a bare `nullok`, `debug` or `forward_pass` turns it on — to
+    /// have one off for a line, leave it out of the file). An unknown
+    /// option, one given twice on the line, a file-only key, a yes/no
+    /// option with a value, a missing or malformed value is an error. `config=` is checked
     /// here (absolute, once) but not applied: the caller reads that file
     /// first (`configurationFile(in:)`) and passes its options as `base`.
     public init(arguments: [String], base: ModuleOptions = ModuleOptions()) throws(TwoStepError) {
@@ -93,12 +95,15 @@ public struct ModuleOptions: Sendable, Equatable {
         return found
     }
 
-    /// Applies one option as written on a pam.d line (`value` nil: the bare
-    /// name, which only yes/no options allow and which means yes). A key of
-    /// twostep.conf only is an error here.
+    /// Applies one module option: `value` as twostep.conf writes it
+    /// (`window=2`, `nullok=no`), or nil for the bare name of a yes/no
+    /// option as a pam.d line writes it (yes). A key of twostep.conf only
+    /// (`backend` …) or `config` is an error here.
     public mutating func set(name: String, value: String?) throws(TwoStepError) {
         guard let key = ConfigurationKey(name: name) else { throw .invalidParameter("unknown option '\(name)'") }
-        guard key.isAllowed(in: .moduleLine) else { throw Self.fileOnly(key) }
+        guard key.isAllowed(in: .moduleLine), key != .config else {
+            throw key == .config ? .invalidParameter("config= is read before the options: see configurationFile(in:)") : Self.fileOnly(key)
+        }
         guard var value else {
             guard key.isYesNo else { throw Self.needsValue(key) }
             try set(key, nil)
@@ -164,6 +169,11 @@ public struct ModuleOptions: Sendable, Equatable {
         guard key.isAllowed(in: .moduleLine) else { throw Self.fileOnly(key) }
         guard seen & key.bit == 0 else { throw .invalidParameter("option '\(key.text)' is given twice") }
         seen |= key.bit
+        // On the line a yes/no option is its bare name (SPEC §3); `=yes`
+        // and `=no` are the file's form.
+        if key.isYesNo, value != nil {
+            throw .invalidParameter("option '\(key.text)' takes no value on a pam.d line (\(key.text)=yes|no is for twostep.conf)")
+        }
         try set(key, value)
     }
 

@@ -25,9 +25,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     require(options.channels.hasPrefix("/"), "relative channels directory")
     require(!options.prompt.isEmpty && options.prompt.utf8.allSatisfy { $0 >= 0x20 && $0 != 0x7f }, "unprintable prompt")
     require(options.socketDirectory.hasPrefix("/"), "relative socket directory")
-    // nullok only from `nullok` or `nullok=yes`.
-    require(options.nullok == arguments.contains { $0.utf8.elementsEqual("nullok".utf8) || $0.utf8.elementsEqual("nullok=yes".utf8) },
-            "nullok without the option")
+    require(options.nullok == arguments.contains { $0.utf8.elementsEqual("nullok".utf8) }, "nullok without the option")
     require((try? ModuleOptions(arguments: arguments)) == options, "parsing is not deterministic")
     for (user, home) in [("alice", "/home/alice"), ("..", "/home/x"), ("a/b", "/home/a"), ("bob", "/home/../etc"), ("carol", "")] {
         // As the kernel reads a path: bytes, `/` between components (a `/`
