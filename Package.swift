@@ -12,8 +12,15 @@
 //   TwoStepChannels      running channel plugins: path checks, clean env, time limit
 //   CPAMShim             the C shim: pam_sm_* entry points, wrappers of variadic libpam calls
 //   PAMTwoStep           the module's Swift side: options, conversation, the login flow
-//   TwoStepCLI           the `twostep` commands (swift-argument-parser)
+//   TwoStepAccounts      the operations on one user's record (AccountService), on the file
+//                        (LocalAccountService): shared by the CLI and twostepd
+//   TwoStepCLI           the `twostep` commands (swift-argument-parser), written once against
+//                        AccountService: the file, or twostepd (DaemonAccountService)
 //   twostep              main.swift only
+//   TwoStepVarlink       the Varlink protocol: messages, framing, errors, the CLI's client
+//                        (Foundation, no NIO: the CLI links it)
+//   TwoStepDaemon        twostepd: the Varlink server (SwiftNIO), sockets, lifecycle
+//   twostepd             main.swift only
 // TwoStepCore, TwoStepStore and TwoStepChannels import neither Foundation nor swift-crypto:
 // the PAM module links them into sshd, where load time matters.
 import PackageDescription
@@ -22,6 +29,7 @@ let package = Package(
     name: "twostep",
     products: [
         .executable(name: "twostep", targets: ["twostep"]),
+        .executable(name: "twostepd", targets: ["twostepd"]),
         // pam_twostep.so: built by `make module` with the flags that make it
         // self-contained (static stdlib, exports.map, -z nodelete).
         .library(name: "pam_twostep", type: .dynamic, targets: ["PAMTwoStep"]),
@@ -30,27 +38,47 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         .systemLibrary(name: "CCrypto", path: "Sources/CCrypto"),
         .systemLibrary(name: "CQRencode", path: "Sources/CQRencode"),
         .target(name: "TwoStepCore", dependencies: ["CCrypto"]),
-        .target(name: "CLinux"),
+        // The C targets: _FORTIFY_SOURCE=2 when optimised (release). Here, not -Xcc in the
+        // Makefile: that reaches swiftc's clang importer too, where it breaks the Glibc import.
+        .target(name: "CLinux", cSettings: [.define("_FORTIFY_SOURCE", to: "2", .when(configuration: .release))]),
         .target(name: "TwoStepStore", dependencies: ["TwoStepCore", "CLinux"]),
-        .target(name: "CChannelSpawn"),
+        .target(name: "CChannelSpawn", cSettings: [.define("_FORTIFY_SOURCE", to: "2", .when(configuration: .release))]),
         .target(name: "TwoStepChannels", dependencies: ["TwoStepCore", "CChannelSpawn"]),
-        .target(name: "CPAMShim", linkerSettings: [.linkedLibrary("pam")]),
+        .target(name: "CPAMShim", cSettings: [.define("_FORTIFY_SOURCE", to: "2", .when(configuration: .release))], linkerSettings: [.linkedLibrary("pam")]),
         .target(name: "PAMTwoStep", dependencies: ["CPAMShim", "TwoStepCore", "TwoStepStore", "TwoStepChannels"]),
         .target(
             name: "TwoStepCLI",
             dependencies: [
-                "TwoStepCore", "TwoStepStore", "TwoStepChannels", "CQRencode",
+                "TwoStepCore", "TwoStepStore", "TwoStepChannels", "TwoStepAccounts", "TwoStepVarlink", "CQRencode",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .target(name: "TwoStepAccounts", dependencies: ["TwoStepCore", "TwoStepStore", "TwoStepChannels"]),
         .executableTarget(name: "twostep", dependencies: ["TwoStepCLI"]),
+        .target(name: "TwoStepVarlink"),
+        .target(
+            name: "TwoStepDaemon",
+            dependencies: [
+                "TwoStepVarlink", "TwoStepAccounts", "TwoStepCore", "TwoStepStore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(name: "twostepd", dependencies: ["TwoStepDaemon"]),
         .testTarget(name: "TwoStepCoreTests", dependencies: ["TwoStepCore"]),
         .testTarget(name: "TwoStepStoreTests", dependencies: ["TwoStepStore"]),
         .testTarget(name: "TwoStepChannelsTests", dependencies: ["TwoStepChannels"]),
+        .testTarget(name: "TwoStepVarlinkTests", dependencies: ["TwoStepVarlink"]),
     ]
 )

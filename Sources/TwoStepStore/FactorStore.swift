@@ -275,6 +275,42 @@ public struct FactorStore: Sendable {
         try replace(in: dir, with: bytes)
     }
 
+    /// What `commit` stores once its body has decided.
+    public enum Ending: Sendable {
+        /// Write this content in place of the file (durably).
+        case write(FactorFile)
+        /// Remove the file.
+        case remove
+    }
+
+    /// One locked change that may replace the file whatever it held or
+    /// remove it (`enroll --force`, `disable`): under the exclusive lock,
+    /// `body` gets the current file (`.failure(.corrupt)` when it does not
+    /// parse, so that a corrupt file can still be replaced) and returns its
+    /// result and what to store. An error thrown by `body` writes nothing.
+    public func commit<T>(_ body: (Result<FactorFile, StoreError>) throws -> (T, Ending)) throws -> T {
+        let dir = try openDirectory()
+        defer { close(dir.fd) }
+        let fd = try openLocked(in: dir)
+        defer { close(fd) }
+        var oldBytes = try readAll(fd)
+        defer { cleanse(&oldBytes) }
+        let current: Result<FactorFile, StoreError>
+        do throws(StoreError) { current = .success(try parse(oldBytes)) } catch { current = .failure(error) }
+        let (result, ending) = try body(current)
+        switch ending {
+        case .write(let file):
+            var bytes = Array(file.text.utf8)
+            defer { cleanse(&bytes) }
+            try replace(in: dir, with: bytes)
+        case .remove:
+            guard unlinkat(dir.fd, name, 0) == 0 else { throw StoreError.io(path: path, operation: "unlink", errno: errno) }
+            removeStaleTemporaries(in: dir)
+            try syncDirectory(dir)
+        }
+        return result
+    }
+
     /// Removes the file (after the safety checks, under the lock).
     public func remove() throws(StoreError) {
         let dir = try openDirectory()

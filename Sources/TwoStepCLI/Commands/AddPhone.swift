@@ -1,4 +1,5 @@
 import ArgumentParser
+import TwoStepAccounts
 import TwoStepCore
 
 /// `twostep add phone`: a phone that receives codes by SMS or voice call.
@@ -10,7 +11,9 @@ struct AddPhone: ParsableCommand {
             The number is written with its region code (E.164): +966 50 123 4534, \
             +44 7700 900123. First a code from a method you already have authorizes the \
             change (--code; not needed for root with --user); then a code is sent to the \
-            number through the channel plugin and must be typed back (from the terminal, \
+            number through the channel plugin and must be typed back. The authorizing code is \
+            spent only once the phone is added: when the number cannot be confirmed it stays \
+            usable (from the terminal, \
             or a line of standard input when it is not one). A number that cannot \
             receive the code is not saved. Sends count towards the send limit (3 per 15 \
             minutes).
@@ -41,32 +44,14 @@ struct AddPhone: ParsableCommand {
 
     func run() throws {
         let number = try PhoneNumber(parsing: number)
-        let target = try target.resolve()
-        let file = try target.readEnabled()
-        if let existing = file.phones.first(where: { $0.number == number && $0.channel == channel }) {
-            throw CLIError.usage("\(number.e164) is already set up for \(channel.displayName) as \(existing.id)")
-        }
-        if !target.isAdministrator { try CodeCheck.refuseDuringLockout(file) }
-        let check = try CodeCheck.obtain(for: target, file: file, given: code)
-
-        // Authorize and count the send in one locked update, before anything is sent.
-        let now = Clock.now
-        let policy = SendPolicy.standard
-        try target.change(authorizing: check) { file in
-            if let until = policy.nextAllowed(after: file.sends, at: now) {
-                throw CLIError.refused("too many codes were sent recently; try again after \(Clock.local(until))")
-            }
-            policy.record(&file.sends, at: now)
-        }
-        try PhoneConfirmation.confirm(number, channel: channel, user: target.account.name, channels: channels.directory)
-
-        let id = try target.access { store in
-            try store.update { file -> String in
-                let phone = Phone(id: file.nextID(prefix: Phone.idPrefix), number: number, channel: channel, label: label, created: Clock.now)
-                file.factors.append(phone)
-                return phone.id
-            }
-        }
-        Console.out("Added phone \(id): \(channel.displayName) to \(number.masked) \"\(label)\".")
+        let target = try target.resolve(channels: channels.directory)
+        let authorizing = try CodeCheck.obtain(for: target, status: try target.enabledStatus(), given: code)
+        // The code is checked and the send counted first; it is spent only
+        // when the phone is added, after the confirmation comes back.
+        let answer = try PhoneConfirmation.send(number, channel: channel, code: authorizing, via: target.service)
+        let added = try target.service.addPhone(AddPhoneRequest(
+            phone: PhoneConfirmation.request(number, channel), label: label, code: authorizing, confirmation: answer))
+        CodeCheck.report(added.authorization)
+        Console.out("Added phone \(added.id): \(channel.displayName) to \(number.masked) \"\(label)\".")
     }
 }

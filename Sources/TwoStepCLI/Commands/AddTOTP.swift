@@ -1,4 +1,5 @@
 import ArgumentParser
+import TwoStepAccounts
 import TwoStepCore
 
 /// `twostep add totp`: another authenticator app.
@@ -27,26 +28,18 @@ struct AddTOTP: ParsableCommand {
 
     func run() throws {
         let target = try target.resolve()
-        let file = try target.readEnabled()
-        if !target.isAdministrator { try CodeCheck.refuseDuringLockout(file) }
+        let status = try target.enabledStatus()
+        if !target.isAdministrator { try CodeCheck.refuseDuringLockout(status) }
 
         let uri = try key.makeKey(for: target.account)
         try NewAuthenticator.show(uri, qr: !key.noQR)
-        let confirmed = try NewAuthenticator.confirm(
-            TOTPAuthenticator(
-                id: file.nextID(prefix: TOTPAuthenticator.idPrefix), secret: uri.secret,
-                parameters: uri.parameters, label: key.label, created: Clock.now),
-            code: newCode, flag: "--new-code")
-
-        let check = try CodeCheck.obtain(
-            for: target, file: file, given: code,
+        let confirmation = try NewAuthenticator.code(newCode, flag: "--new-code")
+        let authorizing = try CodeCheck.obtain(
+            for: target, status: status, given: code,
             question: "Enter a code from an authenticator you already had, or a backup code: ")
-        let id = try target.change(authorizing: check) { file in
-            var added = confirmed
-            added.id = file.nextID(prefix: TOTPAuthenticator.idPrefix)
-            file.factors.append(added)
-            return added.id
-        }
-        Console.out("Added authenticator \(id) \"\(key.label)\".")
+        let added = try target.service.addAuthenticator(AddAuthenticatorRequest(
+            key: NewAuthenticator.request(uri, label: key.label), newCode: confirmation, code: authorizing))
+        CodeCheck.report(added.authorization)
+        Console.out("Added authenticator \(added.id) \"\(key.label)\".")
     }
 }

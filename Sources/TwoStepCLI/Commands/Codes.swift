@@ -1,5 +1,5 @@
 import ArgumentParser
-import TwoStepCore
+import TwoStepAccounts
 
 /// `twostep codes`: a new set of backup codes.
 struct Codes: ParsableCommand {
@@ -24,11 +24,10 @@ struct Codes: ParsableCommand {
 
     func run() throws {
         let target = try target.resolve()
-        let file = try target.readEnabled()
-        let check = try CodeCheck.obtain(for: target, file: file, given: code)
-        let codes = try target.change(authorizing: check) { file in
-            try BackupCodeSet.replace(in: &file, count: count, at: Clock.now)
-        }
+        let authorizing = try CodeCheck.obtain(for: target, status: try target.enabledStatus(), given: code)
+        let result = try target.service.newBackupCodes(NewBackupCodesRequest(count: count, code: authorizing))
+        CodeCheck.report(result.authorization)
+        let codes = result.backupCodes
         if json {
             try JSONOutput.print(["backup_codes": codes])
         } else {

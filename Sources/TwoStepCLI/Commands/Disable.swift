@@ -1,5 +1,6 @@
 import ArgumentParser
-import TwoStepCore
+import TwoStepAccounts
+import TwoStepStore
 
 /// `twostep disable`: turn two-step verification off.
 struct Disable: ParsableCommand {
@@ -18,12 +19,10 @@ struct Disable: ParsableCommand {
 
     func run() throws {
         let target = try target.resolve()
-        let file = try target.read()
-        if file.isEnabled {
-            let check = try CodeCheck.obtain(for: target, file: file, given: code)
-            try target.change(authorizing: check) { _ in }
-        }
-        try target.access { try $0.remove() }
-        Console.out("Two-step verification is off for \(target.account.name): \(target.path) was removed.")
+        let status = try target.service.status()
+        guard status.exists else { throw AccountError(StoreError.notEnrolled(path: status.path)) }
+        let authorizing = status.enabled ? try CodeCheck.obtain(for: target, status: status, given: code) : nil
+        CodeCheck.report(try target.service.disable(DisableRequest(code: authorizing)))
+        Console.out("Two-step verification is off for \(target.account.name): \(status.path) was removed.")
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import TwoStepCore
+import TwoStepAccounts
 import TwoStepStore
 
 /// `twostep enroll`: create the factor file.
@@ -68,57 +69,38 @@ struct Enroll: ParsableCommand {
     }
 
     func run() throws {
-        let target = try target.resolve()
-        let replacing = try target.access { try $0.exists() }
-        if replacing {
-            guard force else {
-                throw CLIError.usage(
-                    "\(target.path) already exists: two-step verification is already set up for \(target.account.name). Use --force to replace it")
-            }
-            try target.authorizeReplacement(oldCode: oldCode)
-        }
+        let target = try target.resolve(channels: channels.directory)
+        let oldCode = try target.replacementCode(force: force, given: oldCode)
 
         let uri = try key.makeKey(for: target.account)
         if !json { try NewAuthenticator.show(uri, qr: !key.noQR) }
-        let now = Clock.now
-        let authenticator = try NewAuthenticator.confirm(
-            TOTPAuthenticator(
-                id: FactorFile().nextID(prefix: TOTPAuthenticator.idPrefix), secret: uri.secret,
-                parameters: uri.parameters, label: key.label, created: now),
-            code: code, flag: "--code")
-
-        var file = FactorFile(factors: [authenticator])
-        var phoneID: String?
+        let confirmation = try NewAuthenticator.code(code, flag: "--code")
+        var request = EnrollRequest(
+            key: NewAuthenticator.request(uri, label: key.label), code: confirmation, backupCodes: backupCodes,
+            force: force, oldCode: oldCode)
         if let phone {
             let number = try PhoneNumber(parsing: phone)
-            try PhoneConfirmation.confirm(number, channel: channel, user: target.account.name, channels: channels.directory)
-            let added = Phone(id: file.nextID(prefix: Phone.idPrefix), number: number, channel: channel, label: phoneLabel, created: now)
-            file.factors.append(added)
-            SendPolicy.standard.record(&file.sends, at: now)
-            phoneID = added.id
+            request.phone = PhoneConfirmation.request(number, channel)
+            request.phoneLabel = phoneLabel
+            request.phoneConfirmation = try PhoneConfirmation.send(number, channel: channel, code: nil, via: target.service)
         }
-        let codes = try BackupCodeSet.replace(in: &file, count: backupCodes, at: now)
-        do {
-            try target.access { store in
-                if replacing { try store.overwrite(with: file) } else { try store.create(file) }
-            }
-        } catch StoreError.alreadyExists {
-            throw CLIError.usage("\(target.path) was created meanwhile; use --force to replace it")
-        }
+        let result = try target.service.enroll(request)
+        if result.replacedCorrupt { Console.error("twostep: replaced \(target.path), which was corrupt") }
+        CodeCheck.report(result.authorization)
 
         if json {
             try JSONOutput.print(Result(
                 user: target.account.name, uri: uri.uri,
                 secret: uri.secret.withUnsafeBytes { Base32.encode($0) },
-                authenticatorID: authenticator.id, backupCodes: codes, phoneID: phoneID))
+                authenticatorID: result.authenticatorID, backupCodes: result.backupCodes, phoneID: result.phoneID))
         } else {
             Console.out("Two-step verification is on for \(target.account.name).")
             Console.out()
-            if let phoneID, let added = file.phones.first(where: { $0.id == phoneID }) {
-                Console.out("Backup phone \(phoneID): \(added.menuText). At a login, press Enter or type '?' at the code prompt to get a code.")
+            if let phoneID = result.phoneID, let phone, let number = try? PhoneNumber(parsing: phone) {
+                Console.out("Backup phone \(phoneID): \(channel == .sms ? "SMS" : "voice call") to \(number.masked). At a login, press Enter or type '?' at the code prompt to get a code.")
                 Console.out()
             }
-            if !codes.isEmpty { BackupCodeSet.show(codes) }
+            if !result.backupCodes.isEmpty { BackupCodeSet.show(result.backupCodes) }
         }
     }
 

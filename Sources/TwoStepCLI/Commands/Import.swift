@@ -1,5 +1,6 @@
 import ArgumentParser
 import TwoStepCore
+import TwoStepAccounts
 import TwoStepStore
 
 /// `twostep import`: migrate from another tool.
@@ -63,8 +64,9 @@ struct ImportGoogleAuthenticator: ParsableCommand {
         let target = try target.resolve()
         let path = file ?? (target.account.home == "/" ? "" : target.account.home) + "/.google_authenticator"
 
-        // Read and check everything before touching the twostep file.
-        let text = try target.access { _ in
+        // Read (as the user: their own file, with their rights) and check
+        // everything before the twostep record is touched.
+        let text = try FileSystemIdentity.run(uid: target.account.uid, gid: target.account.gid) {
             try GoogleAuthenticatorFile.read(path: path, owner: target.account.uid)
         }
         let old: GoogleAuthenticatorFile
@@ -77,46 +79,14 @@ struct ImportGoogleAuthenticator: ParsableCommand {
             throw CLIError.failure(
                 "\(path) is set up for counter-based codes (HOTP), which twostep does not support: it uses time-based codes (TOTP) only. Nothing was written. Set the user up anew with 'twostep enroll' (the app needs the new key)")
         }
-
-        let replacing = try target.access { try $0.exists() }
-        if replacing {
-            guard force else {
-                throw CLIError.usage(
-                    "\(target.path) already exists: two-step verification is already set up for \(target.account.name). Use --force to replace it")
-            }
-            try target.authorizeReplacement(oldCode: oldCode)
-        }
-
-        let now = Clock.now
-        var file = FactorFile()
-        let parameters = try OTPParameters(algorithm: .sha1, digits: 6, period: old.stepSize)
-        let currentStep = OTP.timeStep(at: now, period: old.stepSize)
-        // Steps google-authenticator saw used lately stay used (no replay across the move).
-        let lastStep = old.usedSteps.filter { $0 <= currentStep + 1 }.max()
-        let authenticator = TOTPAuthenticator(
-            id: file.nextID(prefix: TOTPAuthenticator.idPrefix), secret: SecretBytes(old.secret),
-            parameters: parameters, label: label, created: now, lastStep: lastStep)
-        file.factors.append(authenticator)
-        for code in old.scratchCodes {
-            file.factors.append(try BackupCode.importing(code, id: file.nextID(prefix: BackupCode.idPrefix), created: now))
-        }
-        var newCodes = [String]()
-        if old.scratchCodes.isEmpty {
-            newCodes = try BackupCodeSet.replace(in: &file, count: Self.newBackupCodes, at: now)
-        }
-
-        do {
-            try target.access { store in
-                if replacing { try store.overwrite(with: file) } else { try store.create(file) }
-            }
-        } catch StoreError.alreadyExists {
-            throw CLIError.usage("\(target.path) was created meanwhile; use --force to replace it")
-        }
-
-        report(old, from: path, to: target, lastStep: lastStep, newCodes: newCodes)
+        let oldCode = try target.replacementCode(force: force, given: oldCode)
+        let result = try target.service.importGoogleAuthenticator(
+            ImportRequest(content: text, label: label, force: force, oldCode: oldCode))
+        if result.replacedCorrupt { Console.error("twostep: replaced \(target.path), which was corrupt") }
+        CodeCheck.report(result.authorization)
+        report(old, from: path, to: target, lastStep: result.lastStep, newCodes: result.newBackupCodes)
     }
 
-    /// What was carried over and what was not, on standard output.
     private func report(_ old: GoogleAuthenticatorFile, from path: String, to target: Target, lastStep: UInt64?, newCodes: [String]) {
         func row(_ what: String, _ text: String) -> String {
             "  " + what + String(repeating: " ", count: max(1, 16 - what.count)) + text

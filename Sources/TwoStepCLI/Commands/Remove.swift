@@ -1,5 +1,5 @@
 import ArgumentParser
-import TwoStepCore
+import TwoStepAccounts
 
 /// `twostep remove ID`: drop an authenticator or a phone.
 struct Remove: ParsableCommand {
@@ -22,28 +22,17 @@ struct Remove: ParsableCommand {
 
     func run() throws {
         let target = try target.resolve()
-        let file = try target.readEnabled()
-        try Self.checkRemovable(id, in: file)
-        let check = try CodeCheck.obtain(for: target, file: file, given: code)
-        try target.change(authorizing: check) { file in
-            try Self.checkRemovable(id, in: file)
-            file.removeFactor(id: id)
+        let status = try target.enabledStatus()
+        // Checked before a code is asked for (and again, under the lock, by the service).
+        let methods = status.authenticators.map(\.id) + status.phones.map(\.id)
+        guard methods.contains(id) else {
+            throw CLIError.usage("there is no authenticator or phone with id '\(id)'; 'twostep status' lists them (backup codes are replaced as a set with 'twostep codes')")
         }
+        guard methods.count > 1 else {
+            throw CLIError.usage("'\(id)' is your only authenticator or phone. To turn two-step verification off use 'twostep disable'; to replace it, 'twostep add totp' or 'twostep add phone' first")
+        }
+        let authorizing = try CodeCheck.obtain(for: target, status: status, given: code)
+        CodeCheck.report(try target.service.remove(RemoveRequest(id: id, code: authorizing)))
         Console.out("Removed \(id).")
-    }
-
-    private static func checkRemovable(_ id: String, in file: FactorFile) throws(CLIError) {
-        guard let factor = file.factors.first(where: { $0.id == id }) else {
-            throw .usage("there is no method with id '\(id)'; 'twostep status' lists them")
-        }
-        guard !(factor is BackupCode) else {
-            throw .usage("'\(id)' is a backup code: 'twostep codes' replaces the whole set")
-        }
-        guard type(of: factor).isMethod else {
-            throw .usage("'\(id)' is a code sent to a phone, not a method; it expires by itself")
-        }
-        guard file.factors.contains(where: { $0.id != id && type(of: $0).isMethod && !($0 is BackupCode) }) else {
-            throw .usage("'\(id)' is your only authenticator or phone. To turn two-step verification off use 'twostep disable'; to replace it, 'twostep add totp' or 'twostep add phone' first")
-        }
     }
 }

@@ -25,9 +25,10 @@ struct Reset: ParsableCommand {
 
     func run() throws {
         let target = try target.resolve()
-        try target.access { try $0.remove() }
+        let path = target.path
+        _ = try target.service.reset()
         let name = target.account.name
-        Console.out("Removed \(target.path): \(name)'s authenticators, backup codes, trusted devices and state are gone.")
+        Console.out("Removed \(path): \(name)'s authenticators, backup codes, trusted devices and state are gone.")
         Console.out("Tell \(name) to run 'twostep enroll' to set up two-step verification again. Until then,")
         Console.out("logins that require pam_twostep are refused for \(name) unless the module has nullok.")
     }

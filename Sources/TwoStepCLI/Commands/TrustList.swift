@@ -1,4 +1,5 @@
 import ArgumentParser
+import TwoStepAccounts
 import TwoStepCore
 
 /// `twostep trust list`.
@@ -14,7 +15,7 @@ struct TrustList: ParsableCommand {
 
     func run() throws {
         let target = try target.resolve()
-        let devices = try target.readEnabled().trustedDevices.map(Status.Report.Device.init)
+        let devices = try target.enabledStatus().trustedDevices
         if json {
             try JSONOutput.print(["trusted_devices": devices])
         } else {
@@ -23,7 +24,7 @@ struct TrustList: ParsableCommand {
     }
 
     /// The human listing, shared with `status`.
-    static func show(_ devices: [Status.Report.Device]) {
+    static func show(_ devices: [AccountStatus.Device]) {
         guard !devices.isEmpty else {
             Console.out("Trusted devices: none")
             return

@@ -1,5 +1,5 @@
 import ArgumentParser
-import TwoStepCore
+import TwoStepAccounts
 
 /// `twostep trust revoke`.
 struct TrustRevoke: ParsableCommand {
@@ -24,20 +24,18 @@ struct TrustRevoke: ParsableCommand {
 
     func run() throws {
         let target = try target.resolve()
-        let file = try target.readEnabled()
-        if let id, !file.trustedDevices.contains(where: { $0.id == id }) {
+        let status = try target.enabledStatus()
+        if let id, !status.trustedDevices.contains(where: { $0.id == id }) {
             throw CLIError.usage("there is no trusted device with id '\(id)'; 'twostep trust list' lists them")
         }
-        if all && file.trustedDevices.isEmpty {
+        if all && status.trustedDevices.isEmpty {
             Console.out("No trusted devices.")
             return
         }
-        let check = try CodeCheck.obtain(for: target, file: file, given: code)
-        let removed = try target.change(authorizing: check) { file in
-            let before = file.trustedDevices.count
-            file.trustedDevices.removeAll { all || $0.id == id }
-            return before - file.trustedDevices.count
-        }
+        let authorizing = try CodeCheck.obtain(for: target, status: status, given: code)
+        let result = try target.service.revokeTrust(RevokeTrustRequest(id: id, all: all, code: authorizing))
+        CodeCheck.report(result.authorization)
+        let removed = result.revoked
         Console.out("Revoked \(removed) trusted device\(removed == 1 ? "" : "s").")
     }
 }

@@ -1,5 +1,5 @@
 import ArgumentParser
-import TwoStepCore
+import TwoStepAccounts
 
 /// `twostep verify`: check a code as a login would.
 struct Verify: ParsableCommand {
@@ -19,20 +19,10 @@ struct Verify: ParsableCommand {
 
     func run() throws {
         let target = try target.resolve()
-        let file = try target.readEnabled()
-        try CodeCheck.refuseDuringLockout(file)
+        try CodeCheck.refuseDuringLockout(try target.enabledStatus())
         let answer = try code ?? Prompter.ask("Verification code: ", flag: "--code")
-        let decision = try target.access { store in
-            try store.update { file in
-                let result = CodeCheck.verifier.verify(answer, in: file, at: Clock.now)
-                file = result.file
-                return result.decision
-            }
-        }
-        guard case .accepted(let acceptance) = decision else {
-            throw CLIError.refused(CodeCheck.message(for: decision))
-        }
+        let accepted = try target.service.verify(VerifyRequest(code: answer))
         Console.out("Code accepted.")
-        if let left = acceptance.backupCodesLeft { Console.out(CodeCheck.backupCodesLeft(left)) }
+        if let left = accepted.backupCodesLeft { Console.out(CodeCheck.backupCodesLeft(left)) }
     }
 }

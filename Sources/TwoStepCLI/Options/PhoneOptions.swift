@@ -9,11 +9,11 @@ struct ChannelDirectoryOptions: ParsableArguments {
     @Option(
         name: .customLong("channels"),
         help: ArgumentHelp(
-            "The directory of channel plugins (sms, voice). Use the same value as the PAM module's channels= option.",
+            "The directory of channel plugins (sms, voice). Default: channels= of twostep.conf, else /usr/lib/twostep/channels (the PAM module's default). Not for a store twostepd manages: it runs the plugins its configuration names.",
             valueName: "dir"))
-    var directory = ModuleOptions().channels
+    var directory: String?
 
     func validate() throws {
-        guard directory.hasPrefix("/") else { throw ValidationError("--channels must be an absolute directory") }
+        if let directory, !directory.hasPrefix("/") { throw ValidationError("--channels must be an absolute directory") }
     }
 }

@@ -1,5 +1,7 @@
 import ArgumentParser
+import TwoStepAccounts
 import TwoStepCore
+import TwoStepStore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -16,21 +18,44 @@ struct TargetOptions: ParsableArguments {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "Where the factor file is: a path in which %u stands for the user name and %h for the home directory. Use the same value as the PAM module's store= option.",
+            "Where the factor file is: a path in which %u stands for the user name and %h for the home directory. Default: store= of /etc/twostep/twostep.conf, else %h/.twostep (the PAM module's default).",
             valueName: "template"))
-    var store: String = StorePathTemplate.standard.template
+    var store: String?
 
     func validate() throws {
         if user != nil && geteuid() != 0 {
             throw ValidationError("--user is for root only; without it twostep acts on your own factor file")
         }
-        do { _ = try StorePathTemplate(store) } catch { throw ValidationError("--store: \(error)") }
+        if let store {
+            do { _ = try StorePathTemplate(store) } catch { throw ValidationError("--store: \(error)") }
+        }
     }
 
-    /// The user and their factor store.
-    func resolve() throws -> Target {
-        let account = try user.map { name throws(CLIError) in try Account.named(name) } ?? Account.current()
-        let path = try StorePathTemplate(store).path(user: account.name, home: account.home)
-        return Target(account: account, path: path, isAdministrator: user != nil)
+    /// The user and the service that reaches their record (SPEC §8): an
+    /// ordinary user whose store is administrator-managed (in a root-owned
+    /// directory) goes through twostepd; root, and a store the user owns
+    /// (the home directory), use the file directly. `channels`: a
+    /// `--channels` given on the command line (the file path only:
+    /// twostepd runs the plugins its configuration names).
+    func resolve(channels: String? = nil) throws -> Target {
+        let configuration = try SystemSettings.load()
+        let account = try user.map { name throws(CLIError) in try Account.named(checked: name) } ?? Account.current()
+        let template: StorePathTemplate
+        if let store { template = try StorePathTemplate(store) } else { template = configuration.options.store }
+        let path = try template.path(user: account.name, home: account.home)
+        let record = AccountRecord(account: account, path: path)
+        if geteuid() != 0 && record.store.isAdministratorManaged {
+            if channels != nil {
+                throw CLIError.usage("--channels: \(path) is managed by twostepd, which runs the channel plugins of twostep.conf")
+            }
+            return Target(account: account, path: path, isAdministrator: false,
+                          service: DaemonAccountService(socketDirectory: SystemSettings.socketDirectory(configuration)),
+                          viaDaemon: true)
+        }
+        var settings = AccountSettings(options: configuration.options)
+        if let channels { settings.channels = channels }
+        return Target(account: account, path: path, isAdministrator: user != nil,
+                      service: LocalAccountService(record: record, isAdministrator: user != nil, settings: settings),
+                      viaDaemon: false)
     }
 }

@@ -3,35 +3,24 @@ import Glibc
 #endif
 import TwoStepStore
 
-/// A user from the password database: whose factor file we act on
-/// (TwoStepStore's `UserAccount`, with the CLI's errors).
-struct Account {
-    let name: String
-    let uid: uid_t
-    let gid: gid_t
-    let home: String
+/// Looking up the user a command acts on, with the CLI's errors.
+typealias Account = UserAccount
 
+extension UserAccount {
     /// The user called `name`; a usage error when there is none.
-    static func named(_ name: String) throws(CLIError) -> Account {
+    static func named(checked name: String) throws(CLIError) -> UserAccount {
         let found: UserAccount?
         do { found = try UserAccount.named(name) } catch { throw .failure("cannot look up user '\(name)': \(error)") }
         guard let found else { throw .usage("no such user '\(name)'") }
-        return Account(found)
+        return found
     }
 
     /// The user running the command (by real uid).
-    static func current() throws(CLIError) -> Account {
+    static func current() throws(CLIError) -> UserAccount {
         guard let account = try? UserAccount.withID(getuid()) else {
             throw .failure("cannot find uid \(getuid()) in the password database")
         }
-        return Account(account)
-    }
-
-    private init(_ account: UserAccount) {
-        name = account.name
-        uid = account.uid
-        gid = account.gid
-        home = account.home
+        return account
     }
 
     /// This machine's host name, for the issuer and the account in otpauth URIs.

@@ -1,20 +1,8 @@
 import TwoStepCore
 
-/// Making and showing a set of backup codes (`enroll`, `codes`).
+/// Showing a set of backup codes (`enroll`, `codes`, `import`): the
+/// service makes them (`LocalAccountService`) and keeps only their hashes.
 enum BackupCodeSet {
-    /// Removes every backup code from `file`, adds `count` new ones and
-    /// returns them in clear, to be shown once (the file keeps hashes only).
-    static func replace(in file: inout FactorFile, count: Int, at now: Int64) throws -> [String] {
-        file.factors.removeAll { $0 is BackupCode }
-        var codes = [String]()
-        for _ in 0..<count {
-            let made = try BackupCode.generate(id: file.nextID(prefix: BackupCode.idPrefix), created: now)
-            file.factors.append(made.factor)
-            codes.append(made.code)
-        }
-        return codes
-    }
-
     /// Prints the codes on standard output with what to do with them.
     static func show(_ codes: [String]) {
         Console.out("Backup codes (each works once; this is the only time they are shown):")

@@ -1,18 +1,11 @@
-/// A command's failure, with the exit code it maps to (SPEC §4).
-enum CLIError: Error, CustomStringConvertible {
-    /// The command line or an answer cannot be used: exit 2.
-    case usage(String)
-    /// A code was refused, a lock-out runs, or two-step verification is off: exit 1.
-    case refused(String)
-    /// The factor file or the system failed us: exit 3.
-    case failure(String)
+import TwoStepAccounts
 
-    var description: String {
-        switch self {
-        case .usage(let m), .refused(let m), .failure(let m): m
-        }
-    }
+/// A command's failure: the accounts layer's error, so that a command
+/// fails the same way whether the file or twostepd did the work.
+typealias CLIError = AccountError
 
+extension AccountError {
+    /// The exit code it maps to (SPEC §4).
     var exitCode: Int32 {
         switch self {
         case .usage: ExitStatus.usage

@@ -1,4 +1,5 @@
 import ArgumentParser
+import TwoStepAccounts
 import TwoStepCore
 import TwoStepStore
 
@@ -22,13 +23,10 @@ enum ExitStatus {
         case let error as CLIError:
             Console.error("twostep: \(error)")
             return error.exitCode
-        case let error as StoreError:
-            Console.error("twostep: \(error)" + hint(for: error))
-            return fileProblem
-        case let error as TwoStepError:
+        case is StoreError, is TwoStepError:
+            let error = AccountError(any: error)
             Console.error("twostep: \(error)")
-            if case .randomUnavailable = error { return fileProblem }
-            return usage
+            return error.exitCode
         default:
             let code = TwoStep.exitCode(for: error)
             if code == .success { TwoStep.exit(withError: error) }
@@ -40,14 +38,6 @@ enum ExitStatus {
             if message.hasPrefix("Error: ") { message.removeFirst("Error: ".count) }
             Console.error("twostep: " + message)
             return usage
-        }
-    }
-
-    private static func hint(for error: StoreError) -> String {
-        switch error {
-        case .notEnrolled: "; run 'twostep enroll' to turn it on"
-        case .alreadyExists: "; use 'twostep enroll --force' to replace it"
-        default: ""
         }
     }
 }

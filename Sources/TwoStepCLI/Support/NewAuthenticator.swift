@@ -1,7 +1,8 @@
+import TwoStepAccounts
 import TwoStepCore
 
-/// Showing a new authenticator's key to the user and confirming that
-/// their app makes the right codes (`enroll`, `add totp`).
+/// Showing a new authenticator's key to the user and asking for the code
+/// their app then makes (`enroll`, `add totp`); the service checks it.
 enum NewAuthenticator {
     /// Prints the QR code (unless `qr` is false), the otpauth URI and the
     /// secret on standard output: the one time the user sees them.
@@ -29,17 +30,14 @@ enum NewAuthenticator {
             .joined(separator: " ")
     }
 
-    /// Checks a code from the new app the way a login would (the standard
-    /// window) and returns the authenticator with that time step recorded,
-    /// so the same code cannot be used again to log in. Throws `refused`
-    /// for a wrong code.
-    static func confirm(_ authenticator: TOTPAuthenticator, code given: String?, flag: String) throws -> TOTPAuthenticator {
-        let code = try given ?? Prompter.ask("Enter the code from your app to confirm: ", flag: flag)
-        let result = CodeCheck.verifier.verify(code, in: FactorFile(factors: [authenticator]), at: Clock.now)
-        guard case .accepted = result.decision, let confirmed = result.file.authenticators.first else {
-            throw CLIError.refused(
-                "that is not the code the new authenticator shows now; nothing was saved. Check that the app and this machine have the right time, and try again")
-        }
-        return confirmed
+    /// The key as the service takes it (Base32 secret and parameters).
+    static func request(_ key: KeyURI, label: String) -> NewKey {
+        NewKey(secret: key.secret.withUnsafeBytes { Base32.encode($0) }, algorithm: key.parameters.algorithm.rawValue,
+               digits: key.parameters.digits, period: key.parameters.period, label: label)
+    }
+
+    /// The code the new app shows, from `given` or asked for.
+    static func code(_ given: String?, flag: String) throws -> String {
+        try given ?? Prompter.ask("Enter the code from your app to confirm: ", flag: flag)
     }
 }

@@ -17,38 +17,38 @@ import Glibc
 ///
 /// Parsed strictly: anything else is an error naming the line, and no error
 /// message repeats the secret or a scratch code.
-struct GoogleAuthenticatorFile {
+public struct GoogleAuthenticatorFile: Sendable {
     /// The shared secret (never printed).
-    var secret: [UInt8]
+    public var secret: [UInt8]
     /// `TOTP_AUTH` was given; without it google-authenticator uses HOTP.
-    var timeBased = false
-    var hotpCounter: UInt64?
+    public var timeBased = false
+    public var hotpCounter: UInt64?
     /// `STEP_SIZE`, seconds (google-authenticator's default is 30).
-    var stepSize = 30
-    var stepSizeGiven = false
+    public var stepSize = 30
+    public var stepSizeGiven = false
     /// `WINDOW_SIZE`: how many codes are accepted, centred on now.
-    var windowSize: Int?
+    public var windowSize: Int?
     /// `RATE_LIMIT attempts seconds`.
-    var rateLimit: (attempts: Int, seconds: Int)?
-    var disallowReuse = false
+    public var rateLimit: (attempts: Int, seconds: Int)?
+    public var disallowReuse = false
     /// The time steps `DISALLOW_REUSE` lists as used lately.
-    var usedSteps = [UInt64]()
+    public var usedSteps = [UInt64]()
     /// `TIME_SKEW` or `RESETTING_TIME_SKEW`: learned clock-skew state.
-    var learnedSkew = false
+    public var learnedSkew = false
     /// Unused scratch codes, 8 digits each.
-    var scratchCodes = [String]()
+    public var scratchCodes = [String]()
 
     /// The largest file google-authenticator itself reads.
     static let maxSize = 64 * 1024
 
     /// A problem with the file: the line (1-based, 0 for the whole file) and why.
-    struct Problem: Error, CustomStringConvertible {
+    public struct Problem: Error, CustomStringConvertible, Sendable {
         var line: Int
         var reason: String
-        var description: String { line > 0 ? "line \(line): \(reason)" : reason }
+        public var description: String { line > 0 ? "line \(line): \(reason)" : reason }
     }
 
-    init(parsing text: String) throws(Problem) {
+    public init(parsing text: String) throws(Problem) {
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         if lines.last == "" { lines.removeLast() }  // the final newline
         guard let first = lines.first, !first.isEmpty else {
@@ -148,7 +148,7 @@ struct GoogleAuthenticatorFile {
     /// stricter: not through a symbolic link, a regular file owned by
     /// `owner`, no permission bits for group or others, 1 byte to 64 KiB,
     /// no NUL bytes. The file is only read, never changed.
-    static func read(path: String, owner: uid_t) throws(CLIError) -> String {
+    public static func read(path: String, owner: uid_t) throws(AccountError) -> String {
         let fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
         guard fd >= 0 else {
             let e = errno

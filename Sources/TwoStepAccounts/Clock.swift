@@ -3,12 +3,12 @@ import Glibc
 #endif
 
 /// The time, and times shown to people.
-enum Clock {
+public enum Clock {
     /// Now, Unix seconds.
-    static var now: Int64 { Int64(time(nil)) }
+    public static var now: Int64 { Int64(time(nil)) }
 
     /// `2025-11-27 14:05:31 CET`: a Unix time in the local time zone.
-    static func local(_ t: Int64) -> String {
+    public static func local(_ t: Int64) -> String {
         var seconds = time_t(t)
         var parts = tm()
         guard localtime_r(&seconds, &parts) != nil else { return "@\(t)" }

@@ -1,0 +1,68 @@
+import TwoStepCore
+
+/// What is set up for a user and the state of their verification, as
+/// `twostep status` shows it and `--json` prints it. Holds no secret and
+/// no hash: numbers are masked, authenticators are named by id and label.
+public struct AccountStatus: Codable, Sendable, Equatable {
+    public var user: String
+    public var path: String
+    /// The record exists (it may still hold no method: then `enabled` is false).
+    public var exists: Bool
+    public var enabled: Bool
+    public var authenticators: [Authenticator]
+    public var phones: [PhoneEntry]
+    public var backupCodesLeft: Int
+    public var trustedDevices: [Device]
+    public var failures: Int
+    public var lockedUntil: Int64?
+
+    public struct Authenticator: Codable, Sendable, Equatable {
+        public var id: String
+        public var label: String
+        public var algorithm: String
+        public var digits: Int
+        public var period: Int
+        public var created: Int64
+    }
+
+    /// A phone, with its number masked (`+966 ••• ••34`).
+    public struct PhoneEntry: Codable, Sendable, Equatable {
+        public var id: String
+        public var channel: String
+        public var number: String
+        public var label: String
+        public var created: Int64
+    }
+
+    public struct Device: Codable, Sendable, Equatable {
+        public var id: String
+        public var service: String
+        public var rhost: String?
+        public var key: String?
+        public var created: Int64
+        public var expires: Int64
+    }
+
+    /// The status of `file` at `now`, with the lock-out `verifier`'s policy gives.
+    public init(_ file: FactorFile?, user: String, path: String, verifier: Verifier, now: Int64) {
+        self.user = user
+        self.path = path
+        exists = file != nil
+        let file = file ?? FactorFile()
+        enabled = file.isEnabled
+        authenticators = file.authenticators.map {
+            Authenticator(id: $0.id, label: $0.label, algorithm: $0.parameters.algorithm.rawValue,
+                          digits: $0.parameters.digits, period: $0.parameters.period, created: $0.created)
+        }
+        phones = file.phones.map {
+            PhoneEntry(id: $0.id, channel: $0.channel.rawValue, number: $0.number.masked, label: $0.label, created: $0.created)
+        }
+        backupCodesLeft = file.backupCodes.count
+        trustedDevices = file.trustedDevices.map {
+            Device(id: $0.id, service: $0.service, rhost: $0.remoteHost, key: $0.keyFingerprint,
+                   created: $0.created, expires: $0.expires)
+        }
+        failures = file.failures.count
+        lockedUntil = verifier.lockout(in: file, at: now)
+    }
+}

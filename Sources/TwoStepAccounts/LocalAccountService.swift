@@ -1,0 +1,433 @@
+import TwoStepChannels
+import TwoStepCore
+import TwoStepStore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The policy a service applies: what a login on this host applies
+/// (twostep.conf and the module's defaults), so that a code checked by a
+/// command counts exactly as one checked at a login.
+public struct AccountSettings: Sendable, Equatable {
+    public var policy: VerificationPolicy
+    public var sendPolicy: SendPolicy
+    /// The channel plugins' directory.
+    public var channels: String
+
+    public init(policy: VerificationPolicy = .standard, sendPolicy: SendPolicy = .standard,
+                channels: String = ModuleOptions().channels) {
+        self.policy = policy
+        self.sendPolicy = sendPolicy
+        self.channels = channels
+    }
+
+    /// The settings of these module options.
+    public init(options: ModuleOptions) {
+        self.init(policy: options.policy, sendPolicy: options.sendPolicy, channels: options.channels)
+    }
+}
+
+/// `AccountService` on the factor file itself: what `twostep` does for a
+/// home-directory store and for root, and what twostepd does for a caller.
+///
+/// Every change to an enrolled record checks its code with TwoStepCore's
+/// `Verifier` inside the same locked update as the change (`change`,
+/// `replace`, `disable`): a refused code is recorded and nothing else
+/// changes; an accepted one is spent only if the change is committed.
+public struct LocalAccountService: AccountService {
+    public let record: AccountRecord
+    /// Root acting on another user: changes need no code.
+    public let isAdministrator: Bool
+    public let settings: AccountSettings
+    public let confirmations: PhoneConfirmations
+
+    public init(record: AccountRecord, isAdministrator: Bool, settings: AccountSettings,
+                confirmations: PhoneConfirmations = PhoneConfirmations()) {
+        self.record = record
+        self.isAdministrator = isAdministrator
+        self.settings = settings
+        self.confirmations = confirmations
+    }
+
+    private var verifier: Verifier { Verifier(policy: settings.policy) }
+    private var name: String { record.account.name }
+    private var path: String { record.path }
+    private var off: AccountError {
+        .refused("\(path) holds no authenticator or backup code: two-step verification is off for \(name); run 'twostep enroll'")
+    }
+
+    // MARK: Reading
+
+    public func status() throws(AccountError) -> AccountStatus {
+        let file = try record.access { store -> FactorFile? in
+            do { return try store.read() } catch StoreError.notEnrolled { return nil }
+        }
+        return AccountStatus(file, user: name, path: path, verifier: verifier, now: Clock.now)
+    }
+
+    // MARK: Checking a code
+
+    public func verify(_ request: VerifyRequest) throws(AccountError) -> Authorization {
+        let decision = try record.access { store in
+            try store.update { file -> Decision in
+                let result = verifier.verify(request.code, in: file, at: Clock.now)
+                file = result.file
+                return result.decision
+            }
+        }
+        guard case .accepted(let acceptance) = decision else { throw .refused(Self.message(for: decision)) }
+        return Authorization(backupCodesLeft: acceptance.backupCodesLeft)
+    }
+
+    /// What to tell the user about a refused code or a lock-out.
+    public static func message(for decision: Decision) -> String {
+        switch decision {
+        case .accepted:
+            return "code accepted"
+        case .refused(let refusal):
+            var text = refusal.replay ? "that code was already used; wait for the next one" : "wrong code"
+            if let until = refusal.lockedUntil {
+                text += "; after \(refusal.failures) wrong codes in a row, codes are refused until \(Clock.local(until))"
+            }
+            return text
+        case .lockedOut(let until):
+            return "too many wrong codes: codes are refused until \(Clock.local(until)); no code was checked"
+        }
+    }
+
+    /// Checks an authorising code against `file` (updating its state as a
+    /// login would); root acting on another user needs none.
+    private func authorize(_ code: String?, _ file: inout FactorFile, at time: Int64) -> Result<Authorization, AccountError> {
+        if isAdministrator { return .success(Authorization()) }
+        guard let code else { return .failure(.usage("a code is needed to authorize the change; give it with --code")) }
+        let result = verifier.verify(code, in: file, at: time)
+        file = result.file
+        guard case .accepted(let acceptance) = result.decision else { return .failure(.refused(Self.message(for: result.decision))) }
+        return .success(Authorization(backupCodesLeft: acceptance.backupCodesLeft))
+    }
+
+    /// Checks `code` (as of `time`, default now) and makes the change in one
+    /// locked update. A refused code is recorded and nothing else changes;
+    /// an error thrown by `body` writes nothing, so the code is not spent.
+    private func change<T>(
+        authorizing code: String?, at time: Int64? = nil, _ body: (inout FactorFile) throws -> T
+    ) throws(AccountError) -> (T, Authorization) {
+        let outcome: Result<(T, Authorization), AccountError> = try record.access { store in
+            try store.update { file in
+                guard file.isEnabled else { return .failure(off) }
+                switch authorize(code, &file, at: time ?? Clock.now) {
+                case .failure(let refusal): return .failure(refusal)
+                case .success(let authorization): return .success((try body(&file), authorization))
+                }
+            }
+        }
+        return try outcome.get()
+    }
+
+    /// Puts `new` in place of an existing record (`--force`) in one locked
+    /// update: a corrupt record is replaced without a code; an enabled one
+    /// needs `oldCode` (a refusal is recorded in it and nothing is replaced).
+    private func replace(with new: FactorFile, oldCode: String?) throws(AccountError) -> (corrupt: Bool, Authorization) {
+        let outcome: Result<(Bool, Authorization), AccountError> = try record.access { store in
+            try store.commit { current in
+                switch current {
+                case .failure(let error):
+                    guard case .corrupt = error else { throw error }
+                    return (.success((true, Authorization())), .write(new))
+                case .success(var old):
+                    guard old.isEnabled else { return (.success((false, Authorization())), .write(new)) }
+                    switch authorize(oldCode, &old, at: Clock.now) {
+                    case .failure(let refusal): return (.failure(refusal), .write(old))
+                    case .success(let authorization): return (.success((false, authorization)), .write(new))
+                    }
+                }
+            }
+        }
+        return try outcome.get()
+    }
+
+    /// Writes a new record, or replaces the existing one with `force`.
+    private func store(_ file: FactorFile, force: Bool, oldCode: String?) throws(AccountError) -> (corrupt: Bool, Authorization) {
+        if try record.access({ try $0.exists() }) {
+            guard force else {
+                throw .usage("\(path) already exists: two-step verification is already set up for \(name). Use --force to replace it")
+            }
+            return try replace(with: file, oldCode: oldCode)
+        }
+        try record.access { store in
+            do { try store.create(file) } catch StoreError.alreadyExists {
+                throw AccountError.usage("\(path) was created meanwhile; use --force to replace it")
+            }
+        }
+        return (false, Authorization())
+    }
+
+    // MARK: Enrolment
+
+    public func enroll(_ request: EnrollRequest) throws(AccountError) -> EnrollResult {
+        let least = request.phone == nil ? 1 : 0
+        guard (least...100).contains(request.backupCodes) else {
+            throw .usage(least == 1
+                ? "a backup method is required: at least 1 backup code (at most 100), or a phone"
+                : "backup codes: 0 to 100")
+        }
+        let now = Clock.now
+        let authenticator = try confirmNew(
+            try Self.authenticator(request.key, id: FactorFile().nextID(prefix: TOTPAuthenticator.idPrefix), now: now),
+            code: request.code)
+        var file = FactorFile(factors: [authenticator])
+        var phoneID: String?
+        if let wanted = request.phone {
+            let (number, channel) = try Self.parse(wanted)
+            try takeConfirmation(number, channel, answer: request.phoneConfirmation ?? "", code: nil, at: now)
+            let added = Phone(id: file.nextID(prefix: Phone.idPrefix), number: number, channel: channel,
+                              label: request.phoneLabel ?? "phone", created: now)
+            file.factors.append(added)
+            settings.sendPolicy.record(&file.sends, at: now)
+            phoneID = added.id
+        }
+        let codes = try Self.replaceBackupCodes(in: &file, count: request.backupCodes, at: now)
+        let (corrupt, authorization) = try store(file, force: request.force, oldCode: request.oldCode)
+        return EnrollResult(authenticatorID: authenticator.id, backupCodes: codes, phoneID: phoneID,
+                            replacedCorrupt: corrupt, authorization: authorization)
+    }
+
+    public func importGoogleAuthenticator(_ request: ImportRequest) throws(AccountError) -> ImportResult {
+        let old: GoogleAuthenticatorFile
+        do { old = try GoogleAuthenticatorFile(parsing: request.content) } catch {
+            throw .failure("the google-authenticator file: \(error); nothing was written")
+        }
+        guard old.timeBased else {
+            throw .failure("the google-authenticator file is set up for counter-based codes (HOTP), which twostep does not support: it uses time-based codes (TOTP) only. Nothing was written. Set the user up anew with 'twostep enroll' (the app needs the new key)")
+        }
+        guard !request.label.isEmpty else { throw .usage("the label must not be empty") }
+        let now = Clock.now
+        var file = FactorFile()
+        let parameters: OTPParameters
+        do { parameters = try OTPParameters(algorithm: .sha1, digits: 6, period: old.stepSize) } catch { throw AccountError(error) }
+        let currentStep = OTP.timeStep(at: now, period: old.stepSize)
+        // Steps google-authenticator saw used lately stay used (no replay across the move).
+        let lastStep = old.usedSteps.filter { $0 <= currentStep + 1 }.max()
+        file.factors.append(TOTPAuthenticator(
+            id: file.nextID(prefix: TOTPAuthenticator.idPrefix), secret: SecretBytes(old.secret),
+            parameters: parameters, label: request.label, created: now, lastStep: lastStep))
+        do {
+            for code in old.scratchCodes {
+                file.factors.append(try BackupCode.importing(code, id: file.nextID(prefix: BackupCode.idPrefix), created: now))
+            }
+        } catch { throw AccountError(error) }
+        let newCodes = old.scratchCodes.isEmpty ? try Self.replaceBackupCodes(in: &file, count: 10, at: now) : []
+        let (corrupt, authorization) = try store(file, force: request.force, oldCode: request.oldCode)
+        return ImportResult(newBackupCodes: newCodes, lastStep: lastStep, replacedCorrupt: corrupt, authorization: authorization)
+    }
+
+    // MARK: Changes
+
+    public func newBackupCodes(_ request: NewBackupCodesRequest) throws(AccountError) -> BackupCodesResult {
+        guard (1...100).contains(request.count) else { throw .usage("the number of backup codes must be 1 to 100") }
+        let (codes, authorization) = try change(authorizing: request.code) { file in
+            try Self.replaceBackupCodes(in: &file, count: request.count, at: Clock.now)
+        }
+        return BackupCodesResult(backupCodes: codes, authorization: authorization)
+    }
+
+    public func addAuthenticator(_ request: AddAuthenticatorRequest) throws(AccountError) -> AddedResult {
+        // The new app's code first: when it is wrong, the authorising code is not even checked.
+        let confirmed = try confirmNew(
+            try Self.authenticator(request.key, id: TOTPAuthenticator.idPrefix + "-new", now: Clock.now), code: request.newCode)
+        let (id, authorization) = try change(authorizing: request.code) { file in
+            var added = confirmed
+            added.id = file.nextID(prefix: TOTPAuthenticator.idPrefix)
+            file.factors.append(added)
+            return added.id
+        }
+        return AddedResult(id: id, authorization: authorization)
+    }
+
+    public func sendPhoneConfirmation(_ request: PhoneConfirmationRequest) throws(AccountError) -> SentResult {
+        let (number, channel) = try Self.parse(request.phone)
+        let now = Clock.now
+        if try record.access({ try $0.exists() }) {
+            // Checked as a login would, not spent (addPhone spends it), and
+            // the send counted, in one locked update.
+            let outcome: Result<Void, AccountError> = try record.access { store in
+                try store.update { file in
+                    guard file.isEnabled else { return .failure(off) }
+                    if let existing = file.phones.first(where: { $0.number == number && $0.channel == channel }) {
+                        return .failure(.usage("\(number.e164) is already set up for \(channel.displayName) as \(existing.id)"))
+                    }
+                    var checked = file
+                    if case .failure(let refusal) = authorize(request.code, &checked, at: now) {
+                        file = checked
+                        return .failure(refusal)
+                    }
+                    if let until = settings.sendPolicy.nextAllowed(after: file.sends, at: now) {
+                        return .failure(.refused("too many codes were sent recently; try again after \(Clock.local(until))"))
+                    }
+                    settings.sendPolicy.record(&file.sends, at: now)
+                    return .success(())
+                }
+            }
+            try outcome.get()
+        } else {
+            // No record yet (enrolment with a phone): sends counted in memory.
+            try confirmations.recordSend(uid: record.account.uid, policy: settings.sendPolicy, at: now)
+        }
+        let made: (code: String, factor: PendingCode)
+        do { made = try PendingCode.generate(id: "pending-new", phoneID: "new", now: now) } catch { throw AccountError(error) }
+        do {
+            try ChannelRunner(directory: settings.channels).send(kind: channel, user: name, destination: number, code: made.code)
+        } catch {
+            let hint = geteuid() != 0
+                ? " (channels usually need root: an administrator can add the phone with 'twostep add phone --user \(name) …')"
+                : ""
+            throw .refused("no code could be sent to \(number.e164): \(error)\(hint); the phone was not added")
+        }
+        confirmations.put(
+            PhoneConfirmations.Entry(code: made.factor, authorizingCode: request.code.map { SecretBytes(Array($0.utf8)) }, authorizedAt: now),
+            uid: record.account.uid, phone: number, channel: channel)
+        return SentResult(masked: number.masked)
+    }
+
+    public func addPhone(_ request: AddPhoneRequest) throws(AccountError) -> AddedResult {
+        let (number, channel) = try Self.parse(request.phone)
+        guard !request.label.isEmpty else { throw .usage("the label must not be empty") }
+        let now = Clock.now
+        let authorizedAt = try takeConfirmation(number, channel, answer: request.confirmation, code: request.code, at: now)
+        let (id, authorization) = try change(authorizing: request.code, at: authorizedAt) { file in
+            if let existing = file.phones.first(where: { $0.number == number && $0.channel == channel }) {
+                throw AccountError.usage("\(number.e164) is already set up for \(channel.displayName) as \(existing.id)")
+            }
+            let phone = Phone(id: file.nextID(prefix: Phone.idPrefix), number: number, channel: channel, label: request.label, created: now)
+            file.factors.append(phone)
+            return phone.id
+        }
+        return AddedResult(id: id, authorization: authorization)
+    }
+
+    public func remove(_ request: RemoveRequest) throws(AccountError) -> Authorization {
+        try change(authorizing: request.code) { file in
+            try Self.checkRemovable(request.id, in: file)
+            file.removeFactor(id: request.id)
+        }.1
+    }
+
+    public func revokeTrust(_ request: RevokeTrustRequest) throws(AccountError) -> RevokedResult {
+        guard (request.id != nil) != request.all else { throw .usage("give the id of one trusted device, or all") }
+        let (revoked, authorization) = try change(authorizing: request.code) { file in
+            if let id = request.id, !file.trustedDevices.contains(where: { $0.id == id }) {
+                throw AccountError.usage("there is no trusted device with id '\(id)'; 'twostep trust list' lists them")
+            }
+            let before = file.trustedDevices.count
+            file.trustedDevices.removeAll { request.all || $0.id == request.id }
+            return before - file.trustedDevices.count
+        }
+        return RevokedResult(revoked: revoked, authorization: authorization)
+    }
+
+    public func disable(_ request: DisableRequest) throws(AccountError) -> Authorization {
+        let outcome: Result<Authorization, AccountError> = try record.access { store in
+            try store.commit { current in
+                var file = try current.get()
+                guard file.isEnabled else { return (.success(Authorization()), .remove) }
+                switch authorize(request.code, &file, at: Clock.now) {
+                case .failure(let refusal): return (.failure(refusal), .write(file))
+                case .success(let authorization): return (.success(authorization), .remove)
+                }
+            }
+        }
+        return try outcome.get()
+    }
+
+    public func reset() throws(AccountError) -> ResetResult {
+        guard isAdministrator else { throw .usage("reset is for root only; to turn your own two-step verification off use 'twostep disable'") }
+        try record.access { try $0.remove() }
+        return ResetResult(removed: true)
+    }
+
+    // MARK: Helpers
+
+    /// Takes the confirmation sent to a phone and checks the answer and the
+    /// authorising code against it; returns when that code was checked.
+    @discardableResult
+    private func takeConfirmation(_ number: PhoneNumber, _ channel: ChannelKind, answer: String, code: String?, at now: Int64) throws(AccountError) -> Int64 {
+        guard let entry = confirmations.take(uid: record.account.uid, phone: number, channel: channel, at: now) else {
+            throw .refused("no code was sent to \(number.e164) lately (or it expired); the phone was not added")
+        }
+        guard case .accepted = entry.code.check(answer, context: VerificationContext(now: now, window: 0)) else {
+            throw .refused("that is not the code sent to \(number.e164) (or it expired); the phone was not added")
+        }
+        let same: Bool
+        switch (entry.authorizingCode, code) {
+        case (nil, nil): same = true
+        case (let kept?, let given?): same = kept.withUnsafeBytes { k in Array(given.utf8).withUnsafeBytes { ConstantTime.equal(k, $0) } }
+        default: same = false
+        }
+        guard same else { throw .refused("the authorizing code is not the one given when the code was sent; the phone was not added") }
+        return entry.authorizedAt
+    }
+
+    /// Checks a code from a new app the way a login would and returns the
+    /// authenticator with that time step recorded (the code cannot log in again).
+    private func confirmNew(_ authenticator: TOTPAuthenticator, code: String) throws(AccountError) -> TOTPAuthenticator {
+        let result = verifier.verify(code, in: FactorFile(factors: [authenticator]), at: Clock.now)
+        guard case .accepted = result.decision, let confirmed = result.file.authenticators.first else {
+            throw .refused(
+                "that is not the code the new authenticator shows now; nothing was saved. Check that the app and this machine have the right time, and try again")
+        }
+        return confirmed
+    }
+
+    /// The authenticator a `NewKey` describes.
+    static func authenticator(_ key: NewKey, id: String, now: Int64) throws(AccountError) -> TOTPAuthenticator {
+        do {
+            let bytes = try Base32.decode(key.secret)
+            var copy = bytes
+            defer { cleanse(&copy) }
+            guard copy.count >= 10 else { throw TwoStepError.secretTooShort(bytes: copy.count) }
+            guard let algorithm = OTPAlgorithm(name: key.algorithm) else {
+                throw AccountError.usage("unknown algorithm '\(key.algorithm)' (SHA1, SHA256 or SHA512)")
+            }
+            guard !key.label.isEmpty else { throw AccountError.usage("the label must not be empty") }
+            let parameters = try OTPParameters(algorithm: algorithm, digits: key.digits, period: key.period)
+            return TOTPAuthenticator(id: id, secret: SecretBytes(copy), parameters: parameters, label: key.label, created: now)
+        } catch {
+            throw AccountError(any: error)
+        }
+    }
+
+    static func parse(_ phone: PhoneRequest) throws(AccountError) -> (PhoneNumber, ChannelKind) {
+        guard let channel = ChannelKind(rawValue: phone.channel) else { throw .usage("the channel must be sms or voice") }
+        do { return (try PhoneNumber(parsing: phone.number), channel) } catch { throw AccountError(error) }
+    }
+
+    /// Removes every backup code from `file`, adds `count` new ones and
+    /// returns them in clear, to be shown once (the file keeps hashes only).
+    static func replaceBackupCodes(in file: inout FactorFile, count: Int, at now: Int64) throws(AccountError) -> [String] {
+        file.factors.removeAll { $0 is BackupCode }
+        var codes = [String]()
+        do {
+            for _ in 0..<count {
+                let made = try BackupCode.generate(id: file.nextID(prefix: BackupCode.idPrefix), created: now)
+                file.factors.append(made.factor)
+                codes.append(made.code)
+            }
+        } catch { throw AccountError(error) }
+        return codes
+    }
+
+    static func checkRemovable(_ id: String, in file: FactorFile) throws(AccountError) {
+        guard let factor = file.factors.first(where: { $0.id == id }) else {
+            throw .usage("there is no method with id '\(id)'; 'twostep status' lists them")
+        }
+        guard !(factor is BackupCode) else {
+            throw .usage("'\(id)' is a backup code: 'twostep codes' replaces the whole set")
+        }
+        guard type(of: factor).isMethod else {
+            throw .usage("'\(id)' is a code sent to a phone, not a method; it expires by itself")
+        }
+        guard file.factors.contains(where: { $0.id != id && type(of: $0).isMethod && !($0 is BackupCode) }) else {
+            throw .usage("'\(id)' is your only authenticator or phone. To turn two-step verification off use 'twostep disable'; to replace it, 'twostep add totp' or 'twostep add phone' first")
+        }
+    }
+}

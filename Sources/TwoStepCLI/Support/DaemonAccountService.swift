@@ -1,0 +1,68 @@
+import FoundationEssentials
+import TwoStepAccounts
+import TwoStepVarlink
+
+/// `AccountService` through twostepd (SPEC §8): each method is one call of
+/// the Varlink interface `io.twostep.Manage` on DIR/io.twostep.Manage. The
+/// daemon knows the caller from the socket (`SO_PEERCRED`), so no request
+/// names a user; its answers and errors are the ones `LocalAccountService`
+/// gives on its side, so output and exit codes match the file path.
+struct DaemonAccountService: AccountService {
+    /// The Varlink interface, as in its description (twostepd(8)).
+    static let interface = "io.twostep.Manage"
+    /// Longer than any call takes: a channel plugin may run for 10 s.
+    static let timeoutSeconds = 30.0
+
+    let socketPath: String
+
+    init(socketDirectory: String) {
+        socketPath = socketDirectory + "/" + Self.interface
+    }
+
+    func status() throws(AccountError) -> AccountStatus { try call("Status", Empty()) }
+    func enroll(_ request: EnrollRequest) throws(AccountError) -> EnrollResult { try call("Enroll", request) }
+    func verify(_ request: VerifyRequest) throws(AccountError) -> Authorization { try call("Verify", request) }
+    func newBackupCodes(_ request: NewBackupCodesRequest) throws(AccountError) -> BackupCodesResult { try call("NewBackupCodes", request) }
+    func addAuthenticator(_ request: AddAuthenticatorRequest) throws(AccountError) -> AddedResult { try call("AddAuthenticator", request) }
+    func sendPhoneConfirmation(_ request: PhoneConfirmationRequest) throws(AccountError) -> SentResult {
+        try call("SendPhoneConfirmation", request)
+    }
+    func addPhone(_ request: AddPhoneRequest) throws(AccountError) -> AddedResult { try call("AddPhone", request) }
+    func remove(_ request: RemoveRequest) throws(AccountError) -> Authorization { try call("Remove", request) }
+    func revokeTrust(_ request: RevokeTrustRequest) throws(AccountError) -> RevokedResult { try call("RevokeTrust", request) }
+    func disable(_ request: DisableRequest) throws(AccountError) -> Authorization { try call("Disable", request) }
+    func importGoogleAuthenticator(_ request: ImportRequest) throws(AccountError) -> ImportResult {
+        try call("ImportGoogleAuthenticator", request)
+    }
+    func reset() throws(AccountError) -> ResetResult { try call("Reset", Empty()) }
+
+    private struct Empty: Codable {}
+
+    private func call<Request: Encodable, Reply: Decodable>(_ method: String, _ request: Request) throws(AccountError) -> Reply {
+        let parameters: Data
+        do { parameters = try JSONEncoder().encode(request) } catch { throw .failure("cannot encode the request: \(error)") }
+        let reply: Data
+        do {
+            reply = try VarlinkClient(socketPath: socketPath, timeout: Self.timeoutSeconds)
+                .call(Self.interface + "." + method, parameters: parameters)
+        } catch {
+            throw Self.accountError(error)
+        }
+        do { return try JSONDecoder().decode(Reply.self, from: reply) } catch {
+            throw .failure("twostepd at \(socketPath) gave an answer twostep cannot read: \(error)")
+        }
+    }
+
+    /// A Varlink error as the same `AccountError` the file path would give.
+    private static func accountError(_ error: VarlinkClientError) -> AccountError {
+        guard case .reply(let failure) = error else {
+            return .failure("\(error); is twostepd running? 'systemctl start twostepd.socket' starts it")
+        }
+        let message = failure.parameters["message"]?.stringValue ?? failure.name
+        switch failure.name {
+        case interface + ".UsageError", interface + ".PermissionDenied", interface + ".InvalidUser": return .usage(message)
+        case interface + ".CodeRefused", interface + ".SelfEnrollDisabled": return .refused(message)
+        default: return .failure("twostepd: \(message)")
+        }
+    }
+}

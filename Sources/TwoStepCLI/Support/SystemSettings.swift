@@ -1,0 +1,32 @@
+import TwoStepCore
+import TwoStepStore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The system configuration as the CLI reads it (SPEC §7):
+/// /etc/twostep/twostep.conf, or the file `TWOSTEP_CONFIG` names (tests, and
+/// trying a configuration out: the CLI runs with the caller's rights, so
+/// the variable gives nobody more than they have).
+enum SystemSettings {
+    /// The configuration; a bad file is a usage error naming the file and the line (exit 2).
+    static func load() throws(CLIError) -> SystemConfiguration {
+        let path = environment("TWOSTEP_CONFIG") ?? SystemConfiguration.defaultPath
+        do {
+            return try ConfigurationFile.load(path: path)
+        } catch {
+            throw .usage("\(error)")
+        }
+    }
+
+    /// Where twostepd's sockets are: `TWOSTEP_SOCKET_DIR`, else `socket_dir=`.
+    static func socketDirectory(_ configuration: SystemConfiguration) -> String {
+        environment("TWOSTEP_SOCKET_DIR") ?? configuration.options.socketDirectory
+    }
+
+    private static func environment(_ name: String) -> String? {
+        guard let value = getenv(name) else { return nil }
+        let text = String(cString: value)
+        return text.isEmpty ? nil : text
+    }
+}

@@ -1,0 +1,169 @@
+import Foundation
+import Logging
+import TwoStepAccounts
+import TwoStepCore
+import TwoStepStore
+import TwoStepVarlink
+
+/// `io.twostep.Manage` (SPEC §8): every self-service operation of `twostep`
+/// on the caller's record, done by TwoStepAccounts' `LocalAccountService`
+/// as root, so that users of an administrator-managed store can change
+/// their settings without being able to read their secret or change their
+/// verification state.
+///
+/// The caller is the peer uid the server read with `SO_PEERCRED`, nothing
+/// else: a request from an ordinary user acts on that user's record and
+/// may not name another; root may name anyone (and then, as with
+/// `twostep --user`, needs no code).
+struct ManageInterface: VarlinkInterface {
+    let name = "io.twostep.Manage"
+    var description: String { Self.idl }
+    let configuration: SystemConfiguration
+    /// Codes sent to phones being added, between two calls.
+    let confirmations = PhoneConfirmations()
+    let logger = Logger(label: "twostepd.manage")
+
+    private struct Caller: Decodable { var user: String? }
+    private struct Empty: Codable {}
+
+    func call(method: String, parameters: Data, peer: PeerCredentials) throws(VarlinkError) -> Data {
+        let named = try VarlinkCoding.decode(Caller.self, from: parameters).user
+        let service = try resolve(named, peer: peer)
+        let who = "uid \(peer.uid) (pid \(peer.pid)) on \(service.record.account.name)"
+        do {
+            let reply = try run(method, parameters, service, peer: peer)
+            logger.info("\(method) for \(who): done")
+            return reply
+        } catch {
+            // The error's name only: its message may quote a path, never a value sent.
+            logger.notice("\(method) for \(who): \(error.name)")
+            throw error
+        }
+    }
+
+    /// Decodes the request (only its own fields and `user`), runs it and encodes the reply.
+    private func run(_ method: String, _ parameters: Data, _ service: LocalAccountService, peer: PeerCredentials) throws(VarlinkError) -> Data {
+        func request<T: Decodable>(_ type: T.Type, _ fields: [String]) throws(VarlinkError) -> T {
+            try VarlinkCoding.decode(type, from: parameters, fields: Set(fields + ["user"]))
+        }
+        func reply<R: Encodable>(_ body: () throws(AccountError) -> R) throws(VarlinkError) -> Data {
+            let value: R
+            do { value = try body() } catch { throw Self.varlinkError(error) }
+            return try VarlinkCoding.encode(value)
+        }
+        switch method {
+        case "Status":
+            _ = try request(Empty.self, [])
+            return try reply { () throws(AccountError) in try service.status() }
+        case "Enroll":
+            let r = try request(EnrollRequest.self, ["key", "code", "backupCodes", "phone", "phoneLabel", "phoneConfirmation", "force", "oldCode"])
+            try checkSelfEnrolment(service, peer: peer)
+            return try reply { () throws(AccountError) in try service.enroll(r) }
+        case "ImportGoogleAuthenticator":
+            let r = try request(ImportRequest.self, ["content", "label", "force", "oldCode"])
+            try checkSelfEnrolment(service, peer: peer)
+            return try reply { () throws(AccountError) in try service.importGoogleAuthenticator(r) }
+        case "Verify":
+            let r = try request(VerifyRequest.self, ["code"])
+            return try reply { () throws(AccountError) in try service.verify(r) }
+        case "NewBackupCodes":
+            let r = try request(NewBackupCodesRequest.self, ["count", "code"])
+            return try reply { () throws(AccountError) in try service.newBackupCodes(r) }
+        case "AddAuthenticator":
+            let r = try request(AddAuthenticatorRequest.self, ["key", "newCode", "code"])
+            return try reply { () throws(AccountError) in try service.addAuthenticator(r) }
+        case "SendPhoneConfirmation":
+            let r = try request(PhoneConfirmationRequest.self, ["phone", "code"])
+            try checkSelfEnrolment(service, peer: peer)
+            return try reply { () throws(AccountError) in try service.sendPhoneConfirmation(r) }
+        case "AddPhone":
+            let r = try request(AddPhoneRequest.self, ["phone", "label", "code", "confirmation"])
+            return try reply { () throws(AccountError) in try service.addPhone(r) }
+        case "Remove":
+            let r = try request(RemoveRequest.self, ["id", "code"])
+            return try reply { () throws(AccountError) in try service.remove(r) }
+        case "RevokeTrust":
+            let r = try request(RevokeTrustRequest.self, ["id", "all", "code"])
+            return try reply { () throws(AccountError) in try service.revokeTrust(r) }
+        case "Disable":
+            let r = try request(DisableRequest.self, ["code"])
+            return try reply { () throws(AccountError) in try service.disable(r) }
+        case "Reset":
+            _ = try request(Empty.self, [])
+            return try reply { () throws(AccountError) in try service.reset() }
+        default:
+            throw .methodNotFound(name + "." + method)
+        }
+    }
+
+    /// The service for the record the request may act on.
+    private func resolve(_ named: String?, peer: PeerCredentials) throws(VarlinkError) -> LocalAccountService {
+        let account: UserAccount
+        do {
+            if let named {
+                guard Self.isPlausibleName(named) else {
+                    throw Self.error("InvalidUser", "a user name must be 1 to 256 characters without '/', NUL or a leading '.' or '-'")
+                }
+                if peer.uid != 0 {
+                    guard let caller = try UserAccount.withID(peer.uid), caller.name == named else {
+                        throw Self.error("PermissionDenied", "uid \(peer.uid) may act on its own record only; only root may name another user")
+                    }
+                }
+                guard let found = try UserAccount.named(named) else { throw Self.error("InvalidUser", "no such user '\(named)'") }
+                account = found
+            } else {
+                guard let found = try UserAccount.withID(peer.uid) else {
+                    throw Self.error("InvalidUser", "uid \(peer.uid) is not in the password database")
+                }
+                account = found
+            }
+        } catch let error as VarlinkError {
+            throw error
+        } catch {
+            throw Self.error("StoreProblem", "cannot look up the user: \(error)")
+        }
+        let path: String
+        do { path = try configuration.options.store.path(user: account.name, home: account.home) } catch {
+            throw Self.error("InvalidUser", "\(error)")
+        }
+        let record = AccountRecord(account: account, path: path)
+        guard record.store.isAdministratorManaged else {
+            throw Self.error("NotManaged",
+                "\(path) is not in an administrator-managed (root-owned) directory: twostep uses it directly, not through twostepd")
+        }
+        return LocalAccountService(
+            record: record, isAdministrator: peer.uid == 0 && named != nil,
+            settings: AccountSettings(options: configuration.options), confirmations: confirmations)
+    }
+
+    /// `self_enroll=no`: an ordinary user with no record may not create one here.
+    private func checkSelfEnrolment(_ service: LocalAccountService, peer: PeerCredentials) throws(VarlinkError) {
+        guard !configuration.selfEnroll, peer.uid != 0 else { return }
+        let exists: Bool
+        do { exists = try service.record.access { try $0.exists() } } catch { throw Self.varlinkError(error) }
+        if !exists {
+            throw Self.error("SelfEnrollDisabled",
+                "self_enroll=no: users cannot turn two-step verification on themselves here; ask an administrator ('twostep enroll --user NAME')")
+        }
+    }
+
+    /// A user name as the password database could hold one, and no path trick.
+    static func isPlausibleName(_ name: String) -> Bool {
+        let bytes = Array(name.utf8)
+        guard (1...256).contains(bytes.count), let first = bytes.first, first != UInt8(ascii: "."), first != UInt8(ascii: "-") else { return false }
+        return !bytes.contains(0) && !bytes.contains(UInt8(ascii: "/")) && !bytes.contains(where: { $0 < 0x20 || $0 == 0x7f })
+    }
+
+    static func error(_ name: String, _ message: String) -> VarlinkError {
+        VarlinkError(name: "io.twostep.Manage." + name, parameters: ["message": .string(message)])
+    }
+
+    /// The accounts layer's three kinds of failure as the interface's errors.
+    static func varlinkError(_ error: AccountError) -> VarlinkError {
+        switch error {
+        case .usage(let message): Self.error("UsageError", message)
+        case .refused(let message): Self.error("CodeRefused", message)
+        case .failure(let message): Self.error("StoreProblem", message)
+        }
+    }
+}

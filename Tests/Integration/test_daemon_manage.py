@@ -1,0 +1,405 @@
+"""Issue 13: self-service through twostepd into a store users cannot read.
+
+A real twostepd (`twostepd --socket-dir DIR --config FILE`, as root) serves
+io.twostep.Manage; ordinary users run the real `twostep` CLI, which finds
+the administrator-managed store in the configuration and talks to the
+daemon (TWOSTEP_CONFIG and TWOSTEP_SOCKET_DIR point it at the test's
+files). Logins go through the real module (pamdriver) on the same store.
+Codes come from oathtool.
+"""
+
+import json
+import os
+import pwd
+import re
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+from pamtest import avoid_step_edge, module, pamdriver, pam, users  # noqa: F401 (fixtures)
+from test_cli import SECRET, SECRET2, totp
+
+OUTBOX = "/var/spool/twostep/outbox"
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PHONE = "+966501234534"
+
+
+def root_dir(path, mode=0o755):
+    os.makedirs(path, exist_ok=True)
+    os.chown(path, 0, 0)
+    os.chmod(path, mode)
+    return path
+
+
+@pytest.fixture(scope="module")
+def daemon_bin():
+    path = os.environ.get("TWOSTEP_DAEMON", os.path.join(REPO, ".build", "debug", "twostepd"))
+    assert os.access(path, os.X_OK), f"no twostepd at {path}"
+    return path
+
+
+class Daemon:
+    """A twostepd in the foreground on its own sockets, store and configuration."""
+
+    def __init__(self, binary, top, extra_config=""):
+        self.binary = binary
+        self.top = top
+        self.store = root_dir(os.path.join(top, "store"), 0o700)
+        self.sockets = root_dir(os.path.join(top, "run"))
+        self.channels = root_dir(os.path.join(top, "channels"))
+        for kind in ("sms", "voice"):
+            shutil.copy(os.path.join(REPO, "channels", "spool"), os.path.join(self.channels, kind))
+            os.chmod(os.path.join(self.channels, kind), 0o755)
+        self.config = os.path.join(top, "twostep.conf")
+        with open(self.config, "w") as f:
+            f.write(f"# test configuration\nstore={self.store}/%u\nchannels={self.channels}\n{extra_config}")
+        os.chmod(self.config, 0o644)
+        self.log = open(os.path.join(top, "twostepd.log"), "w+")
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen([self.binary, "--socket-dir", self.sockets, "--config", self.config],
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        path = os.path.join(self.sockets, "io.twostep.Manage")
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            if os.path.exists(path):
+                try:
+                    with socket.socket(socket.AF_UNIX) as s:
+                        s.connect(path)
+                    return self
+                except OSError:
+                    pass
+            assert self.proc.poll() is None, self.logtext()
+            time.sleep(0.05)
+        raise AssertionError("twostepd did not start: " + self.logtext())
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(timeout=20)
+
+    def logtext(self):
+        self.log.flush()
+        with open(self.log.name) as f:
+            return f.read()
+
+    @property
+    def env(self):
+        return dict(os.environ, TWOSTEP_CONFIG=self.config, TWOSTEP_SOCKET_DIR=self.sockets)
+
+    def record(self, user):
+        return os.path.join(self.store, user.name)
+
+
+@pytest.fixture
+def daemon(daemon_bin):
+    top = root_dir(tempfile.mkdtemp(prefix="twostepd-test-", dir="/var/tmp"))
+    d = Daemon(daemon_bin, top).start()
+    yield d
+    d.stop()
+    shutil.rmtree(top, ignore_errors=True)
+
+
+class User:
+    def __init__(self, binary, daemon, account):
+        self.binary, self.daemon, self.account = binary, daemon, account
+        self.name = account.name
+
+    def run(self, *args, stdin="", root=False):
+        argv = [self.binary, *args] if root else ["runuser", "-u", self.name, "--", self.binary, *args]
+        return subprocess.run(argv, input=stdin, capture_output=True, text=True, cwd="/", timeout=60,
+                              env=self.daemon.env)
+
+    def enroll(self):
+        avoid_step_edge(margin=8)
+        r = self.run("enroll", "--secret", SECRET, "--code", totp(SECRET), "--json")
+        assert r.returncode == 0, r.stderr + self.daemon.logtext()
+        return json.loads(r.stdout)
+
+    def status(self):
+        r = self.run("status", "--json")
+        return r.returncode, json.loads(r.stdout)
+
+
+@pytest.fixture
+def user(twostep_bin, daemon, users):
+    return User(twostep_bin, daemon, users.make(password="pw"))
+
+
+def login_service(pam, daemon, name="svc"):
+    return pam.service(name, f"config={daemon.config}")
+
+
+def spooled_code(user):
+    with open(OUTBOX) as f:
+        codes = [l.split(" ")[4] for l in f.read().splitlines() if l.split(" ")[1] == user.name]
+    return codes[-1]
+
+
+# Enrolment and what the user can see
+
+def test_enroll_through_the_daemon_into_a_root_owned_store(user, daemon):
+    result = user.enroll()
+    assert set(result) == {"user", "uri", "secret", "authenticator_id", "backup_codes"}
+    assert len(result["backup_codes"]) == 10
+    st = os.stat(daemon.record(user))
+    assert (st.st_uid, st.st_mode & 0o7777) == (0, 0o600)
+    # The user cannot read the record, nor even reach it.
+    r = subprocess.run(["runuser", "-u", user.name, "--", "cat", daemon.record(user)], capture_output=True, text=True)
+    assert r.returncode != 0 and "Permission denied" in r.stderr
+    code, status = user.status()
+    assert code == 0 and status["enabled"] and status["path"] == daemon.record(user)
+    assert status["backup_codes_left"] == 10
+    assert "Enroll" in daemon.logtext()
+
+
+def test_no_reply_carries_a_secret_or_a_hash(user, daemon):
+    user.enroll()
+    text = open(daemon.record(user)).read()
+    hexes = set(re.findall(r"[0-9a-f]{32,}", text))
+    assert hexes  # the record does hold hashes: none may come back
+    outputs = [user.run("status", "--json").stdout, user.run("status").stdout, user.run("trust", "list", "--json").stdout]
+    for out in outputs:
+        assert SECRET not in out and not any(h in out for h in hexes), out
+    assert SECRET not in daemon.logtext()
+
+
+def test_status_off_and_commands_exit_codes_as_on_the_file_path(user, daemon):
+    r = user.run("status")
+    assert r.returncode == 1 and "off" in r.stdout
+    r = user.run("verify", "--code", "123456")
+    assert r.returncode == 3 and "does not exist" in r.stderr
+
+
+def test_self_enroll_no_refuses_users_without_a_record(twostep_bin, daemon_bin, users):
+    top = root_dir(tempfile.mkdtemp(prefix="twostepd-test-", dir="/var/tmp"))
+    d = Daemon(daemon_bin, top, extra_config="self_enroll=no\n").start()
+    try:
+        u = User(twostep_bin, d, users.make())
+        r = u.run("enroll", "--secret", SECRET, "--code", totp(SECRET), "--json")
+        assert r.returncode == 1 and "self_enroll=no" in r.stderr
+        assert not os.path.exists(d.record(u))
+        r = u.run("enroll", "--user", u.name, "--secret", SECRET, "--code", totp(SECRET), "--json", root=True)
+        assert r.returncode == 0, r.stderr
+    finally:
+        d.stop()
+        shutil.rmtree(top, ignore_errors=True)
+
+
+def test_daemon_not_running_is_exit_3_naming_the_socket(user, daemon):
+    daemon.stop()
+    r = user.run("status")
+    assert r.returncode == 3
+    assert os.path.join(daemon.sockets, "io.twostep.Manage") in r.stderr
+    assert "systemctl start twostepd.socket" in r.stderr
+
+
+# Phones: the daemon runs the channel plugin as root
+
+def test_user_adds_a_phone_and_logs_in_with_an_sms_code(user, daemon, pam):
+    backup = user.enroll()["backup_codes"][0]
+    proc = subprocess.Popen(["runuser", "-u", user.name, "--", user.binary, "add", "phone", PHONE, "--code", backup],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd="/", env=daemon.env)
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        try:
+            code = spooled_code(user)
+            break
+        except (FileNotFoundError, IndexError):
+            time.sleep(0.05)
+    out, err = proc.communicate(code + "\n", timeout=30)
+    assert proc.returncode == 0, err + daemon.logtext()
+    assert "Added phone phone-1" in out and "9 backup codes left" in err
+    # A login: "?" opens the menu, the SMS is sent, its code logs in.
+    login_service(pam, daemon)
+    menu_pick = "2"
+    run = pam.run("svc", user, ["?", menu_pick, f"@cmd:awk -v u={shlex.quote(user.name)} '$2==u {{c=$5}} END {{print c}}' {OUTBOX}"])
+    assert run.result == "PAM_SUCCESS", run
+
+
+def test_channels_flag_is_refused_on_the_daemon_path(user, daemon):
+    backup = user.enroll()["backup_codes"][0]
+    r = user.run("add", "phone", PHONE, "--channels", "/tmp", "--code", backup)
+    assert r.returncode == 2 and "twostepd" in r.stderr
+    assert user.run("verify", "--code", backup).returncode == 0  # not spent
+
+
+# Shared state with logins
+
+def test_wrong_codes_through_the_daemon_count_at_login_and_back(user, daemon, pam):
+    user.enroll()
+    login_service(pam, daemon)
+    for _ in range(2):
+        assert user.run("verify", "--code", "000000").returncode == 1
+    for _ in range(2):
+        assert pam.run("svc", user, ["000000"]).result != "PAM_SUCCESS"
+    assert user.status()[1]["failures"] == 4
+    assert user.run("verify", "--code", "000001").returncode == 1  # the fifth: locked out
+    code, status = user.status()
+    assert status["locked_until"] is not None
+    r = pam.run("svc", user, [totp(SECRET, 30)])
+    assert r.result != "PAM_SUCCESS"
+
+
+def test_a_code_used_at_the_daemon_is_refused_at_login_and_back(user, daemon, pam):
+    backup = user.enroll()["backup_codes"]
+    login_service(pam, daemon)
+    assert user.run("verify", "--code", backup[0]).returncode == 0
+    assert pam.run("svc", user, [backup[0]]).result != "PAM_SUCCESS"
+    assert pam.run("svc", user, [backup[1]]).result == "PAM_SUCCESS"
+    r = user.run("verify", "--code", backup[1])
+    assert r.returncode == 1
+    code = totp(SECRET, 30)
+    assert user.run("verify", "--code", code).returncode == 0
+    assert pam.run("svc", user, [code]).result != "PAM_SUCCESS"
+
+
+def test_every_command_works_through_the_daemon(user, daemon):
+    backup = user.enroll()["backup_codes"]
+    r = user.run("codes", "--json", "--code", backup[0])
+    assert r.returncode == 0, r.stderr
+    fresh = json.loads(r.stdout)["backup_codes"]
+    assert user.status()[1]["backup_codes_left"] == 10
+    r = user.run("add", "totp", "--secret", SECRET2, "--no-qr", "--new-code", totp(SECRET2), "--code", fresh[0])
+    assert r.returncode == 0 and "totp-2" in r.stdout, r.stderr
+    r = user.run("remove", "totp-2", "--code", fresh[1])
+    assert r.returncode == 0, r.stderr
+    r = user.run("trust", "revoke", "--all", "--code", fresh[2])
+    assert r.returncode == 0 and "No trusted devices" in r.stdout
+    r = user.run("disable", "--code", fresh[3])
+    assert r.returncode == 0, r.stderr
+    assert not os.path.exists(daemon.record(user))
+
+
+def test_import_google_authenticator_through_the_daemon(user, daemon):
+    path = os.path.join(user.account.home, ".google_authenticator")
+    with open(path, "w") as f:
+        f.write(f'{SECRET}\n" RATE_LIMIT 3 30\n" WINDOW_SIZE 3\n" DISALLOW_REUSE\n" TOTP_AUTH\n12345678\n87654321\n')
+    os.chown(path, user.account.uid, user.account.gid)
+    os.chmod(path, 0o400)
+    r = user.run("import", "google-authenticator")
+    assert r.returncode == 0, r.stderr
+    assert user.status()[1]["backup_codes_left"] == 2
+    assert user.run("verify", "--code", "12345678").returncode == 0
+
+
+# Identity
+
+def varlink_call(path, method, parameters, uid=None):
+    """One raw Varlink call (optionally from a child process running as uid)."""
+    message = json.dumps({"method": method, "parameters": parameters}).encode() + b"\0"
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(r)
+            if uid is not None:
+                os.setgroups([])
+                os.setgid(pwd.getpwuid(uid).pw_gid)
+                os.setuid(uid)
+            with socket.socket(socket.AF_UNIX) as s:
+                s.settimeout(20)
+                s.connect(path)
+                s.sendall(message)
+                data = b""
+                while not data.endswith(b"\0"):
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+            os.write(w, data)
+        finally:
+            os._exit(0)
+    os.close(w)
+    data = b""
+    while True:
+        chunk = os.read(r, 65536)
+        if not chunk:
+            break
+        data += chunk
+    os.close(r)
+    os.waitpid(pid, 0)
+    return json.loads(data.rstrip(b"\0").decode())
+
+
+def test_a_user_cannot_name_another_user(user, daemon, users):
+    other = users.make()
+    manage = os.path.join(daemon.sockets, "io.twostep.Manage")
+    reply = varlink_call(manage, "io.twostep.Manage.Status", {"user": other.name}, uid=user.account.uid)
+    assert reply.get("error") == "io.twostep.Manage.PermissionDenied", reply
+    reply = varlink_call(manage, "io.twostep.Manage.Status", {"user": user.name}, uid=user.account.uid)
+    assert "error" not in reply and reply["parameters"]["user"] == user.name
+
+
+@pytest.mark.parametrize("name", ["../etc", "a/b", "x\u0000y", "..", ""])
+def test_malformed_names_are_refused(daemon, name):
+    manage = os.path.join(daemon.sockets, "io.twostep.Manage")
+    reply = varlink_call(manage, "io.twostep.Manage.Status", {"user": name})
+    assert reply.get("error") == "io.twostep.Manage.InvalidUser", reply
+
+
+def test_root_may_name_any_user(user, daemon):
+    user.enroll()
+    manage = os.path.join(daemon.sockets, "io.twostep.Manage")
+    reply = varlink_call(manage, "io.twostep.Manage.Status", {"user": user.name})
+    assert reply["parameters"]["enabled"] is True
+    reply = varlink_call(manage, "io.twostep.Manage.NewBackupCodes", {"user": user.name, "count": 3})
+    assert len(reply["parameters"]["backupCodes"]) == 3  # root needs no code
+
+
+def test_unknown_fields_are_refused(user, daemon):
+    manage = os.path.join(daemon.sockets, "io.twostep.Manage")
+    reply = varlink_call(manage, "io.twostep.Manage.Verify", {"code": "123456", "failures": 0}, uid=user.account.uid)
+    assert reply.get("error") == "org.varlink.service.InvalidParameter", reply
+
+
+def test_python_varlink_client_lists_and_calls(user, daemon):
+    varlink = pytest.importorskip("varlink")
+    with varlink.Client(address="unix:" + os.path.join(daemon.sockets, "io.twostep.Manage")) as client:
+        info = client.get_interfaces()
+        assert "io.twostep.Manage" in info
+        with client.open("io.twostep.Manage") as manage:
+            status = manage.Status(user.name)
+            assert status["user"] == user.name and status["enabled"] is False
+
+
+# Crash safety
+
+def test_daemon_killed_mid_call_leaves_a_valid_record(user, daemon):
+    backup = user.enroll()["backup_codes"]
+    for i in range(12):
+        p = subprocess.Popen(["runuser", "-u", user.name, "--", user.binary, "verify", "--code", "000000"],
+                             env=daemon.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(0.002 * i)
+        daemon.proc.kill()
+        daemon.proc.wait()
+        p.wait(timeout=30)
+        daemon.start()
+        code, status = user.status()
+        assert code == 0 and status["enabled"], status
+    # What was acknowledged is there: a spent backup code stays spent.
+    assert user.run("verify", "--code", backup[0]).returncode == 0
+    daemon.proc.kill()
+    daemon.proc.wait()
+    daemon.start()
+    assert user.run("verify", "--code", backup[0]).returncode == 1
+
+
+def test_client_killed_mid_call_changes_nothing_half_way(user, daemon):
+    user.enroll()
+    for _ in range(10):
+        p = subprocess.Popen(["runuser", "-u", user.name, "--", user.binary, "codes", "--json", "--code", "000000"],
+                             env=daemon.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(0.01)
+        p.kill()
+        p.wait()
+    code, status = user.status()
+    assert code == 0 and status["backup_codes_left"] == 10
