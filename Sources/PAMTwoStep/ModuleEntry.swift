@@ -4,8 +4,11 @@ import TwoStepCore
 import Glibc
 #endif
 
-/// `pam_sm_authenticate`, called from the C shim. Parses the options (an
-/// unknown or malformed one denies), then runs the SPEC §3 flow.
+/// `pam_sm_authenticate`, called from the C shim. Reads the system
+/// configuration file (`config=`, else /etc/twostep/twostep.conf; missing:
+/// the built-in defaults) and the pam.d line's options over it; a bad file
+/// or a bad option denies every login (PAM_SERVICE_ERR) until it is fixed.
+/// Then runs the SPEC §3 flow.
 @_cdecl("twostep_authenticate")
 public func twostepAuthenticate(
     _ pamh: OpaquePointer?, _ flags: Int32, _ argc: Int32, _ argv: UnsafeMutablePointer<UnsafePointer<CChar>?>?
@@ -16,11 +19,7 @@ public func twostepAuthenticate(
         if let argument = argv?[i] { arguments.append(String(cString: argument)) }
     }
     var session = PAMSession(handle: pamh)
-    let options: ModuleOptions
-    do {
-        options = try ModuleOptions(arguments: arguments)
-    } catch {
-        session.log(LOG_ERR, "configuration error in the pam.d line: \(error); denying every login until it is fixed")
+    guard let options = ModuleConfiguration.options(arguments: arguments, session: session) else {
         session.error(Messages.unavailable)
         return PAM_SERVICE_ERR
     }
