@@ -1,0 +1,56 @@
+import Foundation
+import TwoStepVarlink
+
+
+/// `io.twostep.Test`: served only with the hidden `--test-interface`
+/// option (and `--socket-dir`), on DIR/io.twostep.Test (mode 0600, uid 0
+/// only), so that the protocol tests have methods that do not depend on
+/// io.twostep.Manage: one that blocks (the server must keep serving other
+/// clients), one that echoes, one that fails, and one that says who called.
+struct TestInterface: VarlinkInterface {
+    let name = "io.twostep.Test"
+    let description = """
+        # For twostepd's own tests only (twostepd --test-interface).
+        interface io.twostep.Test
+
+        # Blocks for that many seconds (at most 20), like a call that waits
+        # for a lock or a channel plugin.
+        method Sleep(seconds: float) -> ()
+
+        # Returns its text.
+        method Echo(text: string) -> (text: string)
+
+        # The caller as SO_PEERCRED reports it.
+        method Peer() -> (uid: int, gid: int, pid: int)
+
+        # Always fails with Failed.
+        method Fail() -> ()
+
+        error Failed (reason: string)
+
+        """
+
+    private struct SleepParameters: Decodable { var seconds: Double }
+    private struct EchoParameters: Codable { var text: String }
+    private struct PeerReply: Encodable { var uid: UInt32, gid: UInt32, pid: Int32 }
+
+    func call(method: String, parameters: Data, peer: PeerCredentials) throws(VarlinkError) -> Data {
+        switch method {
+        case "Sleep":
+            let seconds = try VarlinkCoding.decode(SleepParameters.self, from: parameters, fields: ["seconds"]).seconds
+            guard seconds.isFinite, seconds >= 0, seconds <= 20 else { throw .invalidParameter("seconds") }
+            Thread.sleep(forTimeInterval: seconds)
+            return Data("{}".utf8)
+        case "Echo":
+            return try VarlinkCoding.encode(
+                try VarlinkCoding.decode(EchoParameters.self, from: parameters, fields: ["text"]))
+        case "Peer":
+            _ = try VarlinkCoding.decode(VarlinkValue.self, from: parameters, fields: [])
+            return try VarlinkCoding.encode(PeerReply(uid: peer.uid, gid: peer.gid, pid: peer.pid))
+        case "Fail":
+            throw VarlinkError(name: "io.twostep.Test.Failed", parameters: ["reason": "asked to fail"])
+        default:
+            throw .methodNotFound("\(name).\(method)")
+        }
+    }
+}

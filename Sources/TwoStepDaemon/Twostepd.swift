@@ -1,0 +1,188 @@
+import ArgumentParser
+import Logging
+import NIOCore
+import ServiceLifecycle
+import TwoStepVarlink
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `twostepd`: self-service into the administrator-managed store (SPEC §8).
+public struct Twostepd: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "twostepd",
+        abstract: "Serve twostep's Varlink interfaces to local users.",
+        discussion: """
+            Under systemd, twostepd.socket passes the sockets \
+            (/run/twostep/io.twostep.Manage, mode 0666, and io.twostep.Login, \
+            mode 0600) and twostepd exits when idle. With --socket-dir it binds \
+            them itself and runs until SIGTERM or SIGINT. Without either, and \
+            when no sockets were passed, it binds them in /run/twostep.
+            """
+    )
+
+    public static let version = "0.1.0"
+    static let defaultSocketDirectory = "/run/twostep"
+    static let manageName = "io.twostep.Manage"
+    static let loginName = "io.twostep.Login"
+    static let testName = "io.twostep.Test"
+
+    @Option(name: .customLong("socket-dir"), help: ArgumentHelp(
+        "Bind the sockets in <dir> (created 0755 when missing) and run until SIGTERM.",
+        valueName: "dir"))
+    var socketDirectory: String?
+
+    @Option(name: .customLong("config"), help: ArgumentHelp("The configuration file.", valueName: "file"))
+    var configurationFile = "/etc/twostep/twostep.conf"
+
+    @Option(name: .customLong("idle-exit"), help: ArgumentHelp(
+        "Exit after <seconds> with no connection open; 0 never. Default: 60 under socket activation, else 0.",
+        valueName: "seconds"))
+    var idleExit: Int?
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel: Logger.Level = .info
+
+    @Flag(name: .customLong("test-interface"), help: .hidden)
+    var testInterface = false
+
+    public init() {}
+
+    /// Parses the command line and runs (main.swift's one call). Spelled
+    /// out because in top-level code `main()` resolves to the synchronous
+    /// ParsableCommand one, which refuses an async command.
+    public static func parseAndRun() async {
+        do {
+            var command = try parseAsRoot()
+            if let daemon = command as? Twostepd {
+                try await daemon.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
+
+    public mutating func validate() throws {
+        if let idleExit, idleExit < 0 { throw ValidationError("--idle-exit must be 0 or more seconds") }
+        if testInterface && socketDirectory == nil { throw ValidationError("--test-interface needs --socket-dir") }
+    }
+
+    public func run() async throws {
+        let logLevel = self.logLevel
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = logLevel
+            return handler
+        }
+        let logger = Logger(label: "twostepd")
+        signal(SIGPIPE, SIG_IGN)
+        umask(0o077)
+        raiseOpenFileLimit(logger)
+        do {
+            let server = try makeServer(logger)
+            let group = ServiceGroup(configuration: ServiceGroupConfiguration(
+                services: [.init(service: server, successTerminationBehavior: .gracefullyShutdownGroup)],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+            try await group.run()
+        } catch let error as DaemonError {
+            FileHandleOutput.standardError("twostepd: \(error)\n")
+            throw ExitCode(error.exitCode)
+        }
+    }
+
+    private func makeServer(_ logger: Logger) throws -> VarlinkServer {
+        let interfaces: (manage: any VarlinkInterface, login: (any VarlinkInterface)?)
+        do {
+            interfaces = try makeInterfaces(configurationPath: configurationFile)
+        } catch let error as DaemonError {
+            throw error
+        } catch {
+            throw DaemonError.configuration(path: configurationFile, message: "\(error)")
+        }
+        let info = VarlinkService.Info(
+            vendor: "twostep", product: "twostepd", version: Self.version,
+            url: "man:twostepd(8)")
+        let manage = VarlinkService(info: info, interface: interfaces.manage)
+        let login = VarlinkService(info: info, interface: interfaces.login)
+
+        var listeners: [VarlinkServer.Listener] = []
+        var activated = false
+        if socketDirectory == nil, let passed = try SocketActivation.passedSockets() {
+            activated = true
+            for socket in passed {
+                guard SocketActivation.isListeningUnixStream(socket.descriptor) else {
+                    throw DaemonError.activation("descriptor \(socket.descriptor) (\(socket.name)) is not a listening Unix stream socket")
+                }
+                switch socket.name {
+                case Self.manageName:
+                    listeners.append(.init(name: socket.name, descriptor: socket.descriptor, service: manage, rootOnly: false, bound: nil))
+                case Self.loginName:
+                    listeners.append(.init(name: socket.name, descriptor: socket.descriptor, service: login, rootOnly: true, bound: nil))
+                default:
+                    logger.warning("ignoring a passed socket with an unknown name", metadata: ["name": "\(socket.name)"])
+                    close(socket.descriptor)
+                }
+            }
+            guard !listeners.isEmpty else {
+                throw DaemonError.activation(
+                    "no socket named \(Self.manageName) or \(Self.loginName) (FileDescriptorName=, or --fdname= of systemd-socket-activate)")
+            }
+        } else {
+            let directory = socketDirectory ?? Self.defaultSocketDirectory
+            try SocketBinding.prepareDirectory(directory)
+            var sockets: [(String, mode_t, VarlinkService, Bool)] = [
+                (Self.manageName, 0o666, manage, false),
+                (Self.loginName, 0o600, login, true),
+            ]
+            if testInterface {
+                sockets.append((Self.testName, 0o600, VarlinkService(info: info, interface: TestInterface()), true))
+            }
+            do {
+                for (name, mode, service, rootOnly) in sockets {
+                    let bound = try SocketBinding.bind(path: directory + "/" + name, mode: mode)
+                    listeners.append(.init(name: name, descriptor: bound.descriptor, service: service, rootOnly: rootOnly, bound: bound))
+                }
+            } catch {
+                for listener in listeners {
+                    close(listener.descriptor)
+                    if let bound = listener.bound { SocketBinding.remove(bound) }
+                }
+                throw error
+            }
+        }
+        let idleSeconds = idleExit ?? (activated ? 60 : 0)
+        return VarlinkServer(
+            listeners: listeners, idleExit: idleSeconds > 0 ? .seconds(Int64(idleSeconds)) : nil, logger: logger)
+    }
+
+    /// Room for `DaemonLimits.connections` connections: the soft limit is
+    /// often 1024. Failing is not fatal (a sandbox may forbid it).
+    private func raiseOpenFileLimit(_ logger: Logger) {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
+        let wanted = min(rlim_t(DaemonLimits.openFiles), limit.rlim_max)
+        guard limit.rlim_cur < wanted else { return }
+        limit.rlim_cur = wanted
+        if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) != 0 {
+            logger.notice("cannot raise the open-file limit", metadata: ["errno": "\(errno)"])
+        }
+    }
+}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}
+
+enum FileHandleOutput {
+    static func standardError(_ text: String) {
+        var bytes = Array(text.utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress! + offset, $0.count - offset) }
+            if n <= 0 { return }
+            offset += n
+        }
+    }
+}

@@ -1,0 +1,59 @@
+import Foundation
+
+/// One Varlink interface served on a socket (e.g. `io.twostep.Manage`).
+///
+/// The server answers `org.varlink.service` itself, checks that a method is
+/// declared in `description` before calling, and runs `call` on a thread
+/// pool: it may block (file locks, channel plugins) for several seconds
+/// without delaying other clients. Calls on one connection come one at a
+/// time; calls on different connections may run at the same time.
+public protocol VarlinkInterface: Sendable {
+    /// The interface name, e.g. `io.twostep.Manage`.
+    var name: String { get }
+    /// The interface's IDL text (`interface io.twostep.Manage` then its
+    /// types, methods and errors), returned by GetInterfaceDescription.
+    var description: String { get }
+    /// Runs `method` (the short name, e.g. `Status`) for `peer`.
+    ///
+    /// - Parameter parameters: the JSON object text of the call's
+    ///   parameters (`{}` when the call had none). `VarlinkCoding.decode`
+    ///   turns it into a typed value.
+    /// - Returns: the JSON object text of the reply's parameters
+    ///   (`VarlinkCoding.encode`).
+    /// - Throws: the error reply to send.
+    func call(method: String, parameters: Data, peer: PeerCredentials) throws(VarlinkError) -> Data
+}
+
+extension VarlinkInterface {
+    /// The short names of the methods the IDL declares (`method Name(`).
+    public var declaredMethods: Set<String> {
+        VarlinkIDL.methodNames(in: description)
+    }
+}
+
+/// What the server needs to read from an IDL text. Not a full parser: the
+/// IDL is our own, written by hand and checked by the tests against a real
+/// Varlink client's parser.
+public enum VarlinkIDL {
+    /// The interface name on the `interface NAME` line, nil when there is none.
+    public static func interfaceName(in idl: String) -> String? {
+        for line in idl.split(separator: "\n") {
+            let words = line.split(separator: " ", omittingEmptySubsequences: true)
+            if words.count >= 2, words[0] == "interface" { return String(words[1]) }
+        }
+        return nil
+    }
+
+    /// Every `method NAME(` declared, comments skipped.
+    public static func methodNames(in idl: String) -> Set<String> {
+        var names: Set<String> = []
+        for line in idl.split(separator: "\n") {
+            let trimmed = line.drop(while: { $0 == " " || $0 == "\t" })
+            guard trimmed.hasPrefix("method ") else { continue }
+            let rest = trimmed.dropFirst("method ".count).drop(while: { $0 == " " })
+            let name = rest.prefix(while: { $0.isLetter || $0.isNumber })
+            if !name.isEmpty { names.insert(String(name)) }
+        }
+        return names
+    }
+}

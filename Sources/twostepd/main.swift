@@ -1,0 +1,3 @@
+import TwoStepDaemon
+
+await Twostepd.parseAndRun()
