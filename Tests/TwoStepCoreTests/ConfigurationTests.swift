@@ -264,8 +264,22 @@ private func parseError(_ text: String) -> ConfigurationError? {
             names.insert(key.text)
         }
         #expect(names.count == ConfigurationKey.allCases.count)
-        #expect(ConfigurationKey.count == ConfigurationKey.allCases.count)
+        #expect(ConfigurationKey.allCases.count <= 32, "the keys seen are a UInt32 bit mask")
         #expect(ConfigurationKey(name: "") == nil && ConfigurationKey(name: "windows") == nil && ConfigurationKey(name: "STORE") == nil)
+    }
+
+    /// A name with any one byte changed is not that key (the lookup picks
+    /// a candidate by length and one byte, then compares them all).
+    @Test func nearMissesAreUnknown() {
+        for key in ConfigurationKey.allCases {
+            let name = Array(key.text.utf8)
+            for i in name.indices {
+                var other = name
+                other[i] = other[i] == UInt8(ascii: "x") ? UInt8(ascii: "y") : UInt8(ascii: "x")
+                #expect(ConfigurationKey(name: String(decoding: other, as: UTF8.self)) == nil, "\(key.text) at \(i)")
+            }
+            #expect(ConfigurationKey(name: key.text + "x") == nil && ConfigurationKey(name: String(key.text.dropLast())) == nil)
+        }
     }
 
     @Test func places() {

@@ -77,21 +77,49 @@ public enum ConfigurationKey: UInt8, Sendable, CaseIterable {
     }
 
     /// The key named `bytes` (exact, case-sensitive), nil for an unknown
-    /// name. A byte compare against each name of the same length: no
-    /// `String` is made.
+    /// name. The length and one byte pick the only key it can be (the
+    /// first byte, or the second or third where names of one length share
+    /// it), then one byte compare: no `String` is made and no table is
+    /// scanned, so a file line costs a few dozen instructions.
     public init?(name bytes: UnsafeBufferPointer<UInt8>) {
-        var raw: UInt8 = 0
-        while let key = ConfigurationKey(rawValue: raw) {
-            let match = key.name.withUTF8Buffer { name in
-                name.count == bytes.count && (name.isEmpty || memcmp(name.baseAddress!, bytes.baseAddress!, name.count) == 0)
-            }
-            if match {
-                self = key
-                return
-            }
-            raw += 1
+        let n = bytes.count
+        guard n >= 5 else { return nil }
+        let key: ConfigurationKey?
+        switch (n, bytes[n == 10 ? 1 : n == 11 ? 2 : 0]) {
+        case (5, UInt8(ascii: "s")): key = .store
+        case (5, UInt8(ascii: "d")): key = .debug
+        case (6, UInt8(ascii: "n")): key = .nullok
+        case (6, UInt8(ascii: "w")): key = .window
+        case (6, UInt8(ascii: "p")): key = .prompt
+        case (6, UInt8(ascii: "c")): key = .config
+        case (7, UInt8(ascii: "l")): key = .lockout
+        case (7, UInt8(ascii: "b")): key = .backend
+        case (7, UInt8(ascii: "o")): key = .offline
+        case (8, UInt8(ascii: "t")): key = .trustBy
+        case (8, UInt8(ascii: "c")): key = .channels
+        case (8, UInt8(ascii: "d")): key = .database
+        case (10, UInt8(ascii: "r")): key = .trustDays    // tRust_days
+        case (10, UInt8(ascii: "e")): key = .sendLimit    // sEnd_limit
+        case (10, UInt8(ascii: "o")): key = .socketDir    // sOcket_dir
+        case (11, UInt8(ascii: "n")): key = .sendWindow   // seNd_window
+        case (11, UInt8(ascii: "l")): key = .selfEnroll   // seLf_enroll
+        case (12, UInt8(ascii: "m")): key = .maxFailures
+        case (12, UInt8(ascii: "e")): key = .exemptRhost
+        case (12, UInt8(ascii: "f")): key = .forwardPass
+        case (15, UInt8(ascii: "o")): key = .offlineMaxAge
+        case (16, UInt8(ascii: "d")): key = .databaseTimeout
+        case (22, UInt8(ascii: "d")): key = .databasePasswordFile
+        default: key = nil
         }
-        return nil
+        guard let key, key.matches(bytes) else { return nil }
+        self = key
+    }
+
+    /// True when `bytes` (of this key's length) are this key's name.
+    private func matches(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        name.withUTF8Buffer { name in
+            name.count == bytes.count && memcmp(name.baseAddress!, bytes.baseAddress!, name.count) == 0
+        }
     }
 
     /// The key named `name`, nil for an unknown name.
@@ -101,10 +129,7 @@ public enum ConfigurationKey: UInt8, Sendable, CaseIterable {
         self = key
     }
 
-    /// How many keys there are (the last case's raw value + 1; `allCases`
-    /// would make an array).
-    static var count: Int { Int(ConfigurationKey.offlineMaxAge.rawValue) + 1 }
-
-    /// This key's bit in a set of keys kept as a bit mask (keys seen so far).
+    /// This key's bit in a set of keys kept as a bit mask (keys seen so far;
+    /// at most 32 keys).
     var bit: UInt32 { 1 << UInt32(rawValue) }
 }

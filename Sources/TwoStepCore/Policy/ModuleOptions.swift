@@ -138,8 +138,11 @@ public struct ModuleOptions: Sendable, Equatable {
         case .window: policy.window = try OptionValue.number(key, v, in: 0...10)
         case .trustDays: trustDays = try OptionValue.number(key, v, in: 0...3650)
         case .trustBy:
-            let i = try OptionValue.choice(key, v, ["rhost", "key", "both"])
-            trustBy = [TrustBy.rhost, .key, .both][i]
+            switch try OptionValue.choice(key, v, "rhost", "key", "both") {
+            case 0: trustBy = .rhost
+            case 1: trustBy = .key
+            default: trustBy = .both
+            }
         case .maxFailures: policy.maxFailures = try OptionValue.number(key, v, in: 1...1000)
         case .lockout: policy.lockoutSeconds = Int64(try OptionValue.number(key, v, in: 0...604_800))
         case .channels: channels = try OptionValue.absolutePath(key, v, what: "directory")

@@ -21,9 +21,7 @@ enum OptionValue {
     /// `yes` or `no`; nil (a bare name on a pam.d line) is yes.
     static func yesNo(_ key: ConfigurationKey, _ value: UnsafeBufferPointer<UInt8>?) throws(TwoStepError) -> Bool {
         guard let value else { return true }
-        if ByteScan.equal(value, "yes") { return true }
-        if ByteScan.equal(value, "no") { return false }
-        throw .invalidParameter("\(key.text) must be yes or no (got '\(text(value))')")
+        return try choice(key, value, "yes", "no") == 0
     }
 
     /// An absolute path (starts with `/`).
@@ -34,12 +32,19 @@ enum OptionValue {
         return text(value)
     }
 
-    /// One of `choices` (exact), as its index.
-    static func choice(_ key: ConfigurationKey, _ value: UnsafeBufferPointer<UInt8>, _ choices: [String]) throws(TwoStepError) -> Int {
-        for i in choices.indices where ByteScan.equal(value, choices[i]) { return i }
-        let list = choices.count == 2 ? "\(choices[0]) or \(choices[1])"
-            : choices.dropLast().joined(separator: ", ") + " or " + choices[choices.count - 1]
+    /// The index of `value` among two or three words (exact); `c` nil
+    /// for two. No array is made: this runs for file lines at every login.
+    static func choice(_ key: ConfigurationKey, _ value: UnsafeBufferPointer<UInt8>,
+                       _ a: StaticString, _ b: StaticString, _ c: StaticString? = nil) throws(TwoStepError) -> Int {
+        if equal(value, a) { return 0 }
+        if equal(value, b) { return 1 }
+        if let c, equal(value, c) { return 2 }
+        let list = c.map { "\(a), \(b) or \($0)" } ?? "\(a) or \(b)"
         throw .invalidParameter("\(key.text) must be \(list) (got '\(text(value))')")
+    }
+
+    private static func equal(_ value: UnsafeBufferPointer<UInt8>, _ word: StaticString) -> Bool {
+        word.withUTF8Buffer { w in value.count == w.count && value.elementsEqual(w) }
     }
 
     /// The value as text. The caller has checked it is UTF-8 (a pam.d

@@ -93,8 +93,9 @@ public struct SystemConfiguration: Sendable, Equatable {
     public init(parsing bytes: UnsafeBufferPointer<UInt8>, path: String) throws(ConfigurationError) {
         self.init()
         var seen: UInt32 = 0
-        // The line of each key, for "given twice" and for checks across keys.
-        var lines = [Int](repeating: 0, count: ConfigurationKey.count)
+        // For the check across keys (and no array to remember every key's
+        // line: "given twice" looks for the first one again).
+        var backendLine = 0
         var start = 0
         var number = 0
         while start < bytes.count {
@@ -119,10 +120,10 @@ public struct SystemConfiguration: Sendable, Equatable {
             guard let key = ConfigurationKey(name: name) else { throw error("unknown key '\(OptionValue.text(name))'") }
             guard key.isAllowed(in: .file) else { throw error("'\(key.text)' is a pam.d option, not a key of this file") }
             guard seen & key.bit == 0 else {
-                throw error("key '\(key.text)' is given twice (first on line \(lines[Int(key.rawValue)]))")
+                throw error("key '\(key.text)' is given twice (first on line \(Self.firstLine(of: key, in: bytes)))")
             }
             seen |= key.bit
-            lines[Int(key.rawValue)] = number
+            if key == .backend { backendLine = number }
             var valueRange = Self.trim(line, (eq + 1)..<trimmed.upperBound)
             if !valueRange.isEmpty, line[valueRange.lowerBound] == UInt8(ascii: "\"") {
                 guard valueRange.count >= 2, line[valueRange.upperBound - 1] == UInt8(ascii: "\"") else {
@@ -137,9 +138,24 @@ public struct SystemConfiguration: Sendable, Equatable {
             }
         }
         if backend == .postgresql && database == nil {
-            throw .invalidLine(path: path, line: lines[Int(ConfigurationKey.backend.rawValue)],
+            throw .invalidLine(path: path, line: backendLine,
                                reason: "backend=postgresql needs database=URI")
         }
+    }
+
+    /// The number of the first line that sets `key` (for an error: a line
+    /// before the one that sets it again).
+    static func firstLine(of key: ConfigurationKey, in bytes: UnsafeBufferPointer<UInt8>) -> Int {
+        var start = 0, number = 0
+        while start < bytes.count {
+            let end = ByteScan.firstIndex(of: 10, in: bytes, from: start)
+            number += 1
+            let line = UnsafeBufferPointer(rebasing: bytes[start..<end])
+            let eq = ByteScan.firstIndex(of: UInt8(ascii: "="), in: line, from: 0)
+            if eq < line.count, ConfigurationKey(name: UnsafeBufferPointer(rebasing: line[trim(line, 0..<eq)])) == key { return number }
+            start = end + 1
+        }
+        return 0
     }
 
     /// Applies one key of the file: module options go to `options`
@@ -147,11 +163,11 @@ public struct SystemConfiguration: Sendable, Equatable {
     mutating func set(_ key: ConfigurationKey, _ value: UnsafeBufferPointer<UInt8>) throws(TwoStepError) {
         switch key {
         case .selfEnroll: selfEnroll = try OptionValue.yesNo(key, value)
-        case .backend: backend = try OptionValue.choice(key, value, ["file", "postgresql"]) == 0 ? .file : .postgresql
+        case .backend: backend = try OptionValue.choice(key, value, "file", "postgresql") == 0 ? .file : .postgresql
         case .database: database = try Self.databaseURI(value)
         case .databasePasswordFile: databasePasswordFile = try OptionValue.absolutePath(key, value, what: "file")
         case .databaseTimeout: databaseTimeout = try OptionValue.number(key, value, in: Self.databaseTimeoutRange)
-        case .offline: offline = try OptionValue.choice(key, value, ["deny", "cached"]) == 0 ? .deny : .cached
+        case .offline: offline = try OptionValue.choice(key, value, "deny", "cached") == 0 ? .deny : .cached
         case .offlineMaxAge: offlineMaxAge = Int64(try OptionValue.number(key, value, in: Self.offlineMaxAgeRange))
         default: try options.set(key, value)
         }
@@ -165,10 +181,12 @@ public struct SystemConfiguration: Sendable, Equatable {
     /// repeated in an error (it might hold a password).
     static func databaseURI(_ value: UnsafeBufferPointer<UInt8>) throws(TwoStepError) -> String {
         var start = 0
-        for scheme in ["postgresql://", "postgres://"] where value.count >= scheme.utf8.count
-            && ByteScan.equal(UnsafeBufferPointer(rebasing: value[..<scheme.utf8.count]), scheme) {
-            start = scheme.utf8.count
-            break
+        for scheme: StaticString in ["postgresql://", "postgres://"] {
+            let n = scheme.utf8CodeUnitCount
+            if value.count >= n, scheme.withUTF8Buffer({ value[..<n].elementsEqual($0) }) {
+                start = n
+                break
+            }
         }
         guard start > 0 else { throw .invalidParameter("database must be a postgresql:// or postgres:// URI") }
         guard start < value.count, value.allSatisfy({ $0 > 0x20 && $0 < 0x7f }) else {
