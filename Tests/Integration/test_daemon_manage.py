@@ -403,3 +403,11 @@ def test_client_killed_mid_call_changes_nothing_half_way(user, daemon):
         p.wait()
     code, status = user.status()
     assert code == 0 and status["backup_codes_left"] == 10
+
+
+def test_selfservice_bench_smoke(twostep_bin, daemon_bin):
+    """bench/selfservice.py (make bench) runs and checks its results."""
+    r = subprocess.run(["python3", os.path.join(REPO, "bench", "selfservice.py"), "--cli", twostep_bin,
+                        "--daemon", daemon_bin, "--smoke"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "wrong verify" in r.stdout and "every wrong code counted: 3" in r.stdout
