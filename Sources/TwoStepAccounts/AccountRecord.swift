@@ -32,3 +32,26 @@ public struct AccountRecord: Sendable {
         }
     }
 }
+
+extension AccountRecord {
+    /// The record `template` gives for `account`. A store in the home
+    /// directory (`%h…`) whose directory is root's, for a user who is not
+    /// root, is refused: that is the mount point of a home that is not
+    /// mounted (or not the user's home), and nothing may be read or written
+    /// there as root (the PAM module refuses it the same way).
+    public static func locate(_ account: UserAccount, template: StorePathTemplate) throws(AccountError) -> AccountRecord {
+        let path: String
+        do { path = try template.path(user: account.name, home: account.home) } catch { throw AccountError(error) }
+        let record = AccountRecord(account: account, path: path)
+        if template.template.hasPrefix("%h"), account.uid != 0, record.store.isAdministratorManaged {
+            throw .failure("\(path) is in a directory owned by root, not by \(account.name) (home not mounted?); refusing to use it")
+        }
+        return record
+    }
+
+    /// True when the record is in an administrator-managed store: a
+    /// root-owned directory that is not a home directory.
+    public func isManaged(by template: StorePathTemplate) -> Bool {
+        !template.template.hasPrefix("%h") && store.isAdministratorManaged
+    }
+}

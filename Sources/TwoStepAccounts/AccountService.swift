@@ -132,7 +132,12 @@ public struct PhoneConfirmationRequest: Codable, Sendable, Equatable {
     /// The authorising code (checked, not spent); nil for a user who is
     /// not enrolled yet (`enroll --phone`) and for root acting on another user.
     public var code: String?
-    public init(phone: PhoneRequest, code: String?) { self.phone = phone; self.code = code }
+    /// For `enroll` (true) rather than `addPhone`: a phone the record being
+    /// replaced already has is no reason to refuse.
+    public var enrolment: Bool?
+    public init(phone: PhoneRequest, code: String?, enrolment: Bool? = nil) {
+        self.phone = phone; self.code = code; self.enrolment = enrolment
+    }
 }
 
 public struct SentResult: Codable, Sendable, Equatable {

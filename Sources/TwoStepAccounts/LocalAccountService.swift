@@ -179,7 +179,8 @@ public struct LocalAccountService: AccountService {
         var phoneID: String?
         if let wanted = request.phone {
             let (number, channel) = try Self.parse(wanted)
-            try takeConfirmation(number, channel, answer: request.phoneConfirmation ?? "", code: nil, at: now)
+            // Sent with the old code when a record is replaced (--force), with none for a new one.
+            try takeConfirmation(number, channel, answer: request.phoneConfirmation ?? "", code: request.oldCode, at: now)
             let added = Phone(id: file.nextID(prefix: Phone.idPrefix), number: number, channel: channel,
                               label: request.phoneLabel ?? "phone", created: now)
             file.factors.append(added)
@@ -253,7 +254,8 @@ public struct LocalAccountService: AccountService {
             let outcome: Result<Void, AccountError> = try record.access { store in
                 try store.update { file in
                     guard file.isEnabled else { return .failure(off) }
-                    if let existing = file.phones.first(where: { $0.number == number && $0.channel == channel }) {
+                    if request.enrolment != true,
+                       let existing = file.phones.first(where: { $0.number == number && $0.channel == channel }) {
                         return .failure(.usage("\(number.e164) is already set up for \(channel.displayName) as \(existing.id)"))
                     }
                     var checked = file

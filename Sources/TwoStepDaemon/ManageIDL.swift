@@ -55,8 +55,9 @@ extension ManageInterface {
         method AddAuthenticator(user: ?string, key: NewKey, newCode: string, code: ?string) -> (id: string, authorization: Authorization)
 
         # Checks code (without spending it), counts the send and has the channel
-        # plugin send a confirmation code to the phone.
-        method SendPhoneConfirmation(user: ?string, phone: PhoneRequest, code: ?string) -> (masked: string)
+        # plugin send a confirmation code to the phone. enrolment: for Enroll
+        # (with force, code is then the oldCode), not for AddPhone.
+        method SendPhoneConfirmation(user: ?string, phone: PhoneRequest, code: ?string, enrolment: ?bool) -> (masked: string)
 
         # Adds the phone: confirmation is the code it received, code the same
         # authorising code as in SendPhoneConfirmation (spent now).

@@ -73,7 +73,7 @@ struct ManageInterface: VarlinkInterface {
             let r = try request(AddAuthenticatorRequest.self, ["key", "newCode", "code"])
             return try reply { () throws(AccountError) in try service.addAuthenticator(r) }
         case "SendPhoneConfirmation":
-            let r = try request(PhoneConfirmationRequest.self, ["phone", "code"])
+            let r = try request(PhoneConfirmationRequest.self, ["phone", "code", "enrolment"])
             try checkSelfEnrolment(service, peer: peer)
             return try reply { () throws(AccountError) in try service.sendPhoneConfirmation(r) }
         case "AddPhone":
@@ -122,14 +122,12 @@ struct ManageInterface: VarlinkInterface {
         } catch {
             throw Self.error("StoreProblem", "cannot look up the user: \(error)")
         }
-        let path: String
-        do { path = try configuration.options.store.path(user: account.name, home: account.home) } catch {
-            throw Self.error("InvalidUser", "\(error)")
-        }
-        let record = AccountRecord(account: account, path: path)
-        guard record.store.isAdministratorManaged else {
+        let template = configuration.options.store
+        let record: AccountRecord
+        do { record = try AccountRecord.locate(account, template: template) } catch { throw Self.varlinkError(error) }
+        guard record.isManaged(by: template) else {
             throw Self.error("NotManaged",
-                "\(path) is not in an administrator-managed (root-owned) directory: twostep uses it directly, not through twostepd")
+                "\(record.path) is not in an administrator-managed store (a root-owned directory outside the home): twostep uses it directly, not through twostepd")
         }
         return LocalAccountService(
             record: record, isAdministrator: peer.uid == 0 && named != nil,

@@ -37,7 +37,7 @@ public struct Twostepd: AsyncParsableCommand {
     var configurationFile = "/etc/twostep/twostep.conf"
 
     @Option(name: .customLong("idle-exit"), help: ArgumentHelp(
-        "Exit after <seconds> with no connection open; 0 never. Default: 60 under socket activation, else 0.",
+        "Exit after <seconds> with no connection open; 0 never. Default: 360 under socket activation (longer than a phone confirmation code lives, which is kept in memory between two calls), else 0.",
         valueName: "seconds"))
     var idleExit: Int?
 
@@ -154,7 +154,9 @@ public struct Twostepd: AsyncParsableCommand {
                 throw error
             }
         }
-        let idleSeconds = idleExit ?? (activated ? 60 : 0)
+        // A code sent to a phone being added lives in memory for
+        // PendingCode.lifetime (300 s) between two calls: do not exit before.
+        let idleSeconds = idleExit ?? (activated ? 360 : 0)
         return VarlinkServer(
             listeners: listeners, idleExit: idleSeconds > 0 ? .seconds(Int64(idleSeconds)) : nil, logger: logger)
     }

@@ -411,3 +411,54 @@ def test_selfservice_bench_smoke(twostep_bin, daemon_bin):
                         "--daemon", daemon_bin, "--smoke"], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "wrong verify" in r.stdout and "every wrong code counted: 3" in r.stdout
+
+
+def wait_spooled(user, before, timeout=20):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with open(OUTBOX) as f:
+                codes = [l.split(" ")[4] for l in f.read().splitlines() if l.split(" ")[1] == user.name]
+            if len(codes) > before:
+                return codes[-1]
+        except FileNotFoundError:
+            pass
+        time.sleep(0.05)
+    raise AssertionError("no code was spooled")
+
+
+def spooled_count(user):
+    try:
+        with open(OUTBOX) as f:
+            return sum(1 for l in f.read().splitlines() if l.split(" ")[1] == user.name)
+    except FileNotFoundError:
+        return 0
+
+
+def test_enroll_force_with_a_phone_through_the_daemon(user, daemon):
+    backup = user.enroll()["backup_codes"]
+    before = spooled_count(user)
+    proc = subprocess.Popen(
+        ["runuser", "-u", user.name, "--", user.binary, "enroll", "--force", "--secret", SECRET2, "--no-qr",
+         "--code", totp(SECRET2), "--old-code", backup[0], "--phone", PHONE, "--backup-codes", "0"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd="/", env=daemon.env)
+    code = wait_spooled(user, before)
+    out, err = proc.communicate(code + "\n", timeout=30)
+    assert proc.returncode == 0, err + daemon.logtext()
+    status = user.status()[1]
+    assert [p["id"] for p in status["phones"]] == ["phone-1"] and status["backup_codes_left"] == 0
+    assert user.run("verify", "--code", backup[1]).returncode == 1  # the old record is gone
+
+
+def test_store_flag_other_than_the_managed_store_is_refused(user, daemon):
+    other = root_dir(os.path.join(daemon.top, "other"), 0o700)
+    r = user.run("status", "--store", other + "/%u")
+    assert r.returncode == 2 and "store= of twostep.conf" in r.stderr
+
+
+def test_home_store_on_a_root_owned_home_is_refused(twostep_bin, users):
+    u = users.make()
+    os.chown(u.home, 0, 0)
+    r = subprocess.run(["runuser", "-u", u.name, "--", twostep_bin, "status", "--store", "%h/.twostep"],
+                       capture_output=True, text=True, cwd="/")
+    assert r.returncode == 3 and "home not mounted" in r.stderr

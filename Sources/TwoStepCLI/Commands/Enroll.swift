@@ -82,7 +82,7 @@ struct Enroll: ParsableCommand {
             let number = try PhoneNumber(parsing: phone)
             request.phone = PhoneConfirmation.request(number, channel)
             request.phoneLabel = phoneLabel
-            request.phoneConfirmation = try PhoneConfirmation.send(number, channel: channel, code: nil, via: target.service)
+            request.phoneConfirmation = try PhoneConfirmation.send(number, channel: channel, code: oldCode, enrolment: true, via: target.service)
         }
         let result = try target.service.enroll(request)
         if result.replacedCorrupt { Console.error("twostep: replaced \(target.path), which was corrupt") }

@@ -42,11 +42,14 @@ struct TargetOptions: ParsableArguments {
         let account = try user.map { name throws(CLIError) in try Account.named(checked: name) } ?? Account.current()
         let template: StorePathTemplate
         if let store { template = try StorePathTemplate(store) } else { template = configuration.options.store }
-        let path = try template.path(user: account.name, home: account.home)
-        let record = AccountRecord(account: account, path: path)
-        if geteuid() != 0 && record.store.isAdministratorManaged {
+        let record = try AccountRecord.locate(account, template: template)
+        let path = record.path
+        if geteuid() != 0 && record.isManaged(by: template) {
             if channels != nil {
                 throw CLIError.usage("--channels: \(path) is managed by twostepd, which runs the channel plugins of twostep.conf")
+            }
+            if template != configuration.options.store {
+                throw CLIError.usage("--store: \(path) is managed by twostepd, which uses store= of twostep.conf (\(configuration.options.store.template))")
             }
             return Target(account: account, path: path, isAdministrator: false,
                           service: DaemonAccountService(socketDirectory: SystemSettings.socketDirectory(configuration)),

@@ -10,10 +10,11 @@ enum PhoneConfirmation {
     /// or a line of standard input when it is not one). `code`: the code
     /// that authorises the change (checked now, spent only when the phone
     /// is added).
-    static func send(_ number: PhoneNumber, channel: ChannelKind, code: String?, via service: any AccountService) throws -> String {
+    static func send(_ number: PhoneNumber, channel: ChannelKind, code: String?, enrolment: Bool = false,
+                     via service: any AccountService) throws -> String {
         Console.error("Sending a code by \(channel.displayName) to \(number.e164)…")
         let sent = try service.sendPhoneConfirmation(
-            PhoneConfirmationRequest(phone: request(number, channel), code: code))
+            PhoneConfirmationRequest(phone: request(number, channel), code: code, enrolment: enrolment ? true : nil))
         return try Prompter.ask("Enter the code sent to \(sent.masked): ", flag: "standard input")
     }
 
