@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// JSON for Varlink parameters: what an interface uses to read a call's
 /// parameters and write its reply.

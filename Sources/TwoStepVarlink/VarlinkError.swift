@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// A Varlink error reply: `{"error": name, "parameters": {...}}`.
 ///

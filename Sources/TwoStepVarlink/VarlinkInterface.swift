@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// One Varlink interface served on a socket (e.g. `io.twostep.Manage`).
 ///

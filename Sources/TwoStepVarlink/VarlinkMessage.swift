@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// A decoded call: `{"method": "io.x.Y", "parameters": {...}, "oneway": bool, "more": bool, "upgrade": bool}`.
 public struct VarlinkCall: Sendable, Hashable {

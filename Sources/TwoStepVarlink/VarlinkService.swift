@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// What a Varlink socket answers: `org.varlink.service` and one interface.
 ///
