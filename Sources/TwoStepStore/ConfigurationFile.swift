@@ -4,9 +4,9 @@ import Glibc
 #endif
 
 /// The system configuration file on disk (SPEC §7): the only code that
-/// opens it. Read by the module on every login, so one `open`, one
-/// `fstat`, one `read` (two when the file grew meanwhile) and a `close`; a
-/// missing file is one failed `open`.
+/// opens it. Read by the module on every login, so one `open` (two for a
+/// symbolic link), one `fstat`, one `read` (more only when the file grew
+/// meanwhile) and a `close`; a missing file is one failed `open`.
 ///
 /// Rules, checked on the open descriptor (so on the file that is read):
 /// - missing (ENOENT, also for a missing /etc/twostep): the built-in
@@ -35,17 +35,20 @@ public enum ConfigurationFile {
     /// Reads and parses the file at `path`; the built-in defaults when it
     /// does not exist.
     public static func load(path: String = defaultPath) throws(ConfigurationError) -> SystemConfiguration {
-        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
+        // Without following a link first: a missing file (the common case
+        // without the package) is then one failed open, and only a link
+        // costs a second one, which tells a dangling link from no file.
+        let flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK
+        var fd = open(path, flags | O_NOFOLLOW)
+        if fd < 0 && errno == ELOOP {
+            fd = open(path, flags)
+            if fd < 0 && errno == ENOENT {
+                throw .unsafe(path: path, reason: "it is a symbolic link to a file that does not exist")
+            }
+        }
         guard fd >= 0 else {
             let e = errno
-            if e == ENOENT {
-                // A dangling symbolic link is not a missing file.
-                var st = stat()
-                if lstat(path, &st) == 0 && st.st_mode & S_IFMT == S_IFLNK {
-                    throw .unsafe(path: path, reason: "it is a symbolic link to a file that does not exist")
-                }
-                return SystemConfiguration()
-            }
+            if e == ENOENT { return SystemConfiguration() }
             throw .io(path: path, operation: "open", errno: e)
         }
         defer { close(fd) }

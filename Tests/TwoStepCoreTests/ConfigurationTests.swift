@@ -186,7 +186,8 @@ private func parseError(_ text: String) -> ConfigurationError? {
         ("window=1\r\n", 1, "a carriage return (the file has DOS line endings?)"),
         ("# fine\nprompt=a\u{7}b\n", 2, "a control character (byte 7)"),
         ("window=1\n\u{0}\n", 2, "a control character (byte 0)"),
-        ("# \u{7f}\n", 1, "a control character (byte 127)"),
+        ("window=1\n\u{7f}\n", 2, "a control character (byte 127)"),
+        ("\r\n", 1, "a carriage return"),
     ])
     func errorsNameTheirLine(_ text: String, _ line: Int, _ reason: String) {
         let error = parseError(text)
@@ -199,14 +200,21 @@ private func parseError(_ text: String) -> ConfigurationError? {
         #expect(r.contains(reason), "\(text.debugDescription): \(r)")
     }
 
+    @Test func commentsAreNotRead() throws {
+        var bytes = Array("# caf".utf8) + [0xc3, 0x07, 0x0d] + Array("\n  # \u{7f}\nwindow=2\n".utf8)
+        #expect(try SystemConfiguration(parsing: bytes, path: path).options.policy.window == 2)
+        bytes += [0x23, 0xff, 0x0a]
+        #expect(try SystemConfiguration(parsing: bytes, path: path).options.policy.window == 2)
+    }
+
     @Test func bytesThatAreNotUTF8() throws {
-        var bytes = Array("window=1\n# caf".utf8)
+        var bytes = Array("window=1\nprompt=caf".utf8)
         bytes += [0xc3]  // a lone lead byte
         bytes += Array("\nwindow=2\n".utf8)
         #expect(throws: ConfigurationError.invalidLine(path: path, line: 2, reason: "not UTF-8 text")) {
             try SystemConfiguration(parsing: bytes, path: path)
         }
-        // UTF-8 is fine, in a comment and in a value.
+        // UTF-8 is fine in a value.
         #expect(try parse("# café\nprompt=Código: ").options.prompt == "Código:")
     }
 

@@ -15,8 +15,9 @@
 ///   and values as on a pam.d line; yes/no options are `nullok=yes`) and
 ///   the keys of twostepd and fleet mode below;
 /// - a line without `=`, an unknown key, a key given twice, a bad value, a
-///   control character or a byte sequence that is not UTF-8 is an error
-///   naming the file and the line (`ConfigurationError.invalidLine`).
+///   control character or a byte sequence that is not UTF-8 (outside a
+///   comment: comments are not read) is an error naming the file and the
+///   line (`ConfigurationError.invalidLine`).
 ///
 /// Parsing is pure; `ConfigurationFile.load` (TwoStepStore) reads the file
 /// safely. The parser works on the file's bytes: a `String` is made only
@@ -104,9 +105,10 @@ public struct SystemConfiguration: Sendable, Equatable {
             defer { start = end + 1 }
             func error(_ reason: String) -> ConfigurationError { .invalidLine(path: path, line: number, reason: reason) }
             let line = UnsafeBufferPointer(rebasing: bytes[start..<end])
-            if let reason = Self.textProblem(line) { throw error(reason) }
             let trimmed = Self.trim(line, 0..<line.count)
+            // Comments are skipped unread (most of a shipped file).
             if trimmed.isEmpty || line[trimmed.lowerBound] == UInt8(ascii: "#") { continue }
+            if let reason = Self.textProblem(line) { throw error(reason) }
             let eq = ByteScan.firstIndex(of: UInt8(ascii: "="), in: line, from: trimmed.lowerBound, to: trimmed.upperBound)
             let keyRange = Self.trim(line, trimmed.lowerBound..<eq)
             let name = UnsafeBufferPointer(rebasing: line[keyRange])
