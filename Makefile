@@ -22,18 +22,23 @@ CONFIG ?= release
 # it computes its codes with libcrypto, independently of the module's Nettle.
 BUILD_DEPS := nettle-dev libpam0g-dev libqrencode-dev pkg-config scdoc dpkg-dev
 TEST_DEPS := oathtool pamtester libpam-wrapper openssh-server zbar-tools valgrind \
-	libpam-google-authenticator lintian debootstrap libpam-oath libssl-dev strace
-PIP_TEST_DEPS := pyotp pytest pexpect paramiko
+	libpam-google-authenticator lintian debootstrap libpam-oath libssl-dev strace systemd
+PIP_TEST_DEPS := pyotp pytest pexpect paramiko varlink
 
 # The CLI links the Swift runtime and Foundation statically too, so the
-# installed /usr/bin/twostep runs without a Swift toolchain.
+# installed /usr/bin/twostep runs without a Swift toolchain; so does twostepd.
 SCRATCH ?= .build
 BIN := $(SCRATCH)/$(CONFIG)/twostep
+DAEMON := $(SCRATCH)/$(CONFIG)/twostepd
 CLI_FLAGS := -c $(CONFIG) --scratch-path $(SCRATCH) --static-swift-stdlib --disable-local-rpath -Xlinker -s \
 	-Xlinker -zrelro -Xlinker -znow
 MULTIARCH := $(shell dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -print-multiarch)
 PAMDIR ?= /lib/$(MULTIARCH)/security
 BINDIR ?= $(PREFIX)/bin
+SBINDIR ?= $(PREFIX)/sbin
+# twostepd's units (packaging/systemd): Debian 12 keeps packaged units in /lib.
+SYSTEMDUNITDIR ?= /lib/systemd/system
+SYSTEMD_UNITS := twostepd.service twostepd.socket twostepd-login.socket
 MANDIR ?= $(PREFIX)/share/man
 PAMCONFIGDIR ?= $(PREFIX)/share/pam-configs
 CHANNELDIR ?= $(PREFIX)/lib/twostep/channels
@@ -123,11 +128,12 @@ test-deps: deps
 	  echo "apt-get install $$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
-	@$(PYTHON) -c 'import pyotp, pytest, pexpect, paramiko' 2>/dev/null || \
+	@$(PYTHON) -c 'import pyotp, pytest, pexpect, paramiko, varlink' 2>/dev/null || \
 	  $(PYTHON) -m pip install -q --root-user-action=ignore $(PIP_TEST_DEPS)
 
 build: deps module
 	$(SWIFT) build $(CLI_FLAGS) --product twostep
+	$(SWIFT) build $(CLI_FLAGS) --product twostepd
 
 module: deps
 ifeq ($(STATIC_CXX),1)
@@ -159,8 +165,18 @@ $(MAN_BUILD)/%.gz: man/%.scd $(CHANGELOG)
 install: build man install-files
 
 # Copies what `build` and `man` made; `make deb` stages with it too.
+# /var/spool/twostep is made here: twostepd.service may write there
+# (ReadWritePaths=) but cannot create it, so neither can the spool channel it
+# runs. A plain `make install` on a systemd host enables twostepd.socket.
 install-files: install-channels
 	install -D -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/twostep
+	install -D -m 0755 $(DAEMON) $(DESTDIR)$(SBINDIR)/twostepd
+	install -d -m 0755 $(DESTDIR)$(SYSTEMDUNITDIR)
+	install -m 0644 $(addprefix packaging/systemd/,$(SYSTEMD_UNITS)) $(DESTDIR)$(SYSTEMDUNITDIR)/
+	install -d -m 0700 $(DESTDIR)/var/spool/twostep
+	if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then \
+	  systemctl daemon-reload && systemctl enable --now twostepd.socket; \
+	fi
 	install -D -m 0644 $(MODULE) $(DESTDIR)$(PAMDIR)/pam_twostep.so
 	for page in $(notdir $(MAN_PAGES)); do \
 	  section=$${page%.gz}; section=$${section##*.}; \
@@ -177,6 +193,11 @@ uninstall: uninstall-channels
 	if [ -z "$(DESTDIR)" ] && [ -f $(PAMCONFIGDIR)/twostep ] && command -v pam-auth-update >/dev/null; then \
 	  pam-auth-update --package --remove twostep; \
 	fi
+	if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then \
+	  systemctl disable --now $(SYSTEMD_UNITS) 2>/dev/null; systemctl daemon-reload; \
+	fi; true
+	rm -f $(DESTDIR)$(SBINDIR)/twostepd $(addprefix $(DESTDIR)$(SYSTEMDUNITDIR)/,$(SYSTEMD_UNITS))
+	rmdir --ignore-fail-on-non-empty $(DESTDIR)/var/spool/twostep 2>/dev/null || true
 	rm -f $(DESTDIR)$(BINDIR)/twostep $(DESTDIR)$(PAMDIR)/pam_twostep.so $(DESTDIR)$(PAMCONFIGDIR)/twostep
 	for page in $(notdir $(MAN_PAGES)); do \
 	  section=$${page%.gz}; section=$${section##*.}; rm -f $(DESTDIR)$(MANDIR)/man$$section/$$page; \
@@ -219,7 +240,8 @@ unit-test:
 
 integration-test: module
 	$(SWIFT) build --product twostep
-	TWOSTEP_BIN=$(CURDIR)/.build/debug/twostep TWOSTEP_MODULE=$(CURDIR)/$(MODULE) \
+	$(SWIFT) build --product twostepd
+	TWOSTEP_BIN=$(CURDIR)/.build/debug/twostep TWOSTEP_DAEMON=$(CURDIR)/.build/debug/twostepd TWOSTEP_MODULE=$(CURDIR)/$(MODULE) \
 	  $(PYTHON) -m pytest -q Tests/Integration
 
 clean:
