@@ -147,7 +147,10 @@ endif
 # pam_twostep.so): prints the table and the issue-6 verdicts (BENCHMARKS.md).
 # make test runs a smoke version (Tests/Integration/test_bench_smoke.py).
 bench: test-deps module
-	$(PYTHON) bench/bench.py --module $(CURDIR)/$(MODULE)
+	$(HERMETIC) $(PYTHON) bench/bench.py --module $(CURDIR)/$(MODULE)
+	$(SWIFT) build $(CLI_FLAGS) --product twostep
+	$(SWIFT) build $(CLI_FLAGS) --product twostepd
+	$(HERMETIC) $(PYTHON) bench/selfservice.py --cli $(CURDIR)/$(BIN) --daemon $(CURDIR)/$(SCRATCH)/$(CONFIG)/twostepd
 
 man: build $(MAN_PAGES)
 
@@ -186,6 +189,13 @@ install-files: install-channels
 	install -d -m 0755 $(DESTDIR)$(CHANNELDIR)
 	$(if $(CHANNELS),install -m 0755 $(CHANNELS) $(DESTDIR)$(CHANNELDIR)/)
 	$(if $(CHANNEL_EXAMPLES),install -D -m 0644 -t $(DESTDIR)$(DOCDIR)/examples $(CHANNEL_EXAMPLES))
+# twostep.conf (store=/var/lib/twostep/%u, SPEC §7) only when there is none:
+# an administrator's file is never overwritten (the .deb makes it a conffile).
+# It must be root's and not writable by others, or every login is denied.
+	if [ ! -e $(DESTDIR)/etc/twostep/twostep.conf ] && [ ! -L $(DESTDIR)/etc/twostep/twostep.conf ]; then \
+	  install -D -o root -g root -m 0644 packaging/twostep.conf $(DESTDIR)/etc/twostep/twostep.conf; \
+	fi
+	install -d -o root -g root -m 0700 $(DESTDIR)/var/lib/twostep
 
 # Takes the profile out of /etc/pam.d/common-* first (when it was enabled),
 # so that PAM never refers to a module that is gone.
@@ -206,6 +216,10 @@ uninstall: uninstall-channels
 	$(if $(CHANNEL_EXAMPLES),rm -f $(addprefix $(DESTDIR)$(DOCDIR)/examples/,$(notdir $(CHANNEL_EXAMPLES))))
 	rmdir --ignore-fail-on-non-empty $(DESTDIR)$(CHANNELDIR) $(DESTDIR)$(PREFIX)/lib/twostep \
 	  $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR) 2>/dev/null || true
+# twostep.conf only if it is still the shipped one; /var/lib/twostep only if
+# empty: the users' factor files are never removed.
+	if cmp -s packaging/twostep.conf $(DESTDIR)/etc/twostep/twostep.conf; then rm -f $(DESTDIR)/etc/twostep/twostep.conf; fi
+	rmdir --ignore-fail-on-non-empty $(DESTDIR)/etc/twostep $(DESTDIR)/var/lib/twostep 2>/dev/null || true
 
 # The Debian package: staged with install-files, control data from
 # packaging/debian, Depends from what the binaries link (dpkg-shlibdeps).
@@ -238,11 +252,18 @@ unit-test:
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 
+# The tests run in a private mount namespace in which /etc/twostep is an
+# empty tmpfs: an installed /etc/twostep/twostep.conf (make install ships
+# one with store=/var/lib/twostep/%u) must not change what the tests' own
+# module lines and CLI runs mean; tests that want a configuration give it
+# (config=, TWOSTEP_CONFIG). The host's file is untouched.
+HERMETIC := unshare --mount --propagation private -- sh -c 'if [ -d /etc/twostep ]; then mount -t tmpfs -o mode=0755 twostep-test /etc/twostep; fi; exec "$$@"' hermetic
+
 integration-test: module
 	$(SWIFT) build --product twostep
 	$(SWIFT) build --product twostepd
-	TWOSTEP_BIN=$(CURDIR)/.build/debug/twostep TWOSTEP_DAEMON=$(CURDIR)/.build/debug/twostepd TWOSTEP_MODULE=$(CURDIR)/$(MODULE) \
-	  $(PYTHON) -m pytest -q Tests/Integration
+	TWOSTEP_BIN=$(CURDIR)/.build/debug/twostep TWOSTEP_DAEMON=$(CURDIR)/.build/debug/twostepd \
+	  TWOSTEP_MODULE=$(CURDIR)/$(MODULE) $(HERMETIC) $(PYTHON) -m pytest -q Tests/Integration
 
 clean:
 	rm -rf .build $(MODULE_BUILD) $(MAN_BUILD) .build-deb out
@@ -279,4 +300,4 @@ stress: test-deps module
 	$(SWIFT) build --product twostep
 	TWOSTEP_KILLS=1000 TWOSTEP_RACE_ROUNDS=20 TWOSTEP_GUESSES=10000 \
 	  TWOSTEP_BIN=$(CURDIR)/.build/debug/twostep TWOSTEP_MODULE=$(CURDIR)/$(MODULE) \
-	  $(PYTHON) -m pytest -q -s Tests/Integration/test_hostile_*.py
+	  $(HERMETIC) $(PYTHON) -m pytest -q -s Tests/Integration/test_hostile_*.py
