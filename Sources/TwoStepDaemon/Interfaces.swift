@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import TwoStepCore
 import TwoStepStore
 import TwoStepVarlink

@@ -33,7 +33,7 @@ extension ManageInterface {
         method Status(user: ?string) -> (
           user: string, path: string, exists: bool, enabled: bool,
           authenticators: []Authenticator, phones: []PhoneEntry, backupCodesLeft: int,
-          trustedDevices: []Device, failures: int, lockedUntil: ?int
+          trustedDevices: []Device, failures: int, lockedUntil: ?int, lastAccepted: ?int
         )
 
         # Creates the record (force: replaces it; then oldCode authorises). code is

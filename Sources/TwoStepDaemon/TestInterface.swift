@@ -1,4 +1,7 @@
-import Foundation
+import FoundationEssentials
+#if canImport(Glibc)
+import Glibc
+#endif
 import TwoStepVarlink
 
 
@@ -39,7 +42,9 @@ struct TestInterface: VarlinkInterface {
         case "Sleep":
             let seconds = try VarlinkCoding.decode(SleepParameters.self, from: parameters, fields: ["seconds"]).seconds
             guard seconds.isFinite, seconds >= 0, seconds <= 20 else { throw .invalidParameter("seconds") }
-            Thread.sleep(forTimeInterval: seconds)
+            var pause = timespec(tv_sec: Int(seconds), tv_nsec: Int((seconds - seconds.rounded(.down)) * 1e9))
+            var left = timespec()
+            while nanosleep(&pause, &left) != 0 && errno == EINTR { pause = left }
             return Data("{}".utf8)
         case "Echo":
             return try VarlinkCoding.encode(
