@@ -101,7 +101,7 @@ def twostep_trust_line(i):
 # The file exactly as twostep's writer lays it out (FactorFile.text): the
 # comment, the version, the fixed-width failures line, then the factors.
 TWOSTEP_HEADER = ["# twostep factor file: see twostep-factors(5). Edit with the twostep command.",
-                  "twostep 1", "failures count=0000 locked-until=0000000000 last=0000000000"]
+                  "twostep 1", "failures count=0000 locked-until=0000000000 last=0000000000 accepted=0000000000"]
 
 
 def twostep_file(secret, backup_codes=(), trusted=0):

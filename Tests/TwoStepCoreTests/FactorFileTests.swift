@@ -83,13 +83,13 @@ struct FactorFileTests {
         #expect(lines.count == 6)
         #expect(lines[0].hasPrefix("#"))
         #expect(lines[1] == "twostep 1")
-        #expect(lines[2] == "failures count=0002 locked-until=0000000000 last=1764221000")
+        #expect(lines[2] == "failures count=0002 locked-until=0000000000 last=1764221000 accepted=0000000000")
         #expect(lines[3] == "totp id=totp-1 algorithm=SHA1 digits=6 period=30 secret=\(rfcKey20Base32) label=My%20Phone created=1764220800 last-step=58807360")
         #expect(lines[4] == "trust id=trust-1 service=sshd rhost=192.0.2.7 created=1764220800 expires=1766812800")
         #expect(lines[5] == "")
         // No failures: the line is still there, zeroed, at the same length.
         let clear = FactorFile(factors: [a]).text.split(separator: "\n")
-        #expect(clear[2] == "failures count=0000 locked-until=0000000000 last=0000000000")
+        #expect(clear[2] == "failures count=0000 locked-until=0000000000 last=0000000000 accepted=0000000000")
         #expect(clear[2].count == lines[2].count)
     }
 

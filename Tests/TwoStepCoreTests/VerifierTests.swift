@@ -131,7 +131,7 @@ struct VerifierTests {
         let result = Verifier().verify(code(Self.authenticator, at: Self.now), in: file, at: Self.now)
         _ = try #require(Self.acceptance(result))
         #expect(result.file.failures.isClear)
-        #expect(result.file.text.contains("failures count=0000 locked-until=0000000000 last=0000000000\n"))
+        #expect(result.file.text.contains("failures count=0000 locked-until=0000000000 last=0000000000 accepted=\(Self.now)\n"))
     }
 
     @Test("the maxFailures-th wrong code starts a lock-out; during it nothing is checked; after it a fresh start")

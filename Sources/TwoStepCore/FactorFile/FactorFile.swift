@@ -5,7 +5,7 @@
 ///
 ///     # twostep factor file: see twostep-factors(5)
 ///     twostep 1
-///     failures count=0002 locked-until=0000000000 last=1764221000
+///     failures count=0002 locked-until=0000000000 last=1764221000 accepted=1764220815
 ///     totp id=totp-1 algorithm=SHA1 digits=6 period=30 secret=… label=Phone created=1764220800 last-step=58807360
 ///     backup id=backup-1 salt=… hash=… created=1764220800
 ///     trust id=trust-1 service=sshd rhost=192.0.2.7 created=1764220800 expires=1766812800

@@ -61,9 +61,11 @@ public struct TrustedDevice: Sendable, Equatable {
     }
 }
 
-/// Consecutive wrong codes and the lock-out they caused.
+/// Consecutive wrong codes and the lock-out they caused, and when a code
+/// was last accepted.
 ///
-/// File line (at most one, written always and first): `failures count= [locked-until=] [last=]`.
+/// File line (at most one, written always and first):
+/// `failures count= [locked-until=] [last=] [accepted=]`.
 public struct FailureState: Sendable, Equatable {
     public static let keyword = "failures"
 
@@ -73,14 +75,19 @@ public struct FailureState: Sendable, Equatable {
     public var lockedUntil: Int64?
     /// When the last wrong code came, Unix seconds.
     public var last: Int64?
+    /// When a code of any kind (authenticator, backup, sent) was last
+    /// accepted, Unix seconds; nil before the first (or in a file written
+    /// before twostep recorded it).
+    public var lastAccepted: Int64?
 
-    public init(count: Int = 0, lockedUntil: Int64? = nil, last: Int64? = nil) {
+    public init(count: Int = 0, lockedUntil: Int64? = nil, last: Int64? = nil, lastAccepted: Int64? = nil) {
         self.count = count
         self.lockedUntil = lockedUntil
         self.last = last
+        self.lastAccepted = lastAccepted
     }
 
-    /// No failures on record.
+    /// No failures on record (whatever `lastAccepted` says).
     public var isClear: Bool { count == 0 && lockedUntil == nil && last == nil }
 
     /// The field keys, packed once.
@@ -88,6 +95,7 @@ public struct FailureState: Sendable, Equatable {
         static let count: FieldKey = "count"
         static let lockedUntil: FieldKey = "locked-until"
         static let last: FieldKey = "last"
+        static let accepted: FieldKey = "accepted"
     }
 
     init(_ record: consuming Record) throws(TwoStepError) {
@@ -96,15 +104,19 @@ public struct FailureState: Sendable, Equatable {
         // 0 is how the fixed-width line says "none".
         lockedUntil = try r.optionalInteger(Key.lockedUntil, in: 0...Int64.max).flatMap { $0 == 0 ? nil : $0 }
         last = try r.optionalInteger(Key.last, in: 0...Int64.max).flatMap { $0 == 0 ? nil : $0 }
+        lastAccepted = try r.optionalInteger(Key.accepted, in: 0...Int64.max).flatMap { $0 == 0 ? nil : $0 }
         try r.finish()
     }
 
     /// Writes the fields, each zero-padded to a fixed width (`count` 4 digits,
     /// times 10, 0 for none) so that a new count or time changes only digits
     /// in place, never the line's length (see `FactorStore`'s `InPlacePatch`).
+    /// `accepted` is always written too: a file from before it gains it at
+    /// its first write (one replace), then keeps its length.
     func write(to record: inout Record) {
         record.append("count", Int64(count), width: 4)
         record.append("locked-until", lockedUntil ?? 0, width: 10)
         record.append("last", last ?? 0, width: 10)
+        record.append("accepted", lastAccepted ?? 0, width: 10)
     }
 }

@@ -73,7 +73,8 @@ public struct Verifier: Sendable {
     /// time does not tell which factor, if any, matched; a factor skips the
     /// work only for an answer not shaped like its codes (six digits, a
     /// backup code), which tells nothing the one who typed it does not know. During a lock-out
-    /// nothing is checked. An accepted code resets the failure count; a wrong
+    /// nothing is checked. An accepted code resets the failure count and
+    /// records `now` as the time of the last accepted code; a wrong
     /// or replayed one adds to it, and the `maxFailures`-th starts a lock-out.
     public func verify(_ answer: String, in file: FactorFile, at now: Int64) -> Result {
         if let until = lockout(in: file, at: now) {
@@ -81,7 +82,8 @@ public struct Verifier: Sendable {
         }
         var updated = file
         if updated.failures.lockedUntil != nil {
-            updated.failures = FailureState()  // the lock-out has run out: a fresh start
+            // The lock-out has run out: a fresh start.
+            updated.failures = FailureState(lastAccepted: updated.failures.lastAccepted)
         }
         let context = VerificationContext(now: now, window: policy.window)
         var match: Match?
@@ -103,7 +105,7 @@ public struct Verifier: Sendable {
             } else {
                 updated.factors.remove(at: match.index)
             }
-            updated.failures = FailureState()
+            updated.failures = FailureState(lastAccepted: now)
             let left = factor is BackupCode ? updated.backupCodes.count : nil
             let acceptance = Acceptance(kind: factor.summary.kind, factorID: factor.id, backupCodesLeft: left)
             return Result(decision: .accepted(acceptance), file: updated, changed: true)
