@@ -15,6 +15,8 @@ public struct AccountStatus: Codable, Sendable, Equatable {
     public var trustedDevices: [Device]
     public var failures: Int
     public var lockedUntil: Int64?
+    /// When a code was last accepted (Unix seconds); nil before the first.
+    public var lastAccepted: Int64?
 
     public struct Authenticator: Codable, Sendable, Equatable {
         public var id: String
@@ -64,5 +66,6 @@ public struct AccountStatus: Codable, Sendable, Equatable {
         }
         failures = file.failures.count
         lockedUntil = verifier.lockout(in: file, at: now)
+        lastAccepted = file.failures.lastAccepted
     }
 }
