@@ -462,3 +462,42 @@ def test_home_store_on_a_root_owned_home_is_refused(twostep_bin, users):
     r = subprocess.run(["runuser", "-u", u.name, "--", twostep_bin, "status", "--store", "%h/.twostep"],
                        capture_output=True, text=True, cwd="/")
     assert r.returncode == 3 and "home not mounted" in r.stderr
+
+
+def test_no_method_lowers_the_failure_count_or_the_last_step(user, daemon):
+    """Every method, called by the user without a right code, leaves the
+    failure count as high as before (or higher) and the last-used step as it was."""
+    user.enroll()
+    for _ in range(2):
+        assert user.run("verify", "--code", "000000").returncode == 1
+    manage = os.path.join(daemon.sockets, "io.twostep.Manage")
+
+    def state():
+        text = open(daemon.record(user)).read()
+        failures = re.search(r"^failures count=(\d+)", text, re.M)
+        step = re.search(r"last-step=(\d+)", text)
+        return int(failures.group(1)) if failures else 0, step.group(1) if step else None
+
+    key = {"secret": SECRET2, "algorithm": "SHA1", "digits": 6, "period": 30, "label": "x"}
+    calls = [
+        ("Status", {}),
+        ("NewBackupCodes", {"count": 3, "code": "000000"}),
+        ("NewBackupCodes", {"count": 3}),
+        ("Remove", {"id": "totp-1", "code": "000000"}),
+        ("RevokeTrust", {"all": True, "code": "000000"}),
+        ("Disable", {"code": "000000"}),
+        ("AddAuthenticator", {"key": key, "newCode": totp(SECRET2), "code": "000000"}),
+        ("SendPhoneConfirmation", {"phone": {"number": PHONE, "channel": "sms"}, "code": "000000"}),
+        ("AddPhone", {"phone": {"number": PHONE, "channel": "sms"}, "label": "p", "confirmation": "123456"}),
+        ("Enroll", {"key": key, "code": totp(SECRET2), "backupCodes": 5, "force": False}),
+        ("Enroll", {"key": key, "code": totp(SECRET2), "backupCodes": 5, "force": True}),
+        ("Reset", {}),
+    ]
+    failures, step = state()
+    for method, parameters in calls:
+        reply = varlink_call(manage, "io.twostep.Manage." + method, parameters, uid=user.account.uid)
+        if method != "Status":
+            assert "error" in reply, (method, reply)
+        now_failures, now_step = state()
+        assert now_failures >= failures and now_step == step, (method, reply, now_failures, now_step)
+        failures = now_failures
