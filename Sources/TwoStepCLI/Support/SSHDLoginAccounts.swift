@@ -1,0 +1,151 @@
+import TwoStepAccounts
+import TwoStepCore
+import TwoStepStore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The accounts that can log in over ssh and have not turned two-step
+/// verification on: who `--enforce` would lock out.
+///
+/// An account can log in over ssh when its login shell is a shell (not
+/// nologin or false, and executable, as sshd requires), root only as
+/// PermitRootLogin allows, and it has a usable password (in /etc/shadow
+/// neither locked, `!…`, nor `*`; an account whose hash is not in
+/// /etc/shadow, from another NSS source, counts as usable) or a
+/// non-empty AuthorizedKeysFile (or an AuthorizedKeysCommand is set, which
+/// may give anyone keys). Accounts are those getpwent(3) lists; AllowUsers,
+/// DenyUsers and Match blocks are not taken into account.
+struct SSHDLoginAccounts {
+    struct Account {
+        var name: String
+        /// "password", "key (~/.ssh/authorized_keys)".
+        var how: [String]
+        /// Why it is not enrolled: "no factor file at …", or the error.
+        var reason: String
+    }
+
+    /// The accounts that can log in over ssh and are not enrolled in `configuration`'s store.
+    static func unenrolled(effective: [String: String], configuration: SystemConfiguration) -> [Account] {
+        let shadow = shadowPasswords()
+        let keyPatterns = (effective["authorizedkeysfile"] ?? ".ssh/authorized_keys .ssh/authorized_keys2")
+            .split(separator: " ").map(String.init)
+        let keyCommand = (effective["authorizedkeyscommand"] ?? "none") != "none"
+        let rootLogin = effective["permitrootlogin"] ?? "prohibit-password"
+        var found = [Account]()
+        for user in users() {
+            guard hasShell(user.shell) else { continue }
+            var password = shadow[user.account.name].map(usable) ?? true
+            var keys = keyCommand ? ["key (AuthorizedKeysCommand)"] : keyFiles(keyPatterns, for: user.account)
+            if user.account.uid == 0 {
+                if rootLogin == "no" { continue }
+                if rootLogin != "yes" { password = false }
+            }
+            if !password && keys.isEmpty { continue }
+            if let reason = notEnrolled(user.account, configuration: configuration) {
+                if password { keys.insert("password", at: 0) }
+                found.append(Account(name: user.account.name, how: keys, reason: reason))
+            }
+        }
+        return found
+    }
+
+    /// nil when `account` has two-step verification on, else why not.
+    private static func notEnrolled(_ account: TwoStepStore.UserAccount, configuration: SystemConfiguration) -> String? {
+        do {
+            let record = try AccountRecord.locate(account, template: configuration.options.store)
+            let service = LocalAccountService(record: record, isAdministrator: true,
+                                              settings: AccountSettings(options: configuration.options))
+            let status = try service.status()
+            if status.enabled { return nil }
+            return status.exists ? "\(status.path) has no authenticator or backup code" : "no factor file at \(status.path)"
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    private static func users() -> [(account: TwoStepStore.UserAccount, shell: String)] {
+        var users = [(account: TwoStepStore.UserAccount, shell: String)]()
+        setpwent()
+        while let p = getpwent() {
+            let entry = p.pointee
+            users.append((TwoStepStore.UserAccount(name: String(cString: entry.pw_name), uid: entry.pw_uid, gid: entry.pw_gid,
+                                                   home: String(cString: entry.pw_dir)),
+                          String(cString: entry.pw_shell)))
+        }
+        endpwent()
+        return users
+    }
+
+    /// A login shell sshd would run and that lets one in.
+    private static func hasShell(_ shell: String) -> Bool {
+        let path = shell.isEmpty ? "/bin/sh" : shell
+        let name = path.split(separator: "/").last.map(String.init) ?? path
+        if name == "nologin" || name == "false" { return false }
+        var st = stat()
+        return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG && st.st_mode & 0o111 != 0
+    }
+
+    /// /etc/shadow: name → hash (root reads it; NSS shadow sources are not asked).
+    private static func shadowPasswords() -> [String: String] {
+        guard let file = try? SetupFile.read("/etc/shadow"), file.exists else { return [:] }
+        var hashes = [String: String]()
+        for line in file.text.split(separator: "\n") {
+            let fields = line.split(separator: ":", omittingEmptySubsequences: false)
+            guard fields.count >= 2 else { continue }
+            // An account past its expiry date (field 8, days since 1970) cannot log in.
+            if fields.count >= 8, let expires = Int(fields[7]), expires * 86400 < Int(Clock.now) {
+                hashes[String(fields[0])] = "!expired"
+                continue
+            }
+            hashes[String(fields[0])] = String(fields[1])
+        }
+        return hashes
+    }
+
+    /// A password hash someone can log in with (an empty one too: pam_unix's nullok).
+    private static func usable(_ hash: String) -> Bool {
+        !hash.hasPrefix("!") && !hash.hasPrefix("*")
+    }
+
+    /// The AuthorizedKeysFile entries of `account` that hold a key.
+    private static func keyFiles(_ patterns: [String], for account: TwoStepStore.UserAccount) -> [String] {
+        var found = [String]()
+        for pattern in patterns where pattern != "none" {
+            var path = ""
+            var chars = Array(pattern)[...]
+            while let c = chars.popFirst() {
+                guard c == "%", let t = chars.popFirst() else { path.append(c); continue }
+                switch t {
+                case "h": path += account.home
+                case "u": path += account.name
+                case "U": path += String(account.uid)
+                default: path.append(t)
+                }
+            }
+            if !path.hasPrefix("/") { path = (account.home == "/" ? "" : account.home) + "/" + path }
+            // Read as the user: a link in their home cannot make root read anything they could not.
+            let read = try? FileSystemIdentity.run(uid: account.uid, gid: account.gid) { readSmall(path) }
+            guard let text = read ?? nil else { continue }
+            let hasKey = text.split(separator: "\n").contains { line in
+                let t = line.drop(while: { $0 == " " || $0 == "\t" })
+                return !t.isEmpty && !t.hasPrefix("#")
+            }
+            if hasKey { found.append("key (\(path))") }
+        }
+        return found
+    }
+
+    /// The text of the regular file at `path` (links followed, as sshd
+    /// does; no waiting on a FIFO), at most 1 MiB; nil when there is none.
+    private static func readSmall(_ path: String) -> String? {
+        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+        return n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self) : nil
+    }
+}

@@ -1,0 +1,421 @@
+import TwoStepAccounts
+import TwoStepCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `twostep setup`'s work: apply a set-up, undo it, confirm it, show it.
+/// Every step that changes something holds the state directory's lock.
+enum SetupRollout {
+    /// What `twostep setup sshd` was asked to do.
+    struct Request {
+        var method: SSHDMethod
+        var enforce: Bool
+        var force: Bool
+        var timeout: Int
+        var module: String
+        var reload: SSHDReload
+        var timer: SetupTimer
+    }
+
+    // MARK: Apply
+
+    static func apply(_ request: Request) throws(CLIError) {
+        holdSignals()
+        let directory = SetupStateDirectory()
+        let lock = try directory.lock()
+        defer { close(lock) }
+        if let state = try directory.load() { throw alreadySetUp(state) }
+
+        // Everything is checked before anything is written.
+        let configuration = try SystemSettings.load()
+        if request.enforce && configuration.options.nullok {
+            throw .usage("--enforce: \(SystemConfiguration.defaultPath) sets nullok=yes, which every pam_twostep line inherits (a pam.d line cannot turn it off). Take nullok out of that file, then run setup again")
+        }
+        try checkModule(request.module)
+        let main = try SetupFile.read(SSHDServer.config)
+        guard main.exists else { throw .failure("\(SSHDServer.config) does not exist: is openssh-server installed?") }
+        let pam = try SetupFile.read(SSHDServer.pamFile)
+        guard pam.exists else { throw .failure("\(SSHDServer.pamFile) does not exist: is openssh-server installed?") }
+        let dropIn = try SetupFile.read(SSHDServer.dropIn)
+        if request.method == .password, let common = try? SetupFile.read(SSHDServer.commonAuth),
+           let line = SSHDPAMStack.twoStepLines(in: common.bytes).first {
+            throw .usage("\(SSHDServer.commonAuth) line \(line.number) uses pam_twostep already ('\(line.text)': the pam-auth-update profile twostep is on?), and sshd includes common-auth: with sshd's own line a login would be asked for two codes. Keep one: 'pam-auth-update --disable twostep', or leave sshd's files as they are")
+        }
+        let before = try SSHDServer.test()
+        guard before.succeeded else {
+            throw .failure("sshd -t finds the present configuration broken, before any change:\n  \(before.message)\nNothing was changed. Fix \(SSHDServer.config) first, then run setup again")
+        }
+        let precedence = try SSHDConfigFile.check(main: SSHDServer.config, dropIn: SSHDServer.dropIn, method: request.method)
+        if !precedence.conflicts.isEmpty { throw conflictError(precedence.conflicts) }
+        for line in precedence.matchOverrides {
+            Console.error("twostep: warning: \(line.file) line \(line.number): '\(line.text)' is in a Match block: it overrides the drop-in for the connections that block matches")
+        }
+        if request.enforce && !request.force {
+            let missing = SSHDLoginAccounts.unenrolled(effective: try SSHDServer.effective(), configuration: configuration)
+            if !missing.isEmpty { throw enforceRefusal(missing) }
+        }
+        let edit = try SSHDPAMStack.edit(pam.bytes, path: SSHDServer.pamFile, method: request.method,
+                                         module: request.module, nullok: !request.enforce)
+        for warning in edit.warnings { Console.error("twostep: warning: \(warning)") }
+
+        // The copies first, and a state that --undo can use if we stop half-way.
+        var state = SetupState(
+            token: String(UInt64.random(in: .min ... .max), radix: 16), phase: .applying, method: request.method,
+            enforce: request.enforce, module: request.module, reload: request.reload.resolved, timeout: request.timeout)
+        let login = SetupLogin.current()
+        state.auditSession = login.auditSession
+        state.setupBy = login.description
+        state.bootID = SetupLogin.bootID()
+        let dropInDirectory = SetupFile.directory(of: SSHDServer.dropIn)
+        var st = stat()
+        if lstat(dropInDirectory, &st) != 0 { state.createdDirectories.append(dropInDirectory) }
+        let changes: [(old: SetupFile, new: [UInt8])] = [(dropIn, Array(request.method.dropIn.utf8)), (pam, edit.bytes)]
+        for (i, change) in changes.enumerated() {
+            let old = change.old
+            state.files.append(SetupState.File(index: i + 1, path: old.path, existed: old.exists,
+                                               mode: old.exists ? old.mode : 0o644, uid: old.exists ? old.uid : 0,
+                                               gid: old.exists ? old.gid : 0))
+            try directory.keep(i + 1, old: old, new: change.new)
+        }
+        try directory.save(state)
+
+        var reloaded = false
+        do {
+            for dir in state.createdDirectories where mkdir(dir, 0o755) != 0 && errno != EEXIST {
+                throw CLIError.failure("cannot make \(dir): \(SetupProgram.errorText())")
+            }
+            for change in changes { try change.old.with(change.new).put() }
+            let test = try SSHDServer.test()
+            guard test.succeeded else {
+                throw CLIError.failure("sshd -t refuses the configuration with setup's changes:\n  \(test.message)")
+            }
+            let effective = try SSHDServer.effective()
+            let wrong = request.method.settings.filter { effective[$0.name.lowercased()]?.lowercased() != $0.value.lowercased() }
+            guard wrong.isEmpty else {
+                let list = wrong.map { "\($0.name) is '\(effective[$0.name.lowercased()] ?? "not set")', not '\($0.value)'" }
+                throw CLIError.failure("sshd -T shows other values than the drop-in's: \(list.joined(separator: "; ")). Something in \(SSHDServer.config) or its Include files wins over \(SSHDServer.dropIn)")
+            }
+            // The timer before the reload: from the moment sshd uses the new
+            // configuration, something must be there to take it back.
+            state.phase = .pending
+            state.deadline = Int(Clock.now) + request.timeout
+            try directory.save(state)
+            state.timer = try request.timer.start(for: state, log: directory.logPath)
+            try directory.save(state)
+            reloaded = true
+            let reload = try SSHDServer.reload(state.reload)
+            state.applied = Int(Clock.now)
+            state.appliedTicks = SetupLogin.nowTicks()
+            state.deadline = state.applied + request.timeout
+            try directory.save(state)
+            report(request, state: state, edit: edit, reload: reload)
+        } catch {
+            SetupTimer.stop(state.timer)
+            var problems = [String]()
+            for change in changes.reversed() {
+                do { try change.old.put() } catch { problems.append("\(error)") }
+            }
+            for dir in state.createdDirectories.reversed() { rmdir(dir) }
+            if reloaded { _ = try? SSHDServer.reload(state.reload) }
+            if problems.isEmpty { try? directory.clear(state) }
+            let what = problems.isEmpty
+                ? "Nothing was changed: the files are as they were."
+                : "Putting the files back failed too (\(problems.joined(separator: "; "))): run 'twostep setup --undo'."
+            throw .failure("\(error)\n\(what)")
+        }
+    }
+
+    private static func report(_ request: Request, state: SetupState, edit: SSHDPAMStack.Edit, reload: String) {
+        let settings = request.method.settings.map { "\($0.name) \($0.value)" }.joined(separator: ", ")
+        Console.out("sshd now asks for \(request.method.summary).")
+        Console.out("  \(SSHDServer.dropIn): \(state.files[0].existed ? "replaced" : "written"): \(settings)")
+        for done in edit.done { Console.out("  \(SSHDServer.pamFile): \(done)") }
+        Console.out("  sshd -t: the configuration is valid; sshd -T: these settings are in force")
+        Console.out("  \(reload)")
+        Console.out("  the old files are kept in \(SetupStateDirectory.path)/backup ('twostep setup --undo' puts them back)")
+        Console.out()
+        if request.enforce {
+            Console.out("Enforced: a user who has not enrolled is refused (told to run 'twostep enroll').")
+        } else {
+            Console.out("Users who have not enrolled log in as before (nullok) until they run 'twostep enroll'.")
+        }
+        Console.out()
+        Console.out("Nothing is final yet. Keep this session open, log in again from another terminal")
+        Console.out("(ssh as root, or as yourself and then sudo) and run there:")
+        Console.out()
+        Console.out("    twostep setup --confirm")
+        Console.out()
+        Console.out("before \(Clock.local(Int64(state.deadline))) (\(request.timeout) s from now). Otherwise everything is undone by itself then")
+        Console.out("(\(timerDescription(state.timer))).")
+    }
+
+    // MARK: Undo
+
+    /// Puts every file back. `token`: the undo timer's run, which waits for
+    /// the deadline and acts only when that set-up is still pending.
+    static func undo(afterTimeout token: String?) throws(CLIError) {
+        let directory = SetupStateDirectory()
+        if let token {
+            guard SetupTimer.wait(for: token, in: directory) else {
+                log("set-up \(token) was confirmed or undone: nothing to do")
+                return
+            }
+        }
+        holdSignals()
+        let lock = try directory.lock()
+        defer { close(lock) }
+        guard let state = try directory.load() else {
+            if token != nil { return }
+            throw .usage("nothing to undo: twostep setup has not changed sshd's configuration (no \(directory.statePath))")
+        }
+        if let token {
+            guard state.token == token, state.phase == .pending, Int(Clock.now) >= state.deadline else {
+                log("set-up \(token) was confirmed or undone: nothing to do")
+                return
+            }
+            log("not confirmed by \(Clock.local(Int64(state.deadline))): undoing")
+        }
+        var lines = [String]()
+        var problems = [String]()
+        for file in state.files.reversed() {
+            do {
+                lines.append(try restore(file, directory: directory))
+            } catch {
+                problems.append("\(error)")
+            }
+        }
+        for dir in state.createdDirectories.reversed() {
+            if rmdir(dir) == 0 { lines.append("\(dir): removed (setup had made it)") }
+        }
+        guard problems.isEmpty else {
+            throw .failure("could not put everything back: \(problems.joined(separator: "; ")). The copies are in \(SetupStateDirectory.path)/backup; run 'twostep setup --undo' again")
+        }
+        let reload: String
+        do { reload = try SSHDServer.reload(state.reload) } catch { reload = "could not reload sshd: \(error); reload it by hand" }
+        if token == nil { SetupTimer.stop(state.timer) }
+        try directory.clear(state)
+        let heading = token == nil
+            ? "sshd's configuration is as it was before 'twostep setup sshd':"
+            : "Not confirmed in time: sshd's configuration is as it was before 'twostep setup sshd':"
+        if token != nil {
+            log(heading)
+            for line in lines + [reload] { log("  " + line) }
+        } else {
+            Console.out(heading)
+            for line in lines + [reload] { Console.out("  " + line) }
+        }
+    }
+
+    /// Restores one file from its copy (or removes it when setup made it);
+    /// a file edited since setup wrote it is kept in the state directory first.
+    private static func restore(_ file: SetupState.File, directory: SetupStateDirectory) throws(CLIError) -> String {
+        var note = ""
+        if let current = try? SetupFile.read(file.path), current.exists,
+           let written = try? SetupFile.read(directory.written(file.index)), written.exists, current.bytes != written.bytes {
+            let kept = SetupStateDirectory.path + "/edited-\(file.index)-\(Int(Clock.now))"
+            try SetupFile.write(current.bytes, to: kept, mode: 0o600, uid: 0, gid: 0)
+            note = " (it had been edited since setup wrote it: that version is kept as \(kept))"
+        }
+        if file.existed {
+            let copy = try SetupFile.read(directory.backup(file.index))
+            guard copy.exists else { throw .failure("the copy of \(file.path), \(directory.backup(file.index)), is missing") }
+            try SetupFile.write(copy.bytes, to: file.path, mode: mode_t(file.mode), uid: file.uid, gid: file.gid)
+            return "\(file.path): restored byte for byte\(note)"
+        }
+        if unlink(file.path) != 0 && errno != ENOENT {
+            throw .failure("cannot remove \(file.path): \(SetupProgram.errorText())")
+        }
+        SetupFile.syncDirectory(of: file.path)
+        return "\(file.path): removed (setup had created it)\(note)"
+    }
+
+    // MARK: Confirm
+
+    static func confirm() throws(CLIError) {
+        let directory = SetupStateDirectory()
+        let lock = try directory.lock()
+        defer { close(lock) }
+        guard var state = try directory.load() else {
+            throw .usage("nothing to confirm: twostep setup has not changed sshd's configuration")
+        }
+        switch state.phase {
+        case .confirmed:
+            Console.out("Already confirmed at \(Clock.local(Int64(state.confirmed ?? 0))).")
+            return
+        case .applying:
+            throw .failure("a set-up stopped half-way (\(directory.statePath) says 'applying'): run 'twostep setup --undo'")
+        case .pending:
+            break
+        }
+        guard Int(Clock.now) < state.deadline else {
+            throw .refused("too late: the time to confirm ran out at \(Clock.local(Int64(state.deadline))), and the change is being undone")
+        }
+        let login = SetupLogin.current()
+        if let why = login.refusal(for: state) {
+            throw .refused("not confirmed: \(why). Without a confirmation the change is undone by itself at \(Clock.local(Int64(state.deadline))) (in \(state.deadline - Int(Clock.now)) s)")
+        }
+        let timer = state.timer
+        state.phase = .confirmed
+        state.confirmed = Int(Clock.now)
+        state.confirmedBy = login.description
+        state.timer = nil
+        try directory.save(state)
+        SetupTimer.stop(timer)
+        Console.out("Confirmed: sshd keeps asking for \(state.method.summary). The undo timer is stopped.")
+        Console.out("'twostep setup --undo' takes the change back at any time.")
+    }
+
+    // MARK: Status
+
+    static func status() throws(CLIError) {
+        let directory = SetupStateDirectory()
+        guard let state = try directory.load() else {
+            Console.out("twostep setup has not changed sshd's configuration.")
+            if let pam = try? SetupFile.read(SSHDServer.pamFile) {
+                for line in SSHDPAMStack.twoStepLines(in: pam.bytes) {
+                    Console.out("  \(SSHDServer.pamFile) line \(line.number) uses pam_twostep (set by hand): \(line.text)")
+                }
+            }
+            if let dropIn = try? SetupFile.read(SSHDServer.dropIn), dropIn.exists {
+                Console.out("  \(SSHDServer.dropIn) exists, but not from twostep setup")
+            }
+            showEffective(nil)
+            return
+        }
+        Console.out("sshd is set up by 'twostep setup sshd --method \(state.method.rawValue)\(state.enforce ? " --enforce" : "")': it asks for \(state.method.summary).")
+        Console.out(state.enforce
+            ? "Enforced: users who have not enrolled are refused."
+            : "nullok: users who have not enrolled log in without a code.")
+        for file in state.files {
+            var line = "  \(file.path): " + (file.existed ? "changed by setup (the old file: \(directory.backup(file.index)))" : "written by setup (there was none)")
+            if let current = try? SetupFile.read(file.path), let written = try? SetupFile.read(directory.written(file.index)),
+               current.bytes != written.bytes || !current.exists {
+                line += current.exists ? "; edited since" : "; removed since"
+            }
+            Console.out(line)
+        }
+        Console.out("  set up at \(Clock.local(Int64(state.applied))) by \(state.setupBy)")
+        switch state.phase {
+        case .applying:
+            Console.out("Stopped half-way while writing the files: run 'twostep setup --undo'.")
+        case .pending:
+            let left = state.deadline - Int(Clock.now)
+            if left > 0 {
+                Console.out("Pending: not confirmed yet. Run 'twostep setup --confirm' from a new ssh login before \(Clock.local(Int64(state.deadline))) (\(left) s left); otherwise it is undone by itself then.")
+            } else {
+                Console.out("Pending: the time to confirm ran out at \(Clock.local(Int64(state.deadline))); the timer is undoing it.")
+            }
+            if SetupTimer.isRunning(state.timer) {
+                Console.out("  \(timerDescription(state.timer))")
+            } else {
+                Console.out("  the undo timer is not running (did the machine restart?): nothing will undo it by itself. Confirm it, or run 'twostep setup --undo'")
+            }
+        case .confirmed:
+            Console.out("Confirmed at \(Clock.local(Int64(state.confirmed ?? 0))) by \(state.confirmedBy ?? "?"). 'twostep setup --undo' takes it back.")
+        }
+        showEffective(state.method)
+    }
+
+    private static func showEffective(_ method: SSHDMethod?) {
+        guard let effective = try? SSHDServer.effective() else { return }
+        let keys = ["usepam", "kbdinteractiveauthentication", "authenticationmethods", "exposeauthinfo"]
+        let values = keys.map { "\($0) \(effective[$0] ?? "?")" }.joined(separator: ", ")
+        Console.out("In force (sshd -T): \(values)")
+    }
+
+    // MARK: Pieces
+
+    private static func alreadySetUp(_ state: SetupState) -> CLIError {
+        switch state.phase {
+        case .pending:
+            return .usage("a set-up is waiting for its confirmation (until \(Clock.local(Int64(state.deadline)))): confirm it with 'twostep setup --confirm' from a new login, or take it back with 'twostep setup --undo'")
+        case .confirmed:
+            return .usage("sshd is already set up (--method \(state.method.rawValue), confirmed at \(Clock.local(Int64(state.confirmed ?? 0)))): run 'twostep setup --undo' first to set it up anew")
+        case .applying:
+            return .usage("a set-up stopped half-way: run 'twostep setup --undo' first")
+        }
+    }
+
+    private static func conflictError(_ conflicts: [SSHDConfigFile.Conflict]) -> CLIError {
+        var text = "\(SSHDServer.dropIn) would not be in force:"
+        if conflicts.contains(where: { $0.line == nil }) {
+            text += "\n  sshd would not read it: no Include line of \(SSHDServer.config) names it. Fix: add the line\n      Include /etc/ssh/sshd_config.d/*.conf\n  at the top of \(SSHDServer.config)."
+        }
+        let lines = (try? SSHDConfigFile.lines(main: SSHDServer.config, dropIn: SSHDServer.dropIn, dropInText: ""))?.lines ?? []
+        let include = SSHDConfigFile.firstInclude(in: lines, main: SSHDServer.config)
+        for conflict in conflicts {
+            guard let line = conflict.line else { continue }
+            text += "\n  \(line.file) line \(line.number): '\(line.text)' is read before the drop-in, and in sshd_config the first value of an option wins, so sshd would use it instead of '\(conflict.setting) \(conflict.value)'."
+            if line.file == SSHDServer.config, let include, include.number > line.number {
+                text += " Fix: delete that line, or move it below line \(include.number) ('\(include.text)')."
+            } else {
+                text += " Fix: delete that line (or make it '\(conflict.setting) \(conflict.value)')."
+            }
+        }
+        return .failure(text + "\nNothing was changed. Run setup again after the fix.")
+    }
+
+    private static func enforceRefusal(_ accounts: [SSHDLoginAccounts.Account]) -> CLIError {
+        let width = accounts.map(\.name.count).max() ?? 0
+        let howWidth = accounts.map { $0.how.joined(separator: ", ").count }.max() ?? 0
+        var text = "--enforce: \(accounts.count) account\(accounts.count == 1 ? "" : "s") can log in over ssh and \(accounts.count == 1 ? "has" : "have") not turned two-step verification on; without nullok sshd would refuse \(accounts.count == 1 ? "it" : "them"):"
+        for a in accounts {
+            let how = a.how.joined(separator: ", ")
+            text += "\n  " + a.name.padding(width) + "  " + how.padding(howWidth) + "  " + a.reason
+        }
+        text += "\nHave them enrol first ('twostep enroll'; root can enrol someone with 'twostep enroll --user NAME'), roll out without --enforce (nullok) until they have, or give --force to enforce anyway. Nothing was changed."
+        return .refused(text)
+    }
+
+    /// The pam.d line names a module libpam can load: an absolute path
+    /// that exists, or a file in the directory that holds pam_unix.so.
+    private static func checkModule(_ module: String) throws(CLIError) {
+        if module.hasPrefix("/") {
+            guard access(module, R_OK) == 0 else { throw .failure("--module \(module): no such file") }
+            return
+        }
+        guard !module.contains("/") else { throw .usage("--module: a file name in the PAM module directory, or an absolute path") }
+        let patterns = ["/lib/*/security/pam_unix.so", "/usr/lib/*/security/pam_unix.so", "/lib/security/pam_unix.so",
+                        "/usr/lib/security/pam_unix.so", "/lib64/security/pam_unix.so", "/usr/lib64/security/pam_unix.so"]
+        var directories = [String]()
+        for pattern in patterns {
+            var found = glob_t()
+            defer { globfree(&found) }
+            guard glob(pattern, 0, nil, &found) == 0 else { continue }
+            for i in 0..<Int(found.gl_pathc) {
+                if let p = found.gl_pathv[i] { directories.append(SetupFile.directory(of: String(cString: p))) }
+            }
+        }
+        guard !directories.isEmpty else { return }  // cannot tell where libpam looks: trust the name
+        guard directories.contains(where: { access($0 + "/" + module, R_OK) == 0 }) else {
+            throw .failure("\(module) is not in \(directories[0]): with it missing every ssh login would fail. Install twostep first (make install, or the libpam-twostep package)")
+        }
+    }
+
+    private static func timerDescription(_ timer: SetupState.Timer?) -> String {
+        switch timer {
+        case .process(let pid, _): "undo timer: process \(pid), its log \(SetupStateDirectory().logPath)"
+        case .systemd(let unit): "undo timer: systemd unit \(unit).timer"
+        case nil: "no undo timer"
+        }
+    }
+
+    /// A dropped connection or a ^C must not stop setup or undo half-way
+    /// (between writing the files and starting the timer, say): the
+    /// signals of the terminal and SIGTERM are ignored while they work, and
+    /// a closed terminal or pipe makes writes fail instead of killing the
+    /// process. (The programs they run get every signal back at its default.)
+    private static func holdSignals() {
+        for s in [SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGPIPE] { signal(s, SIG_IGN) }
+    }
+
+    /// A line of the timer's log, with the time.
+    private static func log(_ line: String) {
+        Console.out("\(Clock.local(Clock.now)) \(line)")
+    }
+}
+
+private extension String {
+    func padding(_ width: Int) -> String { self + String(repeating: " ", count: max(0, width - count)) }
+}

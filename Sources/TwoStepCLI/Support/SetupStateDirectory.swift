@@ -1,0 +1,80 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// /var/lib/twostep-setup (root, 0700): what `twostep setup` keeps between
+/// its runs.
+///
+///     lock         flock(2)ed by every setup command while it works
+///     state        SetupState: the method, the deadline, the timer, the files
+///     backup/N     file N exactly as it was before setup (absent: setup created it)
+///     written/N    file N as setup wrote it (to tell whether it was edited since)
+///     timer.log    what the detached undo timer printed
+///
+/// Not in /var/lib/twostep, the store of `store=/var/lib/twostep/%u`, where
+/// a user could be called "setup".
+struct SetupStateDirectory {
+    static let path = "/var/lib/twostep-setup"
+
+    var statePath: String { Self.path + "/state" }
+    var logPath: String { Self.path + "/timer.log" }
+
+    /// Makes the directory (and backup/, written/) when missing; refuses
+    /// one that is not a root-owned directory closed to group and others.
+    func prepare() throws(CLIError) {
+        for dir in [Self.path, Self.path + "/backup", Self.path + "/written"] {
+            if mkdir(dir, 0o700) != 0 && errno != EEXIST {
+                throw .failure("cannot make \(dir): \(SetupProgram.errorText())")
+            }
+            var st = stat()
+            guard lstat(dir, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR, st.st_uid == 0, st.st_mode & 0o077 == 0 else {
+                throw .failure("\(dir) must be a directory owned by root with mode 0700; refusing to use it")
+            }
+        }
+    }
+
+    /// Takes the lock (waiting for another setup command); released when
+    /// the returned descriptor is closed or the process exits.
+    func lock() throws(CLIError) -> Int32 {
+        try prepare()
+        let fd = open(Self.path + "/lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw .failure("cannot open \(Self.path)/lock: \(SetupProgram.errorText())") }
+        while flock(fd, LOCK_EX) != 0 {
+            guard errno == EINTR else {
+                close(fd)
+                throw .failure("cannot lock \(Self.path)/lock: \(SetupProgram.errorText())")
+            }
+        }
+        return fd
+    }
+
+    /// The state; nil when setup has nothing in force.
+    func load() throws(CLIError) -> SetupState? {
+        let file = try SetupFile.read(statePath)
+        guard file.exists else { return nil }
+        return try SetupState(parsing: file.text, path: statePath)
+    }
+
+    func save(_ state: SetupState) throws(CLIError) {
+        try SetupFile.write(Array(state.text.utf8), to: statePath, mode: 0o600, uid: 0, gid: 0)
+    }
+
+    /// Keeps `file` as it was (`backup/N`) and as setup writes it (`written/N`).
+    func keep(_ index: Int, old: SetupFile, new: [UInt8]) throws(CLIError) {
+        if old.exists { try SetupFile.write(old.bytes, to: backup(index), mode: 0o600, uid: 0, gid: 0) }
+        try SetupFile.write(new, to: written(index), mode: 0o600, uid: 0, gid: 0)
+    }
+
+    func backup(_ index: Int) -> String { Self.path + "/backup/\(index)" }
+    func written(_ index: Int) -> String { Self.path + "/written/\(index)" }
+
+    /// Forgets the set-up: the state and the copies (the log stays).
+    func clear(_ state: SetupState) throws(CLIError) {
+        if unlink(statePath) != 0 && errno != ENOENT { throw .failure("cannot remove \(statePath): \(SetupProgram.errorText())") }
+        for f in state.files {
+            unlink(backup(f.index))
+            unlink(written(f.index))
+        }
+        SetupFile.syncDirectory(of: statePath)
+    }
+}
