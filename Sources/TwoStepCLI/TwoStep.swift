@@ -31,6 +31,7 @@ public struct TwoStep: ParsableCommand {
         subcommands: [
             Enroll.self, Status.self, Verify.self, Codes.self, Add.self, Remove.self,
             Trust.self, Disable.self, Reset.self, Import.self,
+            Setup.self,
             Report.self,
         ])
 

@@ -1,0 +1,82 @@
+import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `twostep setup`: configure a service for two-step verification, with a
+/// roll-out that takes itself back unless a new login confirms it.
+struct Setup: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Root only: turn two-step verification on for ssh logins, undone by itself unless a new login confirms it.",
+        discussion: """
+            'twostep setup sshd --method password|publickey' writes \
+            /etc/ssh/sshd_config.d/twostep.conf and the pam_twostep line of /etc/pam.d/sshd, \
+            checks the result with sshd -t and sshd -T, and reloads sshd. Like 'netplan try', \
+            the change is not final: unless 'twostep setup --confirm' is run from a new \
+            login within --timeout seconds (300 by default), everything is put back by \
+            itself. So a mistake cannot lock you out: keep the session you ran setup in \
+            open, log in again from another terminal, and confirm there.
+
+            A new login: --confirm must run below an ssh connection that sshd accepted after \
+            setup had reloaded it (the connection's sshd process started after the change \
+            was in force) and, when the kernel keeps audit sessions (/proc/self/sessionid, \
+            set by pam_loginuid), in another audit session than setup's. Such a login went \
+            through the new configuration. A terminal that was already open, su, or a new \
+            tmux window of an old login do not count. As yourself and then sudo is fine.
+
+            The undo timer outlives the session that started it: where systemd runs, a \
+            transient timer (systemd-run --on-active=S --unit twostep-setup-undo); \
+            elsewhere a detached twostep process in a session of its own that ignores \
+            SIGHUP and writes to /var/lib/twostep-setup/timer.log. A restart of the machine \
+            while a confirmation is pending stops it: --status says so; confirm or undo then.
+
+            Every file setup changes is kept first, byte for byte with its mode and owner, \
+            in /var/lib/twostep-setup/ (root, 0700): backup/ holds the files as they were, \
+            written/ as setup wrote them, state the method, the deadline and the timer. \
+            --undo writes the old files back exactly (and removes the ones setup created), \
+            also long after a confirmation; a file edited since setup wrote it is kept \
+            there as edited-N-TIME before it is replaced.
+
+            Exit status: 0 done; 1 refused (--enforce while accounts have not enrolled; \
+            --confirm not from a new login, or too late); 2 usage error (also: nothing to \
+            confirm or undo, or set up already); 3 sshd's configuration is broken or would \
+            not let the change take effect (nothing is changed then), or a file could not \
+            be read or written.
+            """,
+        subcommands: [SetupSSHD.self])
+
+    @Flag(help: "Keep the pending change: run it from a new ssh login before the time runs out.")
+    var confirm = false
+
+    @Flag(help: "Put back every file setup changed, byte for byte, and reload sshd (pending or confirmed).")
+    var undo = false
+
+    @Flag(help: "Show what setup configured, in which files, and whether a confirmation is pending and until when.")
+    var status = false
+
+    /// The undo timer's own run: `--undo --after-timeout TOKEN`.
+    @Option(name: .customLong("after-timeout"), help: ArgumentHelp(
+        "(for the undo timer) wait for the deadline of the set-up TOKEN, then undo it unless it was confirmed.",
+        valueName: "token", visibility: .private))
+    var afterTimeout: String?
+
+    func validate() throws {
+        guard geteuid() == 0 else { throw ValidationError("setup is for root only: it changes sshd's configuration") }
+        guard [confirm, undo, status].filter({ $0 }).count <= 1 else {
+            throw ValidationError("give one of --confirm, --undo and --status")
+        }
+        if afterTimeout != nil && !undo { throw ValidationError("--after-timeout goes with --undo") }
+    }
+
+    func run() throws {
+        if confirm {
+            try SetupRollout.confirm()
+        } else if undo {
+            try SetupRollout.undo(afterTimeout: afterTimeout)
+        } else if status {
+            try SetupRollout.status()
+        } else {
+            throw CLIError.usage("say what to set up ('twostep setup sshd --method password|publickey'), or give --confirm, --undo or --status")
+        }
+    }
+}

@@ -1,0 +1,78 @@
+import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `twostep setup sshd`: ssh logins ask for a code.
+struct SetupSSHD: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sshd",
+        abstract: "Root only: make ssh logins ask for a code after the password or the SSH key.",
+        discussion: """
+            Writes /etc/ssh/sshd_config.d/twostep.conf with UsePAM yes, \
+            KbdInteractiveAuthentication yes and AuthenticationMethods (and ExposeAuthInfo \
+            yes for publickey, so that a trusted device is bound to the key), and changes \
+            /etc/pam.d/sshd:
+
+            --method password: 'auth required pam_twostep.so nullok' after \
+            '@include common-auth'; AuthenticationMethods keyboard-interactive, in which PAM \
+            asks for the password and then the code.
+
+            --method publickey: AuthenticationMethods publickey,keyboard-interactive; \
+            '@include common-auth' is commented out (the key replaces the password, which \
+            common-auth would ask for too) and 'auth required pam_twostep.so nullok' plus \
+            'auth required pam_permit.so' take its place, so after the key only the code \
+            is asked. Other auth lines are left as they are (and named).
+
+            Each change is marked with a '# twostep setup' comment. With --enforce there \
+            is no nullok: a user who has not enrolled is refused.
+
+            Before anything is written: sshd -t must pass; sshd_config must read the drop-in \
+            before any line that sets one of its options (sshd uses an option's first value, \
+            so 'KbdInteractiveAuthentication no' above 'Include /etc/ssh/sshd_config.d/*.conf' \
+            wins: setup names the file and line and the fix); pam_twostep.so must be \
+            installed; and /etc/pam.d/sshd and common-auth must not use pam_twostep already. \
+            After writing, sshd -t must pass again and sshd -T must show the values, or \
+            every file is put back. Then the undo timer starts and sshd is reloaded \
+            (systemctl try-reload-or-restart ssh.service where systemd runs, else SIGHUP to \
+            the pid in sshd's PidFile).
+
+            Nothing is final until 'twostep setup --confirm' is run from a new ssh login \
+            within --timeout seconds; see 'twostep setup --help'.
+            """)
+
+    @Option(help: ArgumentHelp("What comes before the code: password, or publickey (an SSH key, no password).", valueName: "password|publickey"))
+    var method: SSHDMethod
+
+    @Flag(help: "No nullok: refuse users who have not enrolled. Refused while accounts that can log in over ssh (a shell, and a usable password or authorized key) have not enrolled; they are listed.")
+    var enforce = false
+
+    @Flag(help: "With --enforce: enforce even though some accounts have not enrolled (they cannot log in over ssh until they do).")
+    var force = false
+
+    @Option(help: ArgumentHelp("Seconds to run 'twostep setup --confirm' from a new login before the change is undone by itself (1 to 86400).", valueName: "seconds"))
+    var timeout = 300
+
+    @Option(help: ArgumentHelp("The module as the pam.d line names it: a file of the PAM module directory, or an absolute path.", valueName: "path"))
+    var module = "pam_twostep.so"
+
+    @Option(help: ArgumentHelp("How to reload sshd: systemd (systemctl try-reload-or-restart ssh.service), signal (SIGHUP to the pid in sshd's PidFile), or auto (systemd where it is PID 1).", valueName: "auto|systemd|signal"))
+    var reload: SSHDReload = .auto
+
+    @Option(help: ArgumentHelp("How the undo timer runs: systemd (a transient timer unit), process (a detached twostep process), or auto (systemd where it is PID 1).", valueName: "auto|systemd|process"))
+    var timer: SetupTimer = .auto
+
+    func validate() throws {
+        guard geteuid() == 0 else { throw ValidationError("setup is for root only: it changes sshd's configuration") }
+        guard (1...86400).contains(timeout) else { throw ValidationError("--timeout must be 1 to 86400 seconds") }
+        if force && !enforce { throw ValidationError("--force goes with --enforce") }
+        if module.isEmpty || module.contains(where: { $0 == " " || $0 == "\t" || $0 == "\n" }) {
+            throw ValidationError("--module: a path without spaces")
+        }
+    }
+
+    func run() throws {
+        try SetupRollout.apply(SetupRollout.Request(
+            method: method, enforce: enforce, force: force, timeout: timeout, module: module, reload: reload, timer: timer))
+    }
+}
