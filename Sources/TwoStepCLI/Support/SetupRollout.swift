@@ -109,7 +109,7 @@ enum SetupRollout {
             state.appliedTicks = SetupLogin.nowTicks()
             state.deadline = state.applied + request.timeout
             try directory.save(state)
-            report(request, state: state, edit: edit, reload: reload)
+            report(request, state: state, edit: edit, reload: reload, rootLogin: effective["permitrootlogin"] ?? "prohibit-password")
         } catch {
             SetupTimer.stop(state.timer)
             var problems = [String]()
@@ -126,7 +126,7 @@ enum SetupRollout {
         }
     }
 
-    private static func report(_ request: Request, state: SetupState, edit: SSHDPAMStack.Edit, reload: String) {
+    private static func report(_ request: Request, state: SetupState, edit: SSHDPAMStack.Edit, reload: String, rootLogin: String) {
         let settings = request.method.settings.map { "\($0.name) \($0.value)" }.joined(separator: ", ")
         Console.out("sshd now asks for \(request.method.summary).")
         Console.out("  \(SSHDServer.dropIn): \(state.files[0].existed ? "replaced" : "written"): \(settings)")
@@ -142,7 +142,10 @@ enum SetupRollout {
         }
         Console.out()
         Console.out("Nothing is final yet. Keep this session open, log in again from another terminal")
-        Console.out("(ssh as root, or as yourself and then sudo) and run there:")
+        let rootCannot = rootLogin == "no" || (request.method == .password && rootLogin != "yes")
+        Console.out(rootCannot
+            ? "as yourself (PermitRootLogin \(rootLogin): root cannot log in so), then with sudo run:"
+            : "(ssh as root, or as yourself and then sudo) and run there:")
         Console.out()
         Console.out("    twostep setup --confirm")
         Console.out()
