@@ -6,7 +6,7 @@
 #   make uninstall  remove what make install installed
 #   make man        man pages: twostep(1) from the command definitions
 #                   (swift-argument-parser's generate-manual), the rest from man/*.scd
-#   make deb        out/libpam-twostep_VERSION_ARCH.deb (checked with lintian)
+#   make deb        out/libpam-twostep_VERSION_ARCH.deb, with dpkg-buildpackage (debian/)
 #   make test-deb   install that .deb into a fresh Debian 12 root and log in
 
 SHELL := /bin/bash
@@ -22,7 +22,8 @@ CONFIG ?= release
 # it computes its codes with libcrypto, independently of the module's Nettle.
 BUILD_DEPS := nettle-dev libpam0g-dev libqrencode-dev pkg-config scdoc dpkg-dev
 TEST_DEPS := oathtool pamtester libpam-wrapper openssh-server zbar-tools valgrind \
-	libpam-google-authenticator lintian debootstrap libpam-oath libssl-dev strace systemd
+	libpam-google-authenticator lintian debootstrap libpam-oath libssl-dev strace systemd \
+	debhelper
 PIP_TEST_DEPS := pyotp pytest pexpect paramiko varlink
 
 # The CLI links the Swift runtime and Foundation statically too, so the
@@ -49,8 +50,9 @@ CHANNELS := $(shell find channels -maxdepth 1 -type f -perm -u+x 2>/dev/null | L
 CHANNEL_EXAMPLES := $(wildcard channels/*.example)
 
 # Man pages: twostep.1 from the command definitions, the others from scdoc
-# sources; dated by packaging/debian/changelog, so builds are reproducible.
-CHANGELOG := packaging/debian/changelog
+# sources; dated by debian/changelog (the package's, the one changelog of
+# the project), so builds are reproducible.
+CHANGELOG := debian/changelog
 VERSION = $(shell dpkg-parsechangelog -l $(CHANGELOG) -S Version 2>/dev/null)
 export SOURCE_DATE_EPOCH ?= $(shell dpkg-parsechangelog -l $(CHANGELOG) -S Timestamp 2>/dev/null)
 MAN_BUILD := .build-man
@@ -63,8 +65,8 @@ COMPLETIONS := $(COMPLETION_BUILD)/twostep.bash $(COMPLETION_BUILD)/_twostep $(C
 BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 ZSHCOMPDIR ?= $(PREFIX)/share/zsh/vendor-completions
 FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
-DEB_STAGE := .build-deb/root
-DEB = out/libpam-twostep_$(VERSION)_$(shell dpkg --print-architecture).deb
+DEB_BASE = out/libpam-twostep_$(VERSION)_$(shell dpkg --print-architecture)
+DEB = $(DEB_BASE).deb
 
 # pam_twostep.so is loaded into sshd: the Swift runtime is linked statically,
 # only pam_sm_* are exported (pam/exports.map), -z nodelete keeps libpam from
@@ -81,7 +83,7 @@ DEB = out/libpam-twostep_$(VERSION)_$(shell dpkg --print-architecture).deb
 # The module's unfortified libc calls that lintian counts (read, pread, poll,
 # realpath, readlink, getgroups from the Swift code; snprintf, fprintf,
 # strcat... from the static Swift runtime) are out of reach of any C flag:
-# packaging/debian/lintian-overrides says so for hardening-no-fortify-functions.
+# debian/libpam-twostep.lintian-overrides says so for hardening-no-fortify-functions.
 MODULE_BUILD := .build-module
 MODULE := $(MODULE_BUILD)/release/libpam_twostep.so
 #
@@ -101,7 +103,7 @@ STATIC_CXX_DIR := $(CURDIR)/$(MODULE_BUILD)/static-cxx
 # (DT_RELR): the ~19,000
 # relative relocations of the static Swift runtime take 3 KB instead of
 # 460 KB, and every process that loads the module starts ~0.1 ms sooner
-# (BENCHMARKS.md). It needs glibc 2.36 (GLIBC_ABI_DT_RELR; build-deb raises
+# (BENCHMARKS.md). It needs glibc 2.36 (GLIBC_ABI_DT_RELR; debian/rules raises
 # the package's libc6 floor to match) and the toolchain's lld: its default
 # linker, gold, cannot pack them, and GNU ld loses RELRO on this module
 # (its writable .rodata comes first in the data segment). lld also places
@@ -193,8 +195,8 @@ $(COMPLETION_BUILD)/twostep.fish: $(BIN)
 
 install: build man completions install-files
 
-# Copies what `build`, `man` and `completions` made; `make deb` stages with
-# it too.
+# Copies what `build`, `man` and `completions` made; debian/rules (make deb)
+# stages with it too.
 # /var/spool/twostep is made here: twostepd.service may write there
 # (ReadWritePaths=) but cannot create it, so neither can the spool channel it
 # runs. A plain `make install` on a systemd host enables twostepd.socket.
@@ -252,20 +254,19 @@ uninstall: uninstall-channels
 	if cmp -s packaging/twostep.conf $(DESTDIR)/etc/twostep/twostep.conf; then rm -f $(DESTDIR)/etc/twostep/twostep.conf; fi
 	rmdir --ignore-fail-on-non-empty $(DESTDIR)/etc/twostep $(DESTDIR)/var/lib/twostep 2>/dev/null || true
 
-# The Debian package: staged with install-files, control data from
-# packaging/debian, Depends from what the binaries link (dpkg-shlibdeps).
-# lintian fails it on an error, and on any hardening-* tag at any level
-# (they are I: tags, shown only with --display-info).
-deb: build man completions
-	@dpkg -s lintian >/dev/null 2>&1 || { echo "apt-get install lintian"; apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq lintian >/dev/null; }
-	rm -rf $(DEB_STAGE)
-	$(MAKE) --no-print-directory install-files DESTDIR=$(CURDIR)/$(DEB_STAGE) PREFIX=/usr
-	packaging/build-deb $(DEB_STAGE) $(DEB)
-	lintian --fail-on error --info --display-info --pedantic $(DEB) | tee .build-deb/lintian.txt; \
-	  rc=$${PIPESTATUS[0]}; [ $$rc = 0 ] || exit $$rc
-	@! grep -E '^[EWIPX]: [^ ]+: hardening-' .build-deb/lintian.txt || \
-	  { echo "make deb: lintian reports hardening-* tags (above)" >&2; exit 1; }
+# The Debian package, from debian/ by dpkg-buildpackage (binary only, unsigned):
+# debian/rules runs `make build man completions` and `make install-files`,
+# so the package build reuses .build and .build-module: after `make`, it
+# only relinks what changed. The .deb, .buildinfo and .changes go to out/,
+# not to .. (dpkg-buildpackage's default). dpkg-buildpackage checks
+# Build-Depends; debhelper is the one `deps` does not install.
+deb: deps
+	@dpkg -s debhelper >/dev/null 2>&1 || { echo "apt-get install debhelper"; apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debhelper >/dev/null; }
+	@mkdir -p out
+	TWOSTEP_DEB_DIR=$(CURDIR)/out dpkg-buildpackage -us -uc -b \
+	  --buildinfo-option=-u$(CURDIR)/out --buildinfo-file=$(DEB_BASE).buildinfo \
+	  --changes-option=-u$(CURDIR)/out --changes-file=$(DEB_BASE).changes
 
 # Installs the .deb into a fresh Debian 12 root (debootstrap, cached under
 # /var/cache/twostep-test) without Swift, enrols a user, logs in with pamtester.
@@ -297,6 +298,7 @@ integration-test: module
 	  TWOSTEP_MODULE=$(CURDIR)/$(MODULE) $(HERMETIC) $(PYTHON) -m pytest -q Tests/Integration
 
 clean:
+	if [ -x /usr/bin/dh ]; then debian/rules clean; fi
 	rm -rf .build $(MODULE_BUILD) $(MAN_BUILD) $(COMPLETION_BUILD) .build-deb out
 
 # Channel plugins (SPEC §5): the spool channel serves as both sms and voice

@@ -232,7 +232,7 @@ def test_python_varlink_lists_the_interfaces_and_calls_a_method(daemon):
 
 
 def test_get_info_version_is_the_packages(daemon):
-    version = subprocess.run(["dpkg-parsechangelog", "-l", os.path.join(REPO, "packaging/debian/changelog"),
+    version = subprocess.run(["dpkg-parsechangelog", "-l", os.path.join(REPO, "debian/changelog"),
                               "-S", "Version"], capture_output=True, text=True, check=True).stdout.strip()
     with connect(daemon.path(MANAGE)) as s:
         assert call(s, "org.varlink.service.GetInfo")["parameters"]["version"] == version
