@@ -7,7 +7,8 @@
 #   make man        man pages: twostep(1) from the command definitions
 #                   (swift-argument-parser's generate-manual), the rest from man/*.scd
 #   make deb        out/libpam-twostep_VERSION_ARCH.deb, with dpkg-buildpackage (debian/)
-#   make test-deb   install that .deb into a fresh Debian 12 root and log in
+#   make test-deb   lintian, piuparts, and that .deb installed into a fresh
+#                   Debian 12 root and logged in through
 
 SHELL := /bin/bash
 export PATH := $(PATH):/opt/swift/usr/bin
@@ -23,7 +24,7 @@ CONFIG ?= release
 BUILD_DEPS := nettle-dev libpam0g-dev libqrencode-dev pkg-config scdoc dpkg-dev
 TEST_DEPS := oathtool pamtester libpam-wrapper openssh-server zbar-tools valgrind \
 	libpam-google-authenticator lintian debootstrap libpam-oath libssl-dev strace systemd \
-	debhelper
+	debhelper piuparts
 PIP_TEST_DEPS := pyotp pytest pexpect paramiko varlink
 
 # The CLI links the Swift runtime and Foundation statically too, so the
@@ -268,10 +269,14 @@ deb: deps
 	  --buildinfo-option=-u$(CURDIR)/out --buildinfo-file=$(DEB_BASE).buildinfo \
 	  --changes-option=-u$(CURDIR)/out --changes-file=$(DEB_BASE).changes
 
-# Installs the .deb into a fresh Debian 12 root (debootstrap, cached under
-# /var/cache/twostep-test) without Swift, enrols a user, logs in with pamtester.
+# The checks of the package (packaging/test-deb): lintian --pedantic -I on the
+# .changes (the .deb and .buildinfo) must print no tag at all (every one left
+# is overridden with its reason in debian/libpam-twostep.lintian-overrides);
+# the .deb is installed into a fresh Debian 12 root (debootstrap, cached under
+# /var/cache/twostep-test) without Swift, a user enrolled and logged in with
+# pamtester; piuparts installs and purges it in a root from the same cache.
 test-deb: deb
-	@missing=$$(for p in debootstrap oathtool; do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	@missing=$$(for p in debootstrap oathtool lintian piuparts; do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "apt-get install $$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
