@@ -11,9 +11,9 @@ struct Report: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Root only: list every account with a login shell and its two-step verification state.",
         discussion: """
-            One row per account whose login shell (an empty one is /bin/sh) is listed in \
-            /etc/shells and does not end in 'nologin' or 'false', in password-database \
-            order: whether it is enrolled, its methods, backup codes left, when a code was \
+            One row per account whose login shell (an empty one is /bin/sh) is an \
+            executable file not named 'nologin' or 'false' (the rule sshd applies, and \
+            'setup sshd --enforce' too), in password-database order: whether it is enrolled, its methods, backup codes left, when a code was \
             last accepted, wrong codes in a row and any running lock-out, and its trusted \
             devices (all, and those a login would still honour). Each record is found as \
             the other commands find it (store= of twostep.conf, or --store; %h and %u per \

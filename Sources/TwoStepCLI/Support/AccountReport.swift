@@ -13,15 +13,14 @@ struct LoginAccount {
 
     /// Every account with a login shell, in password-database order
     /// (`getpwent`, so NSS sources such as LDAP count too; a name seen twice
-    /// is listed once, as `getpwnam` would find it first).
+    /// is listed once, as `getpwnam` would find it first). Used by
+    /// `twostep report` and by `setup sshd --enforce`, so both mean the
+    /// same accounts.
     ///
-    /// The rule: the shell (an empty field means /bin/sh, as login(1) and
-    /// sshd take it) is listed in /etc/shells (`getusershell`: /bin/sh and
-    /// /bin/csh when the file is missing) and its name does not end in
-    /// `nologin` or `false`, which some systems list there for FTP-only or
-    /// locked accounts.
+    /// The rule is sshd's: the shell (an empty field means /bin/sh, as
+    /// login(1) and sshd take it) is an executable regular file and its
+    /// name is not `nologin` or `false`.
     static func all() -> [LoginAccount] {
-        let shells = listedShells()
         var seen = Set<String>()
         var found = [LoginAccount]()
         setpwent()
@@ -31,27 +30,20 @@ struct LoginAccount {
             guard let namePointer = p.pw_name else { continue }
             let name = String(cString: namePointer)
             let shell = p.pw_shell.map { String(cString: $0) } ?? ""
-            guard isLoginShell(shell, listed: shells), seen.insert(name).inserted else { continue }
+            guard isLoginShell(shell), seen.insert(name).inserted else { continue }
             let home = p.pw_dir.map { String(cString: $0) } ?? ""
             found.append(LoginAccount(account: UserAccount(name: name, uid: p.pw_uid, gid: p.pw_gid, home: home), shell: shell))
         }
         return found
     }
 
-    /// The shells of /etc/shells.
-    static func listedShells() -> Set<String> {
-        var shells = Set<String>()
-        setusershell()
-        defer { endusershell() }
-        while let shell = getusershell() { shells.insert(String(cString: shell)) }
-        return shells
-    }
-
     /// The rule of `all()`.
-    static func isLoginShell(_ shell: String, listed: Set<String>) -> Bool {
-        let shell = shell.isEmpty ? "/bin/sh" : shell
-        guard !shell.hasSuffix("nologin"), !shell.hasSuffix("false") else { return false }
-        return listed.contains(shell)
+    static func isLoginShell(_ shell: String) -> Bool {
+        let path = shell.isEmpty ? "/bin/sh" : shell
+        let name = path.split(separator: "/").last.map(String.init) ?? path
+        if name == "nologin" || name == "false" { return false }
+        var st = stat()
+        return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG && st.st_mode & 0o111 != 0
     }
 }
 

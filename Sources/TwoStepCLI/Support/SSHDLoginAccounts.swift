@@ -8,8 +8,8 @@ import Glibc
 /// The accounts that can log in over ssh and have not turned two-step
 /// verification on: who `--enforce` would lock out.
 ///
-/// An account can log in over ssh when its login shell is a shell (not
-/// nologin or false, and executable, as sshd requires), root only as
+/// An account can log in over ssh when it has a login shell
+/// (`LoginAccount.all()`, the rule `twostep report` uses too), root only as
 /// PermitRootLogin allows, and it has a usable password (in /etc/shadow
 /// neither locked, `!…`, nor `*`; an account whose hash is not in
 /// /etc/shadow, from another NSS source, counts as usable) or a
@@ -33,8 +33,7 @@ struct SSHDLoginAccounts {
         let keyCommand = (effective["authorizedkeyscommand"] ?? "none") != "none"
         let rootLogin = effective["permitrootlogin"] ?? "prohibit-password"
         var found = [Account]()
-        for user in users() {
-            guard hasShell(user.shell) else { continue }
+        for user in LoginAccount.all() {
             var password = shadow[user.account.name].map(usable) ?? true
             var keys = keyCommand ? ["key (AuthorizedKeysCommand)"] : keyFiles(keyPatterns, for: user.account)
             if user.account.uid == 0 {
@@ -62,28 +61,6 @@ struct SSHDLoginAccounts {
         } catch {
             return "\(error)"
         }
-    }
-
-    private static func users() -> [(account: TwoStepStore.UserAccount, shell: String)] {
-        var users = [(account: TwoStepStore.UserAccount, shell: String)]()
-        setpwent()
-        while let p = getpwent() {
-            let entry = p.pointee
-            users.append((TwoStepStore.UserAccount(name: String(cString: entry.pw_name), uid: entry.pw_uid, gid: entry.pw_gid,
-                                                   home: String(cString: entry.pw_dir)),
-                          String(cString: entry.pw_shell)))
-        }
-        endpwent()
-        return users
-    }
-
-    /// A login shell sshd would run and that lets one in.
-    private static func hasShell(_ shell: String) -> Bool {
-        let path = shell.isEmpty ? "/bin/sh" : shell
-        let name = path.split(separator: "/").last.map(String.init) ?? path
-        if name == "nologin" || name == "false" { return false }
-        var st = stat()
-        return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG && st.st_mode & 0o111 != 0
     }
 
     /// /etc/shadow: name → hash (root reads it; NSS shadow sources are not asked).
