@@ -44,6 +44,7 @@ extension AccountStatus {
             }
         }
         Console.out("Backup codes left: \(backupCodesLeft)")
+        Console.out("Last code accepted: \(lastAccepted.map(Clock.local) ?? "none recorded")")
         Console.out()
         TrustList.show(trustedDevices)
         if let lockedUntil {
