@@ -27,6 +27,13 @@ enum ModuleConfiguration {
             session.log(LOG_ERR, "configuration error: \(error); denying every login until it is fixed")
             return nil
         }
+        // Fleet mode is not served by this module yet: keeping to the file
+        // store would let every user enrolled in the database through with
+        // nullok. Fail closed instead.
+        guard file.backend == .file else {
+            session.log(LOG_ERR, "configuration error: \(path): backend=\(file.backend.rawValue) is not supported by this pam_twostep; denying every login until it is fixed")
+            return nil
+        }
         do {
             return try ModuleOptions(arguments: arguments, base: file.options)
         } catch {

@@ -133,9 +133,13 @@ public struct LocalAccountService: AccountService {
                 switch current {
                 case .failure(let error):
                     guard case .corrupt = error else { throw error }
+                    try refuseReplacementWithoutCode(because: "is corrupt (\(error))")
                     return (.success((true, Authorization())), .write(new))
                 case .success(var old):
-                    guard old.isEnabled else { return (.success((false, Authorization())), .write(new)) }
+                    guard old.isEnabled else {
+                        try refuseReplacementWithoutCode(because: "holds no method")
+                        return (.success((false, Authorization())), .write(new))
+                    }
                     switch authorize(oldCode, &old, at: Clock.now) {
                     case .failure(let refusal): return (.failure(refusal), .write(old))
                     case .success(let authorization): return (.success((false, authorization)), .write(new))
@@ -144,6 +148,17 @@ public struct LocalAccountService: AccountService {
             }
         }
         return try outcome.get()
+    }
+
+    /// A record no code can authorise replacing (corrupt, or with no method
+    /// left) is replaced only by root, or by the user in a store they own
+    /// (they could remove their own file anyway). In an administrator-managed
+    /// store a user could otherwise put a secret of their choosing over a
+    /// record they cannot read.
+    private func refuseReplacementWithoutCode(because reason: String) throws(AccountError) {
+        guard isAdministrator || !record.store.isAdministratorManaged || record.account.uid == 0 else {
+            throw .failure("\(path) \(reason): only an administrator can replace it ('twostep reset --user \(name)' as root)")
+        }
     }
 
     /// Writes a new record, or replaces the existing one with `force`.
@@ -179,6 +194,7 @@ public struct LocalAccountService: AccountService {
         var phoneID: String?
         if let wanted = request.phone {
             let (number, channel) = try Self.parse(wanted)
+            try Self.checkLabel(request.phoneLabel ?? "phone")
             // Sent with the old code when a record is replaced (--force), with none for a new one.
             try takeConfirmation(number, channel, answer: request.phoneConfirmation ?? "", code: request.oldCode, at: now)
             let added = Phone(id: file.nextID(prefix: Phone.idPrefix), number: number, channel: channel,
@@ -201,7 +217,7 @@ public struct LocalAccountService: AccountService {
         guard old.timeBased else {
             throw .failure("the google-authenticator file is set up for counter-based codes (HOTP), which twostep does not support: it uses time-based codes (TOTP) only. Nothing was written. Set the user up anew with 'twostep enroll' (the app needs the new key)")
         }
-        guard !request.label.isEmpty else { throw .usage("the label must not be empty") }
+        try Self.checkLabel(request.label)
         let now = Clock.now
         var file = FactorFile()
         let parameters: OTPParameters
@@ -293,7 +309,7 @@ public struct LocalAccountService: AccountService {
 
     public func addPhone(_ request: AddPhoneRequest) throws(AccountError) -> AddedResult {
         let (number, channel) = try Self.parse(request.phone)
-        guard !request.label.isEmpty else { throw .usage("the label must not be empty") }
+        try Self.checkLabel(request.label)
         let now = Clock.now
         let authorizedAt = try takeConfirmation(number, channel, answer: request.confirmation, code: request.code, at: now)
         let (id, authorization) = try change(authorizing: request.code, at: authorizedAt) { file in
@@ -390,7 +406,7 @@ public struct LocalAccountService: AccountService {
             guard let algorithm = OTPAlgorithm(name: key.algorithm) else {
                 throw AccountError.usage("unknown algorithm '\(key.algorithm)' (SHA1, SHA256 or SHA512)")
             }
-            guard !key.label.isEmpty else { throw AccountError.usage("the label must not be empty") }
+            try checkLabel(key.label)
             let parameters = try OTPParameters(algorithm: algorithm, digits: key.digits, period: key.period)
             return TOTPAuthenticator(id: id, secret: SecretBytes(copy), parameters: parameters, label: key.label, created: now)
         } catch {
@@ -430,6 +446,17 @@ public struct LocalAccountService: AccountService {
         }
         guard file.factors.contains(where: { $0.id != id && type(of: $0).isMethod && !($0 is BackupCode) }) else {
             throw .usage("'\(id)' is your only authenticator or phone. To turn two-step verification off use 'twostep disable'; to replace it, 'twostep add totp' or 'twostep add phone' first")
+        }
+    }
+}
+
+extension LocalAccountService {
+    /// A label as records and listings show it: 1 to 64 printable
+    /// characters (no control characters reach a terminal through `status`).
+    static func checkLabel(_ label: String) throws(AccountError) {
+        guard (1...64).contains(label.count),
+              label.unicodeScalars.allSatisfy({ !($0.value < 0x20 || (0x7f...0x9f).contains($0.value)) }) else {
+            throw .usage("a label must be 1 to 64 printable characters")
         }
     }
 }

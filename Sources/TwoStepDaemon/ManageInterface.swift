@@ -134,12 +134,12 @@ struct ManageInterface: VarlinkInterface {
             settings: AccountSettings(options: configuration.options), confirmations: confirmations)
     }
 
-    /// `self_enroll=no`: an ordinary user with no record may not create one here.
+    /// `self_enroll=no`: an ordinary user who is not enrolled may not enrol
+    /// here. A record that cannot be read or holds no method counts as none.
     private func checkSelfEnrolment(_ service: LocalAccountService, peer: PeerCredentials) throws(VarlinkError) {
         guard !configuration.selfEnroll, peer.uid != 0 else { return }
-        let exists: Bool
-        do { exists = try service.record.access { try $0.exists() } } catch { throw Self.varlinkError(error) }
-        if !exists {
+        let enrolled = (try? service.status().enabled) ?? false
+        if !enrolled {
             throw Self.error("SelfEnrollDisabled",
                 "self_enroll=no: users cannot turn two-step verification on themselves here; ask an administrator ('twostep enroll --user NAME')")
         }

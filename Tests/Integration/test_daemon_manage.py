@@ -501,3 +501,36 @@ def test_no_method_lowers_the_failure_count_or_the_last_step(user, daemon):
         now_failures, now_step = state()
         assert now_failures >= failures and now_step == step, (method, reply, now_failures, now_step)
         failures = now_failures
+
+
+def test_a_user_cannot_replace_a_corrupt_record_without_an_administrator(user, daemon):
+    user.enroll()
+    with open(daemon.record(user), "a") as f:
+        f.write("garbage line\n")
+    r = user.run("enroll", "--force", "--secret", SECRET2, "--no-qr", "--code", totp(SECRET2))
+    assert r.returncode == 3 and "only an administrator" in r.stderr, r.stderr
+    assert "garbage line" in open(daemon.record(user)).read()
+    r = user.run("enroll", "--user", user.name, "--force", "--secret", SECRET2, "--no-qr", "--code", totp(SECRET2),
+                 root=True)
+    assert r.returncode == 0, r.stderr
+
+
+def test_labels_must_be_printable(user, daemon):
+    backup = user.enroll()["backup_codes"][0]
+    r = user.run("add", "totp", "--secret", SECRET2, "--no-qr", "--label", "evil\x1b[2Jlabel",
+                 "--new-code", totp(SECRET2), "--code", backup)
+    assert r.returncode == 2 and "printable" in r.stderr
+    assert user.run("verify", "--code", backup).returncode == 0  # not spent
+
+
+def test_fleet_backend_is_refused_until_it_is_served(user, daemon, pam, tmp_path):
+    conf = os.path.join(daemon.top, "fleet.conf")
+    with open(conf, "w") as f:
+        f.write(f"store={daemon.store}/%u\nbackend=postgresql\ndatabase=postgresql://twostep@localhost/twostep\n")
+    os.chmod(conf, 0o644)
+    r = subprocess.run(["runuser", "-u", user.name, "--", user.binary, "status"], capture_output=True, text=True,
+                       env=dict(os.environ, TWOSTEP_CONFIG=conf), cwd="/")
+    assert r.returncode == 2 and "backend=postgresql" in r.stderr
+    pam.service("fleet", f"config={conf} nullok")
+    run = pam.run("fleet", user, ["123456"])
+    assert run.result == "PAM_SERVICE_ERR", run

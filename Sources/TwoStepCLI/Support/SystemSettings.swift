@@ -12,11 +12,17 @@ enum SystemSettings {
     /// The configuration; a bad file is a usage error naming the file and the line (exit 2).
     static func load() throws(CLIError) -> SystemConfiguration {
         let path = environment("TWOSTEP_CONFIG") ?? SystemConfiguration.defaultPath
+        let configuration: SystemConfiguration
         do {
-            return try ConfigurationFile.load(path: path)
+            configuration = try ConfigurationFile.load(path: path)
         } catch {
             throw .usage("\(error)")
         }
+        // As the module: not the file store's records when the fleet's are meant.
+        guard configuration.backend == .file else {
+            throw .usage("\(path): backend=\(configuration.backend.rawValue) is not supported by this twostep yet")
+        }
+        return configuration
     }
 
     /// Where twostepd's sockets are: `TWOSTEP_SOCKET_DIR`, else `socket_dir=`.
