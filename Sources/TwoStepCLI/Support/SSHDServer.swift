@@ -63,37 +63,50 @@ struct SSHDServer {
     /// Makes the running sshd read its configuration again; returns what
     /// was done, for the messages. A server that is not running is not an
     /// error (the configuration is read when it starts).
+    ///
+    /// It returns once the listener runs the new configuration, not when the
+    /// reload command does: sshd re-executes itself on SIGHUP a moment after
+    /// the signal (systemd's ExecReload is a `kill -HUP` that returns at
+    /// once), and a connection the old listener accepts in between must not
+    /// count as a login through the new configuration. The sign is the pid
+    /// file: sshd writes it again once the new process listens.
     static func reload(_ mode: SSHDReload) throws(CLIError) -> String {
+        let pidFile = try effective()["pidfile"] ?? "/run/sshd.pid"
+        let running = pidFile == "none" ? nil : readPid(pidFile).flatMap { isSSHD($0) ? $0 : nil }
+        let before = modification(pidFile)
         switch mode.resolved {
         case .systemd:
             guard let systemctl = SetupProgram.find("systemctl") else { throw .failure("systemctl not found (use --reload signal)") }
             let result = try SetupProgram.run(systemctl, ["try-reload-or-restart", unit])
             guard result.succeeded else { throw .failure("systemctl try-reload-or-restart \(unit) failed: \(result.message)") }
-            return "reloaded \(unit) (systemctl try-reload-or-restart: nothing to do when it is not running)"
+            let done = "reloaded \(unit) (systemctl try-reload-or-restart: nothing to do when it is not running)"
+            guard running != nil else { return done }
+            return waitForListener(pidFile, before: before) ? done
+                : done + "; sshd has not written \(pidFile) again within 10 s: check that it runs"
         default:
-            return try signal()
+            guard pidFile != "none", let pid = readPid(pidFile) else {
+                return "sshd is not running (no pid in \(pidFile)): it reads the new configuration when it starts"
+            }
+            guard isSSHD(pid) else {
+                return "process \(pid) of \(pidFile) is not sshd (a stale pid file?): sshd reads the new configuration when it starts"
+            }
+            guard kill(pid, SIGHUP) == 0 else { throw .failure("cannot send SIGHUP to sshd (pid \(pid)): \(SetupProgram.errorText())") }
+            return waitForListener(pidFile, before: before) ? "reloaded sshd (SIGHUP to pid \(pid))"
+                : "sent SIGHUP to sshd (pid \(pid)); it has not written \(pidFile) again within 10 s: check that it runs"
         }
     }
 
-    /// SIGHUP to the pid in sshd's PidFile; waits (up to 10 s) until sshd,
-    /// which re-executes itself on SIGHUP, has written the pid file again:
-    /// it does so once it listens, so a login right after setup is not refused.
-    private static func signal() throws(CLIError) -> String {
-        let pidFile = try effective()["pidfile"] ?? "/run/sshd.pid"
-        guard pidFile != "none", let pid = readPid(pidFile) else {
-            return "sshd is not running (no pid in \(pidFile)): it reads the new configuration when it starts"
-        }
-        guard isSSHD(pid) else {
-            return "process \(pid) of \(pidFile) is not sshd (a stale pid file?): sshd reads the new configuration when it starts"
-        }
-        let before = modification(pidFile)
-        guard kill(pid, SIGHUP) == 0 else { throw .failure("cannot send SIGHUP to sshd (pid \(pid)): \(SetupProgram.errorText())") }
+    /// Waits (up to 10 s) until sshd has written its pid file again (the
+    /// re-executed or restarted listener, once it listens), so that a login
+    /// right after setup is not refused and the window for a new login
+    /// starts after the old listener is gone.
+    private static func waitForListener(_ pidFile: String, before: Int?) -> Bool {
         for _ in 0..<200 {
             var pause = timespec(tv_sec: 0, tv_nsec: 50_000_000)
             nanosleep(&pause, nil)
-            if modification(pidFile) != before, readPid(pidFile) != nil { return "reloaded sshd (SIGHUP to pid \(pid))" }
+            if modification(pidFile) != before, readPid(pidFile) != nil { return true }
         }
-        return "sent SIGHUP to sshd (pid \(pid)); it has not written \(pidFile) again within 10 s: check that it runs"
+        return false
     }
 
     private static func readPid(_ path: String) -> pid_t? {
