@@ -6,8 +6,10 @@ setup changes /etc/ssh and /etc/pam.d/sshd and keeps its state in
 /var/lib/twostep-setup. So that the machine's own files are never touched,
 each test runs setup and its sshd in a private mount namespace (a `sleep`
 made with `unshare --mount` holds it; `nsenter` runs commands in it) in
-which /etc/ssh, /etc/pam.d, /var/lib and /etc/shadow are bind mounts of
-the test's own copies under tmp_path: a Debian 12 sshd_config (with a free
+which /etc/ssh, /etc/pam.d, /var/lib, /etc/passwd and /etc/shadow are bind
+mounts of the test's own copies under tmp_path (passwd and shadow without the
+tsmod-* accounts of other tests running at the same time, which setup would
+otherwise count as accounts it locks out): a Debian 12 sshd_config (with a free
 port on 127.0.0.1, its own host key and pid file, PermitRootLogin yes),
 Debian 12's /etc/pam.d/sshd and common-auth, and a shadow file in which
 root has a password (the confirmation comes from a new root login). sshd
@@ -89,6 +91,11 @@ auth	requisite			pam_deny.so
 auth	required			pam_permit.so
 """
 
+# sshd_config lines (for `before`, ahead of the defaults: the first value
+# wins) that let root log in with a key from /etc/ssh/keys/root only, as
+# Debian's default PermitRootLogin does.
+ROOT_KEYS = "PermitRootLogin prohibit-password\nAuthorizedKeysFile .ssh/authorized_keys /etc/ssh/keys/%u"
+
 # The files setup may change, and the one it must never change.
 WATCHED = ("etc/ssh/sshd_config", "etc/ssh/sshd_config.d/twostep.conf", "etc/pam.d/sshd", "etc/pam.d/common-auth")
 
@@ -105,8 +112,9 @@ def exact(path):
 class Machine:
     """The test's sshd and files in a private mount namespace (module docstring)."""
 
-    def __init__(self, tmp_path, twostep, module, before=""):
+    def __init__(self, tmp_path, twostep, module, before="", users=None):
         self.root = tmp_path / "root"
+        self.users = users
         self.twostep, self.module = twostep, module
         self.port = free_port()
         self.root_password = "root-" + secrets.token_hex(6)
@@ -145,8 +153,15 @@ class Machine:
 
     def start(self):
         """The namespace (after the test's users exist: /etc/shadow is copied) and sshd."""
+        own = set(self.users.made) if self.users else set()
+
+        def mine(line):
+            name = line.split(":")[0]
+            return not name.startswith("tsmod-") or name in own
+
+        self.write("passwd", "".join(filter(mine, open("/etc/passwd"))))
         shadow = []
-        for line in open("/etc/shadow"):
+        for line in filter(mine, open("/etc/shadow")):
             fields = line.rstrip("\n").split(":")
             if fields[0] == "root":
                 fields[1] = subprocess.run(["openssl", "passwd", "-6", "-stdin"], input=self.root_password,
@@ -163,7 +178,7 @@ class Machine:
         else:
             pytest.fail("unshare --mount did not make a namespace")
         for source, target in (("etc/ssh", "/etc/ssh"), ("etc/pam.d", "/etc/pam.d"), ("var/lib", "/var/lib"),
-                               ("shadow", "/etc/shadow")):
+                               ("shadow", "/etc/shadow"), ("passwd", "/etc/passwd")):
             self.run(["mount", "--bind", self.path(source), target], check=True)
         # Never go on unless setup would see the test's files.
         assert MARKER in self.run(["cat", "/etc/ssh/sshd_config"]).stdout
@@ -190,15 +205,21 @@ class Machine:
     def run(self, args, check=False, **kw):
         return subprocess.run(self.enter(args), capture_output=True, text=True, timeout=120, check=check, **kw)
 
-    def setup(self, *args, timeout=120):
+    def setup(self, *args, timeout=120, reload="signal"):
         """`twostep setup ARGS` in the namespace; `sshd` gets the test's module,
         SIGHUP to the test's sshd, and the detached timer (no systemd here)."""
         args = list(args)
         if args and args[0] == "sshd":
-            args += ["--module", self.module, "--reload", "signal", "--timer", "process", "--timeout", str(timeout)]
+            args += ["--module", self.module, "--reload", reload, "--timer", "process", "--timeout", str(timeout)]
         p = self.run([self.twostep, "setup"] + args)
         print(f"$ twostep setup {' '.join(args)}\n[rc {p.returncode}]\n{p.stdout}{p.stderr}")
         return p
+
+    def give_key(self, name, pub):
+        """An authorized key for `name` in /etc/ssh/keys/NAME (the machine
+        needs ROOT_KEYS in its sshd_config): root gets a key without /root being touched."""
+        os.makedirs(self.path("etc/ssh/keys"), mode=0o755, exist_ok=True)
+        self.write(f"etc/ssh/keys/{name}", pub + "\n")
 
     def state(self):
         try:
@@ -247,14 +268,14 @@ class Machine:
 
 
 @pytest.fixture
-def machine(tmp_path, twostep_bin, module):
+def machine(tmp_path, twostep_bin, module, users):
     """Factory: machine(before="") makes the test machine (sshd_config lines
     `before` go right after the Include line); call .start() once the
     test's users exist."""
     made = []
 
     def make(before=""):
-        m = Machine(tmp_path, twostep_bin, module, before=before)
+        m = Machine(tmp_path, twostep_bin, module, before=before, users=users)
         made.append(m)
         return m
 
@@ -394,18 +415,36 @@ def test_password_login_asks_code_and_undo_restores_bytes(machine, enrolled, use
     assert m.setup("--undo").returncode == 2  # nothing to undo
 
 
-def test_publickey_login_asks_code_without_password(machine, enrolled, tmp_path):
-    key, pub, _ = ssh_keypair(str(tmp_path), "user_key")
-    ssh_dir = os.path.join(enrolled.home, ".ssh")
+def authorize(user, pub):
+    ssh_dir = os.path.join(user.home, ".ssh")
     os.makedirs(ssh_dir, mode=0o700)
     with open(os.path.join(ssh_dir, "authorized_keys"), "w") as f:
         f.write(pub + "\n")
     for p in (ssh_dir, os.path.join(ssh_dir, "authorized_keys")):
-        os.chown(p, enrolled.uid, enrolled.gid)
+        os.chown(p, user.uid, user.gid)
+
+
+def test_publickey_login_asks_code_without_password(machine, enrolled, users, tmp_path):
+    key, pub, _ = ssh_keypair(str(tmp_path), "user_key")
+    password_only = users.make(password=PASSWORD)
+    authorize(enrolled, pub)
     m = machine().start()
     before = m.exact()
+    states = m.states()
+    assert login(m, password_only).rc != 0  # KbdInteractiveAuthentication no before setup
+    assert password_login(m, password_only)
 
+    # Accounts with a password and no key could not log in at all with
+    # publickey: listed, refused without --force (root here: PermitRootLogin yes, no key).
     p = m.setup("sshd", "--method", "publickey")
+    assert p.returncode == 1, p
+    assert re.search(rf"^  {password_only.name} +password +no authorized key", p.stderr, re.M), p
+    assert re.search(r"^  root +password +no authorized key", p.stderr, re.M), p
+    assert enrolled.name not in p.stderr, p  # password and key: it gets in
+    assert "--force" in p.stderr and "Nothing was changed" in p.stderr, p
+    assert m.states() == states and m.state() is None
+
+    p = m.setup("sshd", "--method", "publickey", "--force")
     assert p.returncode == 0, p
     dropin = m.read("etc/ssh/sshd_config.d/twostep.conf")
     assert "AuthenticationMethods publickey,keyboard-interactive\n" in dropin and "ExposeAuthInfo yes\n" in dropin
@@ -419,6 +458,7 @@ def test_publickey_login_asks_code_without_password(machine, enrolled, tmp_path)
     assert "Password: " not in r.prompts and any("code" in q.lower() for q in r.prompts), r
     r = login(m, enrolled, [code(enrolled)])  # password and code, but no key: refused
     assert r.rc != 0, r
+    assert login(m, password_only).rc != 0 and not password_login(m, password_only)  # locked out, as listed
 
     assert m.setup("--undo").returncode == 0
     assert m.exact() == before
@@ -442,7 +482,7 @@ def test_invalid_result_put_back(machine):
     m = machine(before="PubkeyAuthentication no")
     m.start()
     before = m.exact()
-    p = m.setup("sshd", "--method", "publickey")
+    p = m.setup("sshd", "--method", "publickey", "--force")  # root has a password and no key
     assert p.returncode == 3, p
     assert "sshd -t refuses" in p.stderr and "Nothing was changed" in p.stderr, p
     assert m.exact() == before
@@ -545,4 +585,131 @@ def test_enforce_refuses_unenrolled_and_names_them(machine, enrolled, users):
     assert r.rc != 0, r  # not enrolled: refused
     r = login(m, enrolled, [code(enrolled)])
     assert r.rc == 0, r
+    assert m.setup("--undo").returncode == 0
+
+
+@pytest.mark.parametrize("methods", ["any", "keyboard-interactive", "password", "publickey password"])
+def test_publickey_refuses_match_block_without_key(machine, users, tmp_path, methods):
+    """With --method publickey /etc/pam.d/sshd checks no password (pam_twostep
+    nullok + pam_permit): a Match block whose AuthenticationMethods lets a
+    connection in without the key would let an unenrolled account in with any
+    password. Refused (exit 3), the line and the fix named, nothing changed."""
+    keyed = users.make(password=PASSWORD)
+    _, pub, _ = ssh_keypair(str(tmp_path), "user_key")
+    authorize(keyed, pub)
+    m = machine()
+    m.write("etc/ssh/sshd_config", m.read("etc/ssh/sshd_config") +
+            f"Match User {keyed.name}\n    PasswordAuthentication yes\n    AuthenticationMethods {methods}\n")
+    number = m.read("etc/ssh/sshd_config").splitlines().index(f"    AuthenticationMethods {methods}") + 1
+    m.start()
+    states = m.states()
+    p = m.setup("sshd", "--method", "publickey", "--force")  # --force does not override it
+    assert p.returncode == 3, p
+    assert f"/etc/ssh/sshd_config line {number}: 'AuthenticationMethods {methods}'" in p.stderr, p
+    assert "checks no password" in p.stderr and "PasswordAuthentication is yes" in p.stderr, p
+    assert "Fix:" in p.stderr and "publickey,keyboard-interactive" in p.stderr and "Nothing was changed" in p.stderr, p
+    assert m.states() == states and m.state() is None
+
+    # A block whose every alternative begins with publickey only warns.
+    m.write("etc/ssh/sshd_config", m.read("etc/ssh/sshd_config").replace(
+        f"AuthenticationMethods {methods}", "AuthenticationMethods publickey,keyboard-interactive publickey,password"))
+    p = m.setup("sshd", "--method", "publickey", "--force")
+    assert p.returncode == 0 and "warning" in p.stderr and "Match block" in p.stderr, p
+    assert login(m, keyed).rc != 0 and not password_login(m, keyed)  # no key: no way in
+    assert m.setup("--undo").returncode == 0
+
+
+def test_root_without_permit_root_login_yes_is_locked_out(machine, tmp_path):
+    """PermitRootLogin prohibit-password (Debian's default): sshd refuses
+    root's keyboard-interactive step, so either method shuts out root, who
+    logs in with a key today. Listed and refused without --force; with it,
+    setup does not tell the admin to confirm as root."""
+    key, pub, _ = ssh_keypair(str(tmp_path), "root_key")
+    m = machine(before=ROOT_KEYS)
+    m.give_key("root", pub)
+    m.start()
+    states = m.states()
+    r = login(m, "root", password=None, key=key)
+    assert r.rc == 0, r  # root gets in with its key today
+
+    for method in ("publickey", "password"):
+        p = m.setup("sshd", "--method", method)
+        assert p.returncode == 1, p
+        assert re.search(r"^  root +key \(/etc/ssh/keys/root\) +PermitRootLogin (prohibit-password|without-password)", p.stderr, re.M), p
+        assert "--force" in p.stderr and "Nothing was changed" in p.stderr, p
+        assert m.states() == states and m.state() is None
+
+    p = m.setup("sshd", "--method", "publickey", "--force")
+    assert p.returncode == 0, p
+    assert "ssh as root" not in p.stdout and "as a user who can sudo" in p.stdout, p
+    r = login(m, "root", password=None, key=key)
+    assert r.rc != 0, r  # as listed: the key is accepted, the code step is not
+    assert m.setup("--undo").returncode == 0
+    assert login(m, "root", password=None, key=key).rc == 0
+
+
+def test_password_method_lists_key_only_accounts(machine, users, tmp_path):
+    """--method password shuts out an account that has a key and no usable
+    password: listed and refused without --force (no --enforce needed)."""
+    key, pub, _ = ssh_keypair(str(tmp_path), "user_key")
+    key_only = users.make()  # password '!'
+    authorize(key_only, pub)
+    m = machine().start()
+    states = m.states()
+    r = login(m, key_only, password=None, key=key)
+    assert r.rc == 0, r
+
+    p = m.setup("sshd", "--method", "password")
+    assert p.returncode == 1, p
+    assert re.search(rf"^  {key_only.name} +key \(\S+authorized_keys\) +no usable password", p.stderr, re.M), p
+    assert not re.search(r"^  root ", p.stderr, re.M), p  # root has a password here, PermitRootLogin yes
+    assert "--force" in p.stderr and "Nothing was changed" in p.stderr, p
+    assert m.states() == states and m.state() is None
+
+    p = m.setup("sshd", "--method", "password", "--force")
+    assert p.returncode == 0, p
+    assert login(m, key_only, password=None, key=key).rc != 0  # as listed
+    assert m.setup("--undo").returncode == 0
+
+
+FAKE_SYSTEMCTL = """#!/bin/sh
+# systemd's ExecReload for ssh.service is 'kill -HUP $MAINPID': systemctl
+# returns before sshd re-executes itself. Here the gap is made long.
+[ "$1" = try-reload-or-restart ] || exit 1
+setsid sh -c 'sleep 0.5; touch {marker}; sleep 3; kill -HUP $(cat {pidfile})' </dev/null >/dev/null 2>&1 &
+exit 0
+"""
+
+
+def test_new_login_window_starts_after_sshd_reexec(machine, tmp_path):
+    """A connection the old listener accepts after the reload command has
+    returned but before sshd has re-executed itself did not go through the new
+    configuration: its --confirm is refused. setup waits for the new listener."""
+    import paramiko
+    m = machine().start()
+    bin_dir, marker = tmp_path / "bin", tmp_path / "reload-returned"
+    bin_dir.mkdir()
+    (bin_dir / "systemctl").write_text(FAKE_SYSTEMCTL.format(marker=marker, pidfile=m.pidfile))
+    os.chmod(bin_dir / "systemctl", 0o755)
+    m.run(["mount", "--bind", str(bin_dir), "/usr/local/sbin"], check=True)
+
+    args = ["sshd", "--method", "password", "--module", m.module, "--reload", "systemd",
+            "--timer", "process", "--timeout", "120"]
+    setup = subprocess.Popen(m.enter([m.twostep, "setup"] + args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert wait_for(marker.exists, 30)
+    assert setup.poll() is None  # still waiting for sshd to re-execute
+    gap = paramiko.Transport(socket.create_connection(("127.0.0.1", m.port), timeout=30))
+    gap.start_client(timeout=30)
+    gap.auth_password("root", m.root_password)  # the old configuration: password alone
+    out, err = setup.communicate(timeout=60)
+    print(out, err)
+    assert setup.returncode == 0, err
+    assert "reloaded ssh.service" in out and "has not written" not in out, out
+
+    chan = gap.open_session(timeout=30)
+    chan.exec_command(f"{m.twostep} setup --confirm")
+    err = chan.makefile_stderr().read().decode()
+    assert chan.recv_exit_status() == 1 and "opened before setup" in err, err
+    gap.close()
+    assert confirm(m).rc == 0  # a login through the new configuration
     assert m.setup("--undo").returncode == 0

@@ -37,10 +37,12 @@ struct Setup: ParsableCommand {
             also long after a confirmation; a file edited since setup wrote it is kept \
             there as edited-N-TIME before it is replaced.
 
-            Exit status: 0 done; 1 refused (--enforce while accounts have not enrolled; \
+            Exit status: 0 done; 1 refused (accounts would be locked out, or with --enforce have not \
+            enrolled, and no --force; \
             --confirm not from a new login, or too late); 2 usage error (also: nothing to \
             confirm or undo, or set up already); 3 sshd's configuration is broken or would \
-            not let the change take effect (nothing is changed then), or a file could not \
+            not let the change take effect, or with publickey a Match block would let \
+            connections in without the key (nothing is changed then), or a file could not \
             be read or written.
             """,
         subcommands: [SetupSSHD.self])

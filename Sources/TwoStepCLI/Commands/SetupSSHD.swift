@@ -31,7 +31,13 @@ struct SetupSSHD: ParsableCommand {
             before any line that sets one of its options (sshd uses an option's first value, \
             so 'KbdInteractiveAuthentication no' above 'Include /etc/ssh/sshd_config.d/*.conf' \
             wins: setup names the file and line and the fix); pam_twostep.so must be \
-            installed; and /etc/pam.d/sshd and common-auth must not use pam_twostep already. \
+            installed; /etc/pam.d/sshd and common-auth must not use pam_twostep already; \
+            with publickey, no Match block may set AuthenticationMethods to any or to a list \
+            with an alternative that does not begin with publickey (the PAM stack checks no \
+            password, so those connections would need none); and no account that can log in \
+            today may be shut out (key-only accounts with password, password-only accounts \
+            with publickey, root under PermitRootLogin other than yes, where sshd refuses \
+            root the code step) unless --force is given. \
             After writing, sshd -t must pass again and sshd -T must show the values, or \
             every file is put back. Then the undo timer starts and sshd is reloaded \
             (systemctl try-reload-or-restart ssh.service where systemd runs, else SIGHUP to \
@@ -47,7 +53,7 @@ struct SetupSSHD: ParsableCommand {
     @Flag(help: "No nullok: refuse users who have not enrolled. Refused while accounts that can log in over ssh (a shell, and a usable password or authorized key) have not enrolled; they are listed.")
     var enforce = false
 
-    @Flag(help: "With --enforce: enforce even though some accounts have not enrolled (they cannot log in over ssh until they do).")
+    @Flag(help: "Go ahead even though accounts would be locked out: ones the method shuts out (with password, accounts with keys only; with publickey, accounts with a password only; root where PermitRootLogin is not yes), and with --enforce ones that have not enrolled. Without it setup lists them and refuses.")
     var force = false
 
     @Option(help: ArgumentHelp("Seconds to run 'twostep setup --confirm' from a new login before the change is undone by itself (1 to 86400).", valueName: "seconds"))
@@ -65,7 +71,6 @@ struct SetupSSHD: ParsableCommand {
     func validate() throws {
         guard geteuid() == 0 else { throw ValidationError("setup is for root only: it changes sshd's configuration") }
         guard (1...86400).contains(timeout) else { throw ValidationError("--timeout must be 1 to 86400 seconds") }
-        if force && !enforce { throw ValidationError("--force goes with --enforce") }
         if module.isEmpty || module.contains(where: { $0 == " " || $0 == "\t" || $0 == "\n" }) {
             throw ValidationError("--module: a path without spaces")
         }

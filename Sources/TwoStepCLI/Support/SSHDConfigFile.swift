@@ -69,6 +69,19 @@ struct SSHDConfigFile {
         return (conflicts, overrides)
     }
 
+    /// An `AuthenticationMethods` line that lets a connection log in
+    /// without publickey first: `any`, or a list with an alternative that
+    /// does not begin with publickey (`password`, `keyboard-interactive`,
+    /// `publickey password`). With --method publickey the PAM stack checks
+    /// no password, so such a line opens the door.
+    static func skipsKey(_ line: Line) -> Bool {
+        guard line.keyword == "authenticationmethods" else { return false }
+        if line.arguments.isEmpty { return true }
+        return line.arguments.contains { alternative in
+            alternative == "any" || alternative.split(separator: ",", omittingEmptySubsequences: false).first != "publickey"
+        }
+    }
+
     /// The first `Include` line of `main` (for the advice "move it below line N").
     static func firstInclude(in lines: [Line], main: String) -> Line? {
         lines.first { $0.file == main && $0.keyword == "include" }

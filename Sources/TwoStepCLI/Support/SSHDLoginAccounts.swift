@@ -5,46 +5,92 @@ import TwoStepStore
 import Glibc
 #endif
 
-/// The accounts that can log in over ssh and have not turned two-step
-/// verification on: who `--enforce` would lock out.
+/// The accounts that can log in over ssh today, and which of them setup
+/// would lock out: the ones `--enforce` would refuse (not enrolled), and
+/// the ones the method itself shuts out whatever they enrol.
 ///
 /// An account can log in over ssh when it has a login shell
 /// (`LoginAccount.all()`, the rule `twostep report` uses too), root only as
 /// PermitRootLogin allows, and it has a usable password (in /etc/shadow
 /// neither locked, `!…`, nor `*`; an account whose hash is not in
-/// /etc/shadow, from another NSS source, counts as usable) or a
-/// non-empty AuthorizedKeysFile (or an AuthorizedKeysCommand is set, which
-/// may give anyone keys). Accounts are those getpwent(3) lists; AllowUsers,
-/// DenyUsers and Match blocks are not taken into account.
+/// /etc/shadow, from another NSS source, counts as usable) or a non-empty
+/// AuthorizedKeysFile (or an AuthorizedKeysCommand is set, which may give
+/// anyone keys); for who is locked out, only the ways sshd offers today.
+/// Accounts are those getpwent(3) lists; AllowUsers, DenyUsers and Match
+/// blocks are not taken into account.
 struct SSHDLoginAccounts {
     struct Account {
         var name: String
         /// "password", "key (~/.ssh/authorized_keys)".
         var how: [String]
-        /// Why it is not enrolled: "no factor file at …", or the error.
+        /// Why it is not enrolled ("no factor file at …", or the error), or why it would be locked out.
         var reason: String
+    }
+
+    /// One account that can log in over ssh today.
+    private struct Way {
+        var account: TwoStepStore.UserAccount
+        var password: Bool
+        var keys: [String]
+        var how: [String] { (password ? ["password"] : []) + keys }
     }
 
     /// The accounts that can log in over ssh and are not enrolled in `configuration`'s store.
     static func unenrolled(effective: [String: String], configuration: SystemConfiguration) -> [Account] {
+        ways(effective: effective, offeredToday: false).compactMap { way in
+            notEnrolled(way.account, configuration: configuration).map { Account(name: way.account.name, how: way.how, reason: $0) }
+        }
+    }
+
+    /// The accounts that can log in over ssh today (`effective`: sshd -T
+    /// before the change) and could not at all once `method` is in force,
+    /// enrolled or not:
+    /// - root, when PermitRootLogin is not `yes`: sshd refuses root's
+    ///   keyboard-interactive step (in which PAM asks for the code) whatever
+    ///   comes before it, so neither method lets root in;
+    /// - with `password`, an account with keys but no usable password;
+    /// - with `publickey`, an account with a password but no key.
+    static func lockedOut(method: SSHDMethod, effective: [String: String]) -> [Account] {
+        let rootLogin = effective["permitrootlogin"] ?? "prohibit-password"
+        var found = [Account]()
+        for way in ways(effective: effective, offeredToday: true) {
+            let reason: String?
+            if way.account.uid == 0 && rootLogin != "yes" {
+                reason = "PermitRootLogin \(rootLogin): sshd refuses root the keyboard-interactive step that asks for the code, so root could not log in over ssh at all"
+            } else if method == .password && !way.password {
+                reason = "no usable password: it logs in with a key only, and --method password asks for the password"
+            } else if method == .publickey && way.keys.isEmpty {
+                reason = "no authorized key: it logs in with a password only, and --method publickey asks for a key"
+            } else {
+                reason = nil
+            }
+            if let reason { found.append(Account(name: way.account.name, how: way.how, reason: reason)) }
+        }
+        return found
+    }
+
+    /// Every account that can log in over ssh, and how. `offeredToday`: a
+    /// password counts only while sshd offers PasswordAuthentication or
+    /// KbdInteractiveAuthentication, a key only while PubkeyAuthentication
+    /// is on (for who is locked out; after the change keyboard-interactive is on).
+    private static func ways(effective: [String: String], offeredToday: Bool) -> [Way] {
         let shadow = shadowPasswords()
         let keyPatterns = (effective["authorizedkeysfile"] ?? ".ssh/authorized_keys .ssh/authorized_keys2")
             .split(separator: " ").map(String.init)
         let keyCommand = (effective["authorizedkeyscommand"] ?? "none") != "none"
         let rootLogin = effective["permitrootlogin"] ?? "prohibit-password"
-        var found = [Account]()
+        let passwordOffered = !offeredToday || effective["passwordauthentication"] != "no" || effective["kbdinteractiveauthentication"] == "yes"
+        let keysOffered = !offeredToday || effective["pubkeyauthentication"] != "no"
+        var found = [Way]()
         for user in LoginAccount.all() {
-            var password = shadow[user.account.name].map(usable) ?? true
-            var keys = keyCommand ? ["key (AuthorizedKeysCommand)"] : keyFiles(keyPatterns, for: user.account)
+            var password = passwordOffered && (shadow[user.account.name].map(usable) ?? true)
+            let keys = !keysOffered ? [] : keyCommand ? ["key (AuthorizedKeysCommand)"] : keyFiles(keyPatterns, for: user.account)
             if user.account.uid == 0 {
                 if rootLogin == "no" { continue }
                 if rootLogin != "yes" { password = false }
             }
             if !password && keys.isEmpty { continue }
-            if let reason = notEnrolled(user.account, configuration: configuration) {
-                if password { keys.insert("password", at: 0) }
-                found.append(Account(name: user.account.name, how: keys, reason: reason))
-            }
+            found.append(Way(account: user.account, password: password, keys: keys))
         }
         return found
     }

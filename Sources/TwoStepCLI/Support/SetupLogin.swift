@@ -41,7 +41,7 @@ struct SetupLogin: Equatable {
     /// nil when this is a new login with respect to `state`, else why not.
     func refusal(for state: SetupState) -> String? {
         guard let connection else {
-            return "this command does not run in an ssh login (no sshd above it). Log in anew with ssh (as root, or as yourself and then sudo) and run 'twostep setup --confirm' there"
+            return "this command does not run in an ssh login (no sshd above it). Log in anew with ssh (as yourself and then sudo; as root only where PermitRootLogin is yes) and run 'twostep setup --confirm' there"
         }
         if let auditSession, auditSession == state.auditSession {
             return "this is the login that ran setup (audit session \(auditSession)). Log in anew with ssh from another terminal and run 'twostep setup --confirm' there"

@@ -48,12 +48,18 @@ enum SetupRollout {
         }
         let precedence = try SSHDConfigFile.check(main: SSHDServer.config, dropIn: SSHDServer.dropIn, method: request.method)
         if !precedence.conflicts.isEmpty { throw conflictError(precedence.conflicts) }
+        let today = try SSHDServer.effective()
+        if request.method == .publickey {
+            let bypasses = precedence.matchOverrides.filter(SSHDConfigFile.skipsKey)
+            if !bypasses.isEmpty { throw keyBypassError(bypasses, passwordAuthentication: today["passwordauthentication"] ?? "yes") }
+        }
         for line in precedence.matchOverrides {
             Console.error("twostep: warning: \(line.file) line \(line.number): '\(line.text)' is in a Match block: it overrides the drop-in for the connections that block matches")
         }
-        if request.enforce && !request.force {
-            let missing = SSHDLoginAccounts.unenrolled(effective: try SSHDServer.effective(), configuration: configuration)
-            if !missing.isEmpty { throw enforceRefusal(missing) }
+        let lockedOut = SSHDLoginAccounts.lockedOut(method: request.method, effective: today)
+        let missing = request.enforce ? SSHDLoginAccounts.unenrolled(effective: today, configuration: configuration) : []
+        if !request.force && (!lockedOut.isEmpty || !missing.isEmpty) {
+            throw lockOutRefusal(method: request.method, lockedOut: lockedOut, unenrolled: missing)
         }
         let edit = try SSHDPAMStack.edit(pam.bytes, path: SSHDServer.pamFile, method: request.method,
                                          module: request.module, nullok: !request.enforce)
@@ -142,9 +148,10 @@ enum SetupRollout {
         }
         Console.out()
         Console.out("Nothing is final yet. Keep this session open, log in again from another terminal")
-        let rootCannot = rootLogin == "no" || (request.method == .password && rootLogin != "yes")
-        Console.out(rootCannot
-            ? "as yourself (PermitRootLogin \(rootLogin): root cannot log in so), then with sudo run:"
+        // Under any PermitRootLogin but yes sshd refuses root the
+        // keyboard-interactive step that asks for the code, with either method.
+        Console.out(rootLogin != "yes"
+            ? "as a user who can sudo (PermitRootLogin \(rootLogin): root cannot log in over ssh now), then with sudo run:"
             : "(ssh as root, or as yourself and then sudo) and run there:")
         Console.out()
         Console.out("    twostep setup --confirm")
@@ -359,16 +366,43 @@ enum SetupRollout {
         return .failure(text + "\nNothing was changed. Run setup again after the fix.")
     }
 
-    private static func enforceRefusal(_ accounts: [SSHDLoginAccounts.Account]) -> CLIError {
-        let width = accounts.map(\.name.count).max() ?? 0
-        let howWidth = accounts.map { $0.how.joined(separator: ", ").count }.max() ?? 0
-        var text = "--enforce: \(accounts.count) account\(accounts.count == 1 ? "" : "s") can log in over ssh and \(accounts.count == 1 ? "has" : "have") not turned two-step verification on; without nullok sshd would refuse \(accounts.count == 1 ? "it" : "them"):"
-        for a in accounts {
-            let how = a.how.joined(separator: ", ")
-            text += "\n  " + a.name.padding(width) + "  " + how.padding(howWidth) + "  " + a.reason
+    /// A Match block that lets some connections in without the key: with
+    /// --method publickey /etc/pam.d/sshd checks no password (common-auth is
+    /// out, pam_permit is in), so for those connections any password, or an
+    /// empty keyboard-interactive exchange of an account that has not
+    /// enrolled, would do.
+    private static func keyBypassError(_ lines: [SSHDConfigFile.Line], passwordAuthentication: String) -> CLIError {
+        var text = "--method publickey: a Match block lets some connections log in without the SSH key first:"
+        for line in lines {
+            text += "\n  \(line.file) line \(line.number): '\(line.text)'"
         }
-        text += "\nHave them enrol first ('twostep enroll'; root can enrol someone with 'twostep enroll --user NAME'), roll out without --enforce (nullok) until they have, or give --force to enforce anyway. Nothing was changed."
-        return .refused(text)
+        text += "\nWith --method publickey, /etc/pam.d/sshd checks no password (common-auth is commented out; the key is what replaces it), so for the connections such a block matches, keyboard-interactive"
+        text += passwordAuthentication == "no" ? "" : " (or password: PasswordAuthentication is \(passwordAuthentication))"
+        text += " alone would let any account that has not enrolled in with any password. Fix: in that block, make every alternative begin with publickey (e.g. 'AuthenticationMethods publickey,keyboard-interactive'), or delete the line; or use --method password. Nothing was changed."
+        return .failure(text)
+    }
+
+    private static func lockOutRefusal(method: SSHDMethod, lockedOut: [SSHDLoginAccounts.Account], unenrolled: [SSHDLoginAccounts.Account]) -> CLIError {
+        let all = lockedOut + unenrolled
+        let width = all.map(\.name.count).max() ?? 0
+        let howWidth = all.map { $0.how.joined(separator: ", ").count }.max() ?? 0
+        func rows(_ accounts: [SSHDLoginAccounts.Account]) -> String {
+            accounts.map { a in "\n  " + a.name.padding(width) + "  " + a.how.joined(separator: ", ").padding(howWidth) + "  " + a.reason }.joined()
+        }
+        var parts = [String]()
+        if !lockedOut.isEmpty {
+            let n = lockedOut.count
+            var text = "--method \(method.rawValue): \(n) account\(n == 1 ? "" : "s") can log in over ssh today and could not at all once this is confirmed, enrolled or not:" + rows(lockedOut)
+            text += "\nGive \(n == 1 ? "it" : "them") what the method needs (" + (method == .password ? "a password" : "an authorized key") + "; for root, log in as a user who can sudo instead), use the other --method, or give --force to go ahead anyway."
+            parts.append(text)
+        }
+        if !unenrolled.isEmpty {
+            let n = unenrolled.count
+            var text = "--enforce: \(n) account\(n == 1 ? "" : "s") can log in over ssh and \(n == 1 ? "has" : "have") not turned two-step verification on; without nullok sshd would refuse \(n == 1 ? "it" : "them"):" + rows(unenrolled)
+            text += "\nHave them enrol first ('twostep enroll'; root can enrol someone with 'twostep enroll --user NAME'), roll out without --enforce (nullok) until they have, or give --force to enforce anyway."
+            parts.append(text)
+        }
+        return .refused(parts.joined(separator: "\n") + " Nothing was changed.")
     }
 
     /// The pam.d line names a module libpam can load: an absolute path
