@@ -59,6 +59,16 @@ public final class PhoneConfirmations: Sendable {
         }
     }
 
+    /// Whether anything here still matters at `now`: a code that has not
+    /// expired, or a send inside the last `window` seconds (the send
+    /// limit's window). twostepd does not exit for idleness while it does.
+    public func holdsState(at now: Int64, window: Int64) -> Bool {
+        state.withLock { state in
+            state.entries.values.contains { $0.code.expires > now }
+                || state.sends.values.contains { log in log.times.contains { $0 > now - window } }
+        }
+    }
+
     /// Takes out the entry for `phone`: nil when none was sent or it expired.
     public func take(uid: UInt32, phone: PhoneNumber, channel: ChannelKind, at now: Int64) -> Entry? {
         state.withLock { state in

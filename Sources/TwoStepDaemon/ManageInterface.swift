@@ -21,6 +21,7 @@ struct ManageInterface: VarlinkInterface {
     let configuration: SystemConfiguration
     /// Codes sent to phones being added, between two calls.
     let confirmations = PhoneConfirmations()
+    var holdsState: Bool { confirmations.holdsState(at: Clock.now, window: configuration.options.sendPolicy.window) }
     let logger = Logger(label: "twostepd.manage")
 
     private struct Caller: Decodable { var user: String? }

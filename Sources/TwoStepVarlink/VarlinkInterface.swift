@@ -22,9 +22,17 @@ public protocol VarlinkInterface: Sendable {
     ///   (`VarlinkCoding.encode`).
     /// - Throws: the error reply to send.
     func call(method: String, parameters: Data, peer: PeerCredentials) throws(VarlinkError) -> Data
+    /// Whether the interface holds state in memory that an exit would lose
+    /// (a phone confirmation waiting for its answer, sends counted against
+    /// a limit): a socket-activated daemon does not exit for idleness while
+    /// it does. Read from another thread than the calls; must not block.
+    /// Default: false.
+    var holdsState: Bool { get }
 }
 
 extension VarlinkInterface {
+    public var holdsState: Bool { false }
+
     /// The short names of the methods the IDL declares (`method Name(`).
     public var declaredMethods: Set<String> {
         VarlinkIDL.methodNames(in: description)

@@ -46,6 +46,10 @@ public struct VarlinkService: Sendable {
         self.methods = interface?.declaredMethods ?? []
     }
 
+    /// Whether the interface holds state an exit would lose
+    /// (`VarlinkInterface.holdsState`).
+    public var holdsState: Bool { interface?.holdsState ?? false }
+
     /// The interfaces listed by GetInfo.
     public var interfaces: [String] {
         [Self.serviceInterface] + (interface.map { [$0.name] } ?? [])
