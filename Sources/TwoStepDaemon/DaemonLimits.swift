@@ -10,8 +10,16 @@ enum DaemonLimits {
     /// A connection with no complete message for this long, while no call
     /// of its own runs, is closed (silent, slow, or not reading replies).
     static let idleTimeout = TimeAmount.seconds(10)
-    /// Connections open at once; those beyond are closed on accept.
-    static let connections = 1024
+    /// A connection open this long is closed once its running call (if
+    /// any) is answered, however busy it keeps: nobody holds a slot for
+    /// ever. twostep's clients make one connection per call.
+    static let connectionLifetime = TimeAmount.seconds(60)
+    /// io.twostep.Manage (every user): 1024 connections at once; one uid
+    /// other than root may hold 16 of them, and the last 64 are root's.
+    static let manageConnections = ConnectionTracker.Budget(total: 1024, perUser: 16, reservedForRoot: 64)
+    /// Each root-only socket (io.twostep.Login) has a budget of its own,
+    /// which the users of io.twostep.Manage cannot touch.
+    static let rootOnlyConnections = ConnectionTracker.Budget(total: 256, perUser: 0, reservedForRoot: 256)
     /// Interface calls running at once (each may block on a lock or a
     /// channel plugin); the rest wait. org.varlink.service and errors are
     /// answered on the event loop, without a thread.
@@ -19,9 +27,13 @@ enum DaemonLimits {
     /// On SIGTERM, how long calls that are running may take to finish
     /// before their connections are closed anyway.
     static let shutdownGrace = TimeAmount.seconds(30)
+    /// While no connection is open but an interface holds state (a phone
+    /// confirmation waiting for its answer), how often the idle exit looks
+    /// again.
+    static let holdPoll = TimeAmount.seconds(1)
     /// The listen backlog asked for (the kernel caps it at somaxconn).
     static let backlog: Int32 = 4096
     /// The file-descriptor soft limit raised to (at most the hard limit):
-    /// room for every connection.
+    /// room for every connection of every socket.
     static let openFiles = 4096
 }

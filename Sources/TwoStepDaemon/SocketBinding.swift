@@ -14,31 +14,45 @@ enum SocketBinding {
         let inode: UInt64
     }
 
-    /// Creates `directory` with mode 0755 when it is missing (an existing
-    /// one is left as it is, but must be a directory).
+    /// Creates `directory` with mode 0755 when it is missing, then checks
+    /// it: a directory itself (not a symbolic link), owned by root (the
+    /// user twostepd runs as) and not writable by group or others. Anyone
+    /// else able to write there could swap the socket files for links.
     static func prepareDirectory(_ directory: String) throws(DaemonError) {
         var info = stat()
-        if stat(directory, &info) == 0 {
-            guard info.st_mode & S_IFMT == S_IFDIR else {
-                throw .socket(path: directory, message: "not a directory")
+        if lstat(directory, &info) != 0 {
+            guard errno == ENOENT else { throw .socket(path: directory, message: Self.error(errno)) }
+            // The mode at creation: no chmod by path afterwards.
+            let previousMask = umask(0o022)
+            let rc = mkdir(directory, 0o755)
+            let mkdirErrno = errno
+            umask(previousMask)
+            guard rc == 0 || mkdirErrno == EEXIST else {
+                throw .socket(path: directory, message: "cannot create: " + Self.error(mkdirErrno))
             }
-            return
+            guard lstat(directory, &info) == 0 else { throw .socket(path: directory, message: Self.error(errno)) }
         }
-        guard errno == ENOENT else { throw .socket(path: directory, message: Self.error(errno)) }
-        guard mkdir(directory, 0o755) == 0 || errno == EEXIST else {
-            throw .socket(path: directory, message: "cannot create: " + Self.error(errno))
+        switch info.st_mode & S_IFMT {
+        case S_IFDIR: break
+        case S_IFLNK: throw .socket(path: directory, message: "is a symbolic link; give the directory itself")
+        default: throw .socket(path: directory, message: "not a directory")
         }
-        // mkdir's mode went through the umask.
-        _ = chmod(directory, 0o755)
+        guard info.st_uid == geteuid() else {
+            throw .socket(path: directory, message: "owned by uid \(info.st_uid), not by root (uid \(geteuid()))")
+        }
+        guard info.st_mode & 0o022 == 0 else {
+            throw .socket(path: directory, message: "writable by group or others (mode \(String(info.st_mode & 0o7777, radix: 8)))")
+        }
     }
 
     /// Binds and listens on a Unix socket at `path` with file mode `mode`.
     ///
     /// A socket file already there is removed first when nobody listens on
     /// it (a stale one); a live one (another twostepd) or any other kind of
-    /// file is an error. The socket is created with mode 0600 at most and
-    /// only then opened up to `mode`: there is no moment when it is more
-    /// open than asked.
+    /// file is an error. The umask is set around bind(2) so that the socket
+    /// file is made with `mode` itself: it is never more open than asked,
+    /// and no mode is changed by path afterwards (a path that someone had
+    /// swapped for a link would be followed).
     static func bind(path: String, mode: mode_t) throws(DaemonError) -> BoundSocket {
         let pathBytes = Array(path.utf8)
         var address = sockaddr_un()
@@ -54,7 +68,7 @@ enum SocketBinding {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw .socket(path: path, message: "socket: " + Self.error(errno)) }
         let length = socklen_t(MemoryLayout<sockaddr_un>.offset(of: \.sun_path)! + pathBytes.count + 1)
-        let previousMask = umask(0o177)
+        let previousMask = umask(~mode & 0o777)
         let rc = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, length) }
         }
@@ -65,11 +79,20 @@ enum SocketBinding {
             throw .socket(path: path, message: "bind: " + Self.error(bindErrno))
         }
         var info = stat()
-        guard chmod(path, mode) == 0, stat(path, &info) == 0, listen(fd, DaemonLimits.backlog) == 0 else {
+        guard lstat(path, &info) == 0 else {
+            let code = errno
+            close(fd)
+            throw .socket(path: path, message: Self.error(code))
+        }
+        guard info.st_mode & S_IFMT == S_IFSOCK, info.st_mode & 0o7777 == mode else {
+            close(fd)
+            throw .socket(path: path, message: "not the socket just bound, or not of mode \(String(mode, radix: 8))")
+        }
+        guard listen(fd, DaemonLimits.backlog) == 0 else {
             let code = errno
             close(fd)
             unlink(path)
-            throw .socket(path: path, message: Self.error(code))
+            throw .socket(path: path, message: "listen: " + Self.error(code))
         }
         return BoundSocket(path: path, descriptor: fd, device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
     }

@@ -2,6 +2,7 @@ import FoundationEssentials
 #if canImport(Glibc)
 import Glibc
 #endif
+import NIOConcurrencyHelpers
 import TwoStepVarlink
 
 
@@ -9,7 +10,8 @@ import TwoStepVarlink
 /// option (and `--socket-dir`), on DIR/io.twostep.Test (mode 0600, uid 0
 /// only), so that the protocol tests have methods that do not depend on
 /// io.twostep.Manage: one that blocks (the server must keep serving other
-/// clients), one that echoes, one that fails, and one that says who called.
+/// clients), one that echoes, one that fails, one that says who called,
+/// and one that holds state for a while (the idle exit must wait).
 struct TestInterface: VarlinkInterface {
     let name = "io.twostep.Test"
     let description = """
@@ -26,6 +28,10 @@ struct TestInterface: VarlinkInterface {
         # The caller as SO_PEERCRED reports it.
         method Peer() -> (uid: int, gid: int, pid: int)
 
+        # Holds state (holdsState) for that many seconds (at most 60) from
+        # now: the daemon does not exit for idleness meanwhile.
+        method Hold(seconds: float) -> ()
+
         # Always fails with Failed.
         method Fail() -> ()
 
@@ -35,6 +41,12 @@ struct TestInterface: VarlinkInterface {
 
     private struct SleepParameters: Decodable { var seconds: Double }
     private struct EchoParameters: Codable { var text: String }
+    private let heldUntil = NIOLockedValueBox<ContinuousClock.Instant?>(nil)
+
+    var holdsState: Bool {
+        heldUntil.withLockedValue { until in until.map { $0 > .now } ?? false }
+    }
+
     private struct PeerReply: Encodable { var uid: UInt32, gid: UInt32, pid: Int32 }
 
     func call(method: String, parameters: Data, peer: PeerCredentials) throws(VarlinkError) -> Data {
@@ -45,6 +57,11 @@ struct TestInterface: VarlinkInterface {
             var pause = timespec(tv_sec: Int(seconds), tv_nsec: Int((seconds - seconds.rounded(.down)) * 1e9))
             var left = timespec()
             while nanosleep(&pause, &left) != 0 && errno == EINTR { pause = left }
+            return Data("{}".utf8)
+        case "Hold":
+            let seconds = try VarlinkCoding.decode(SleepParameters.self, from: parameters, fields: ["seconds"]).seconds
+            guard seconds.isFinite, seconds >= 0, seconds <= 60 else { throw .invalidParameter("seconds") }
+            heldUntil.withLockedValue { $0 = .now + .milliseconds(Int64(seconds * 1000)) }
             return Data("{}".utf8)
         case "Echo":
             return try VarlinkCoding.encode(

@@ -29,7 +29,7 @@ public struct Twostepd: AsyncParsableCommand {
     static let testName = "io.twostep.Test"
 
     @Option(name: .customLong("socket-dir"), help: ArgumentHelp(
-        "Bind the sockets in <dir> (created 0755 when missing) and run until SIGTERM.",
+        "Bind the sockets in <dir> (created 0755 when missing; root's own, not a link, not writable by group or others) and run until SIGTERM.",
         valueName: "dir"))
     var socketDirectory: String?
 
@@ -37,7 +37,7 @@ public struct Twostepd: AsyncParsableCommand {
     var configurationFile = "/etc/twostep/twostep.conf"
 
     @Option(name: .customLong("idle-exit"), help: ArgumentHelp(
-        "Exit after <seconds> with no connection open; 0 never. Default: 360 under socket activation (longer than a phone confirmation code lives, which is kept in memory between two calls), else 0.",
+        "Exit after <seconds> with no connection open and no phone confirmation or counted send held in memory; 0 never. Default: 360 under socket activation, else 0.",
         valueName: "seconds"))
     var idleExit: Int?
 
@@ -161,7 +161,7 @@ public struct Twostepd: AsyncParsableCommand {
             listeners: listeners, idleExit: idleSeconds > 0 ? .seconds(Int64(idleSeconds)) : nil, logger: logger)
     }
 
-    /// Room for `DaemonLimits.connections` connections: the soft limit is
+    /// Room for every socket's connection budget: the soft limit is
     /// often 1024. Failing is not fatal (a sandbox may forbid it).
     private func raiseOpenFileLimit(_ logger: Logger) {
         var limit = rlimit()

@@ -17,7 +17,10 @@ import TwoStepVarlink
 ///   `org.varlink.service.InvalidParameter` (`parameter` names the part:
 ///   `message`, `method`, …) and the connection is closed.
 /// - No complete message for `DaemonLimits.idleTimeout` while no call of
-///   its own runs: closed.
+///   its own runs: closed. Open for `DaemonLimits.connectionLifetime`:
+///   closed once the running call (if any) is answered.
+/// - Opening and closing are logged at debug only: any user can open
+///   connections as fast as they like.
 /// - Parameter values are never logged: only method and error names.
 final class VarlinkConnectionHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
@@ -41,6 +44,7 @@ final class VarlinkConnectionHandler: ChannelDuplexHandler {
     /// Closing (after a protocol error) or closed: nothing more is processed.
     private var closing = false
     private var idleTimer: Scheduled<Void>?
+    private var lifetimeTimer: Scheduled<Void>?
 
     init(service: VarlinkService, peer: PeerCredentials, pool: NIOThreadPool, logger: Logger) {
         self.service = service
@@ -50,20 +54,34 @@ final class VarlinkConnectionHandler: ChannelDuplexHandler {
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        if context.channel.isActive { armIdleTimer(context) }
+        if context.channel.isActive { started(context) }
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        logger.info("connection opened")
-        armIdleTimer(context)
+        started(context)
         context.fireChannelActive()
+    }
+
+    private func started(_ context: ChannelHandlerContext) {
+        armIdleTimer(context)
+        guard lifetimeTimer == nil else { return }
+        logger.debug("connection opened")
+        lifetimeTimer = context.eventLoop.assumeIsolated().scheduleTask(in: DaemonLimits.connectionLifetime) {
+            self.lifetimeTimer = nil
+            guard !self.closing else { return }
+            self.logger.debug("open for \(DaemonLimits.connectionLifetime.nanoseconds / 1_000_000_000) s, closing")
+            self.draining = true
+            if !self.busy { self.close(context) }
+        }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         closing = true
         idleTimer?.cancel()
         idleTimer = nil
-        logger.info("connection closed")
+        lifetimeTimer?.cancel()
+        lifetimeTimer = nil
+        logger.debug("connection closed")
         context.fireChannelInactive()
     }
 
@@ -89,7 +107,7 @@ final class VarlinkConnectionHandler: ChannelDuplexHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        logger.info("connection error, closing", metadata: ["error": "\(error)"])
+        logger.debug("connection error, closing", metadata: ["error": "\(error)"])
         close(context)
     }
 
@@ -210,7 +228,7 @@ final class VarlinkConnectionHandler: ChannelDuplexHandler {
         idleTimer?.cancel()
         idleTimer = context.eventLoop.assumeIsolated().scheduleTask(in: DaemonLimits.idleTimeout) {
             guard !self.busy else { return }
-            self.logger.info("no complete message for \(DaemonLimits.idleTimeout.nanoseconds / 1_000_000_000) s, closing")
+            self.logger.debug("no complete message for \(DaemonLimits.idleTimeout.nanoseconds / 1_000_000_000) s, closing")
             self.idleTimer = nil
             self.closing = true
             context.close(promise: nil)

@@ -23,6 +23,11 @@ final class VarlinkServer: Service {
         let service: VarlinkService
         /// Only peers with uid 0 are served (io.twostep.Login).
         let rootOnly: Bool
+        /// Its connection budget: its own, so that no socket's users can
+        /// take another's connections.
+        var budget: ConnectionTracker.Budget {
+            rootOnly ? DaemonLimits.rootOnlyConnections : DaemonLimits.manageConnections
+        }
         /// The socket file to remove on exit: set when twostepd bound it.
         let bound: SocketBinding.BoundSocket?
     }
@@ -41,7 +46,7 @@ final class VarlinkServer: Service {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let pool = NIOThreadPool(numberOfThreads: DaemonLimits.callThreads)
         pool.start()
-        let tracker = ConnectionTracker(limit: DaemonLimits.connections, logger: logger)
+        let tracker = ConnectionTracker(logger: logger)
         var serverChannels: [any Channel] = []
         do {
             for listener in listeners {
@@ -58,9 +63,12 @@ final class VarlinkServer: Service {
 
         let idleExit = self.idleExit
         let logger = self.logger
+        let services = listeners.map(\.service)
         do {
             try await cancelWhenGracefulShutdown {
-                try await Self.waitForIdle(tracker, idleExit, logger)
+                try await Self.waitForIdle(tracker, idleExit, logger) {
+                    services.contains { $0.holdsState }
+                }
             }
         } catch {
             // Cancelled by graceful shutdown (or the group).
@@ -89,18 +97,38 @@ final class VarlinkServer: Service {
         }
     }
 
-    /// Returns when no connection has been open for `idleExit`; never when it is nil.
-    private static func waitForIdle(_ tracker: ConnectionTracker, _ idleExit: TimeAmount?, _ logger: Logger) async throws {
+    /// Returns when for `idleExit` no connection has been open and no
+    /// interface has held state (`VarlinkInterface.holdsState`: a phone
+    /// confirmation waiting for its answer, sends counted in memory, which
+    /// an exit would lose); never when it is nil.
+    private static func waitForIdle(
+        _ tracker: ConnectionTracker, _ idleExit: TimeAmount?, _ logger: Logger, holdsState: () -> Bool
+    ) async throws {
         guard let idleExit, idleExit > .zero else {
             while true { try await Task.sleep(nanoseconds: 3_600_000_000_000) }
         }
+        var lastHeld: NIODeadline?
+        var loggedHold = false
         while true {
-            let idle = tracker.idleTime
+            let now = NIODeadline.now()
+            var idle = tracker.idleTime
+            if idle != nil, holdsState() {
+                lastHeld = now
+                if !loggedHold {
+                    logger.debug("idle, but an interface holds state: not exiting yet")
+                    loggedHold = true
+                }
+            }
+            if let since = lastHeld, let connectionIdle = idle {
+                idle = min(connectionIdle, now - since)
+            }
             if let idle, idle >= idleExit {
                 logger.info("idle, exiting", metadata: ["idle_seconds": "\(idleExit.nanoseconds / 1_000_000_000)"])
                 return
             }
-            let wait = idle.map { idleExit - $0 } ?? idleExit
+            if idle == nil { loggedHold = false }
+            var wait = idle.map { idleExit - $0 } ?? idleExit
+            if idle != nil && lastHeld != nil { wait = min(wait, DaemonLimits.holdPoll) }
             try await Task.sleep(nanoseconds: UInt64(max(wait.nanoseconds, 50_000_000)))
         }
     }
@@ -118,6 +146,10 @@ final class VarlinkServer: Service {
                 return channel.eventLoop.makeSucceededVoidFuture()
             }
             .childChannelOption(.allowRemoteHalfClosure, value: true)
+            // One read (at most 64 KiB) per read cycle: the handler stops
+            // reading while a call runs, and NIO's default of 4 reads a
+            // cycle would let a client buffer 4 x 64 KiB meanwhile.
+            .childChannelOption(.maxMessagesPerRead, value: 1)
             .childChannelInitializer { channel in
                 Self.initialize(channel, listener, pool: pool, tracker: tracker, logger: logger)
             }
@@ -125,14 +157,12 @@ final class VarlinkServer: Service {
             .get()
     }
 
-    /// A new connection: admitted, identified by SO_PEERCRED, and given its
-    /// handler; a failed future closes it.
+    /// A new connection: identified by SO_PEERCRED, admitted within its
+    /// socket's and its uid's budget, and given its handler; a failed
+    /// future closes it.
     private static func initialize(
         _ channel: any Channel, _ listener: Listener, pool: NIOThreadPool, tracker: ConnectionTracker, logger: Logger
     ) -> EventLoopFuture<Void> {
-        guard let id = tracker.admit(channel) else {
-            return channel.eventLoop.makeFailedFuture(ConnectionRefused.limit)
-        }
         guard let provider = channel as? any SocketOptionProvider else {
             return channel.eventLoop.makeFailedFuture(ConnectionRefused.noCredentials)
         }
@@ -140,15 +170,22 @@ final class VarlinkServer: Service {
             level: .socket, name: NIOBSDSocket.Option(rawValue: SO_PEERCRED))
         return credentials.flatMapThrowing { credentials in
             let peer = PeerCredentials(uid: credentials.uid, gid: credentials.gid, pid: credentials.pid)
+            if listener.rootOnly && !peer.isRoot {
+                logger.warning("refused: this socket serves uid 0 only", metadata: [
+                    "socket": "\(listener.name)", "uid": "\(peer.uid)", "pid": "\(peer.pid)"])
+                throw ConnectionRefused.notRoot
+            }
+            let id: Int
+            do {
+                id = try tracker.admit(channel, socket: listener.name, budget: listener.budget, uid: peer.uid)
+            } catch {
+                throw ConnectionRefused.limit
+            }
             var connectionLogger = logger
             connectionLogger[metadataKey: "socket"] = "\(listener.name)"
             connectionLogger[metadataKey: "connection"] = "\(id)"
             connectionLogger[metadataKey: "uid"] = "\(peer.uid)"
             connectionLogger[metadataKey: "pid"] = "\(peer.pid)"
-            if listener.rootOnly && !peer.isRoot {
-                connectionLogger.warning("refused: this socket serves uid 0 only")
-                throw ConnectionRefused.notRoot
-            }
             try channel.pipeline.syncOperations.addHandler(
                 VarlinkConnectionHandler(service: listener.service, peer: peer, pool: pool, logger: connectionLogger))
         }.flatMapErrorThrowing { error in

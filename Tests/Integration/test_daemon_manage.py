@@ -63,8 +63,8 @@ class Daemon:
         self.log = open(os.path.join(top, "twostepd.log"), "w+")
         self.proc = None
 
-    def start(self):
-        self.proc = subprocess.Popen([self.binary, "--socket-dir", self.sockets, "--config", self.config],
+    def start(self, *extra):
+        self.proc = subprocess.Popen([self.binary, "--socket-dir", self.sockets, "--config", self.config, *extra],
                                      stdout=self.log, stderr=subprocess.STDOUT)
         path = os.path.join(self.sockets, "io.twostep.Manage")
         deadline = time.time() + 20
@@ -534,3 +534,37 @@ def test_fleet_backend_is_refused_until_it_is_served(user, daemon, pam, tmp_path
     pam.service("fleet", f"config={conf} nullok")
     run = pam.run("fleet", user, ["123456"])
     assert run.result == "PAM_SERVICE_ERR", run
+
+
+def test_idle_exit_waits_while_an_enrolment_confirmation_is_pending(daemon_bin, users):
+    """The code sent for `enroll --phone` (no record yet) and the count of
+    sends live in twostepd's memory: an idle exit would wipe the send
+    limit, so the daemon does not exit while they matter."""
+    top = root_dir(tempfile.mkdtemp(prefix="twostepd-test-", dir="/var/tmp"))
+    quiet = Daemon(daemon_bin, top).start("--idle-exit", "2")
+    try:
+        assert quiet.proc.wait(10) == 0  # nothing held: it exits when idle
+    finally:
+        quiet.stop()
+    d = Daemon(daemon_bin, top).start("--idle-exit", "2")
+    try:
+        account = users.make()
+        before = spooled_count(account)
+        reply = varlink_call(os.path.join(d.sockets, "io.twostep.Manage"), "io.twostep.Manage.SendPhoneConfirmation",
+                             {"phone": {"number": PHONE, "channel": "sms"}}, uid=account.uid)
+        assert "error" not in reply, reply
+        wait_spooled(account, before)
+        time.sleep(5)
+        assert d.proc.poll() is None, "exited with a confirmation pending:\n" + d.logtext()
+        # The send limit still counts that send (3 per window by default).
+        for _ in range(2):
+            reply = varlink_call(os.path.join(d.sockets, "io.twostep.Manage"),
+                                 "io.twostep.Manage.SendPhoneConfirmation",
+                                 {"phone": {"number": PHONE, "channel": "sms"}}, uid=account.uid)
+            assert "error" not in reply, reply
+        reply = varlink_call(os.path.join(d.sockets, "io.twostep.Manage"), "io.twostep.Manage.SendPhoneConfirmation",
+                             {"phone": {"number": PHONE, "channel": "sms"}}, uid=account.uid)
+        assert reply.get("error") == "io.twostep.Manage.CodeRefused" and "too many" in reply["parameters"]["message"], reply
+    finally:
+        d.stop()
+        shutil.rmtree(top, ignore_errors=True)

@@ -23,6 +23,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -34,7 +35,10 @@ UNITS = os.path.join(REPO, "packaging", "systemd")
 MANAGE, LOGIN, TEST = "io.twostep.Manage", "io.twostep.Login", "io.twostep.Test"
 IDLE_TIMEOUT = 10  # DaemonLimits.idleTimeout
 MAX_MESSAGE = 64 * 1024  # DaemonLimits.messageBytes
-MAX_CONNECTIONS = 1024  # DaemonLimits.connections
+MAX_CONNECTIONS = 1024  # DaemonLimits.manageConnections.total
+ROOT_RESERVED = 64  # DaemonLimits.manageConnections.reservedForRoot
+PER_USER = 16  # DaemonLimits.manageConnections.perUser
+LIFETIME = 60  # DaemonLimits.connectionLifetime
 
 
 @pytest.fixture(scope="module")
@@ -422,8 +426,21 @@ def test_connections_beyond_the_limit_are_closed(daemon):
     baseline = daemon.fds()
     sockets = []
     try:
-        for _ in range(wanted):
+        for _ in range(MAX_CONNECTIONS - ROOT_RESERVED):
             sockets.append(connect(daemon.path(MANAGE), timeout=10))
+        send(sockets[-1], {"method": "org.varlink.service.GetInfo"})
+        assert Reader(sockets[-1]).next() is not None
+        # The last connections are root's: another uid is refused now.
+        assert as_uid(daemon.path(MANAGE), 65534) == "closed"
+        for _ in range(wanted - len(sockets)):
+            sockets.append(connect(daemon.path(MANAGE), timeout=10))
+        assert closed_by_peer(sockets[-1], timeout=10)  # every one accepted by now
+        # io.twostep.Manage full: root is still served at once on the Login
+        # socket, which has a budget of its own.
+        start = time.monotonic()
+        with connect(daemon.path(LOGIN)) as s:
+            assert call(s, "org.varlink.service.GetInfo")["parameters"]["product"] == "twostepd"
+        assert time.monotonic() - start < 1.0
         served = refused = 0
         for s in sockets:
             try:
@@ -441,6 +458,145 @@ def test_connections_beyond_the_limit_are_closed(daemon):
             s.close()
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
     daemon.assert_healthy(fd_baseline=baseline)
+
+
+# One uid holding connections open, busy enough never to be idle: a call
+# every 4 s on each, until the daemon closes it.
+FLOOD = r"""
+import json, socket, sys, time
+path, count = sys.argv[1], int(sys.argv[2])
+message = json.dumps({"method": "org.varlink.service.GetInfo"}).encode() + b"\0"
+
+def ask(s):
+    try:
+        s.sendall(message)
+        data = b""
+        while not data.endswith(b"\0"):
+            chunk = s.recv(65536)
+            if not chunk:
+                return False
+            data += chunk
+        return True
+    except OSError:
+        return False
+
+sockets = []
+for _ in range(count):
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(10)
+    s.connect(path)
+    sockets.append(s)
+opened = time.monotonic()
+served = [s for s in sockets if ask(s)]
+print(json.dumps({"served": len(served)}), flush=True)
+ends = []
+while served and time.monotonic() - opened < 90:
+    time.sleep(4)
+    still = []
+    for s in served:
+        if ask(s):
+            still.append(s)
+        else:
+            ends.append(time.monotonic() - opened)
+    served = still
+print(json.dumps({"open": len(served), "ends": ends}), flush=True)
+"""
+
+
+def test_a_flood_from_one_uid_leaves_others_and_root_served_and_connections_end_after_60_s(daemon):
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # nobody, with the script's output into the pipe
+        try:
+            os.close(r)
+            os.setgroups([])
+            os.setgid(65534)
+            os.setuid(65534)
+            os.dup2(w, 1)
+            sys.argv = ["flood", daemon.path(MANAGE), "200"]
+            sys.stdout = os.fdopen(1, "w")
+            exec(FLOOD, {"__name__": "__main__"})
+            sys.stdout.flush()
+        finally:
+            os._exit(0)
+    os.close(w)
+    output = os.fdopen(r)
+    try:
+        first = output.readline()
+        assert json.loads(first) == {"served": PER_USER}, first
+        # nobody has no room left; another uid, and root on either socket,
+        # is served at once.
+        assert as_nobody(daemon.path(MANAGE)) == "closed"
+        start = time.monotonic()
+        assert json.loads(as_uid(daemon.path(MANAGE), 4242))["parameters"]["product"] == "twostepd"
+        for name in (MANAGE, LOGIN):
+            with connect(daemon.path(name)) as s:
+                assert call(s, "org.varlink.service.GetInfo")["parameters"]["product"] == "twostepd"
+        assert time.monotonic() - start < 1.5, "other clients waited"
+        # However busy, each of nobody's connections is closed after 60 s.
+        last = json.loads(output.readline())
+        assert last["open"] == 0 and len(last["ends"]) == PER_USER, last
+        assert all(LIFETIME - 2 <= t <= LIFETIME + 8 for t in last["ends"]), last
+    finally:
+        output.close()
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        os.waitpid(pid, 0)
+    assert json.loads(as_nobody(daemon.path(MANAGE)))["parameters"]["product"] == "twostepd"
+    log = daemon.logtext()
+    assert "uid 65534 already has 16 connections open" in log
+    # Opening and closing are logged at debug only (a user could flood the journal).
+    assert "connection opened" not in log and "connection closed" not in log
+    daemon.assert_healthy()
+
+
+def test_a_connection_whose_call_runs_is_read_no_further_than_one_buffer(daemon):
+    burst = json.dumps({"method": "io.twostep.Test.Sleep", "parameters": {"seconds": 4}}).encode() + b"\0" \
+        + b"x" * (1024 * 1024)
+
+    def accepted(s, data):
+        """How much of `data` the peer lets `s` send within 1.5 s."""
+        s.setblocking(False)
+        sent = 0
+        deadline = time.monotonic() + 1.5
+        while time.monotonic() < deadline:
+            try:
+                sent += s.send(data[sent:sent + 256 * 1024])
+            except BlockingIOError:
+                time.sleep(0.02)
+        return sent
+
+    # What the kernel holds for a peer that reads nothing.
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    with a, b:
+        kernel = accepted(a, burst)
+    with connect(daemon.path(TEST)) as s:
+        # Large messages first, so that NIO's read buffer grows to its 64 KiB.
+        for _ in range(3):
+            text = "y" * (60 * 1024)
+            assert call(s, "io.twostep.Test.Echo", {"text": text}) == {"parameters": {"text": text}}
+        taken = accepted(s, burst)
+    # The read that brought the call, and nothing more while it runs.
+    assert taken - kernel <= MAX_MESSAGE + 16 * 1024, (taken, kernel)
+    daemon.assert_healthy()
+
+
+def test_idle_exit_waits_while_an_interface_holds_state(daemon_bin, tmp_path):
+    d = Daemon(daemon_bin, tmp_path, "--idle-exit", "2")
+    try:
+        with connect(d.path(TEST)) as s:
+            assert call(s, "io.twostep.Test.Hold", {"seconds": 5}) == {"parameters": {}}
+        start = time.monotonic()
+        time.sleep(4)
+        assert d.proc.poll() is None, "exited while an interface held state:\n" + d.logtext()
+        assert d.proc.wait(10) == 0
+        assert 6.5 <= time.monotonic() - start <= 9.5, time.monotonic() - start
+        assert "idle, exiting" in d.logtext()
+    finally:
+        d.stop()
+        shutil.rmtree(os.path.dirname(d.dir), ignore_errors=True)
 
 
 def test_slow_calls_do_not_delay_other_clients_and_one_connection_is_answered_in_order(daemon):
@@ -472,6 +628,11 @@ def test_slow_calls_do_not_delay_other_clients_and_one_connection_is_answered_in
 def as_nobody(path):
     """Connects to `path` as nobody and calls GetInfo: the reply, 'refused'
     (EACCES) or 'closed' (no reply, connection closed)."""
+    return as_uid(path, 65534)
+
+
+def as_uid(path, uid):
+    """as_nobody, as `uid` (which need not exist)."""
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:
@@ -479,8 +640,8 @@ def as_nobody(path):
         result = "error"
         try:
             os.setgroups([])
-            os.setgid(65534)
-            os.setuid(65534)
+            os.setgid(uid)
+            os.setuid(uid)
             try:
                 with connect(path, timeout=5) as s:
                     send(s, {"method": "org.varlink.service.GetInfo"})
@@ -565,6 +726,39 @@ def test_stale_sockets_are_replaced_but_other_files_and_live_sockets_are_not(dae
     assert result.returncode == 1 and "exists and is not a socket" in result.stderr
     assert (run / LOGIN).read_text() == "not a socket"
     shutil.rmtree(run)
+
+
+def test_socket_dir_must_be_roots_own_directory_not_a_link_nor_open_to_others(daemon_bin, tmp_path):
+    top = pathlib.Path(short_dir())
+    try:
+        real = top / "real"
+        real.mkdir()
+        os.chmod(real, 0o755)
+        (top / "link").symlink_to(real)
+        cases = {"link": "is a symbolic link", "other": "owned by uid 65534", "sticky": "writable by group or others",
+                 "group": "writable by group or others"}
+        for name, mode, owner in (("other", 0o755, 65534), ("sticky", 0o1777, 0), ("group", 0o775, 0)):
+            (top / name).mkdir()
+            os.chmod(top / name, mode)
+            os.chown(top / name, owner, owner)
+        conf = config_file(str(tmp_path))
+        for name, message in cases.items():
+            r = subprocess.run([daemon_bin, "--socket-dir", str(top / name), "--config", conf],
+                               capture_output=True, text=True, timeout=20)
+            assert r.returncode == 1 and message in r.stderr, (name, r)
+            assert not any(p.is_socket() for p in (top / name).iterdir()), name
+        # A link at a socket's path is neither followed nor changed: a
+        # socket's mode is set as it is made, never by path.
+        target = top / "target"
+        target.write_text("root's")
+        os.chmod(target, 0o600)
+        (real / LOGIN).symlink_to(target)
+        r = subprocess.run([daemon_bin, "--socket-dir", str(real), "--config", conf],
+                           capture_output=True, text=True, timeout=20)
+        assert r.returncode == 1 and "exists and is not a socket" in r.stderr, r
+        assert os.stat(target).st_mode & 0o7777 == 0o600
+    finally:
+        shutil.rmtree(top)
 
 
 def test_a_bad_configuration_is_exit_2_naming_the_file(daemon_bin, tmp_path):
