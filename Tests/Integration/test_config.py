@@ -122,14 +122,26 @@ def test_yes_no_and_quoted_values_from_the_file(pam, users, enrolled, conf):
     assert r.verdict == "PAM_AUTH_ERR", r
 
 
+FLEET_KEYS = ("database=postgresql://twostep@db.example/twostep?sslmode=verify-full\n"
+              "database_password_file=/etc/twostep/db-password\ndatabase_timeout=3\n"
+              "offline=cached\noffline_max_age=3600\n")
+
+
 def test_the_daemon_and_fleet_keys_are_accepted(pam, enrolled, conf):
-    c = conf("self_enroll=no\nsocket_dir=/run/twostep-test\nbackend=postgresql\n"
-             "database=postgresql://twostep@db.example/twostep?sslmode=verify-full\n"
-             "database_password_file=/etc/twostep/db-password\ndatabase_timeout=3\n"
-             "offline=cached\noffline_max_age=3600\n")
+    c = conf("self_enroll=no\nsocket_dir=/run/twostep-test\nbackend=file\n" + FLEET_KEYS)
     pam.service("svc", f"config={c}")
     r = pam.run("svc", enrolled, [code_for(enrolled)])
     assert r.result == "PAM_SUCCESS", r
+
+
+def test_the_fleet_backend_denies_until_the_module_serves_it(pam, enrolled, conf):
+    """backend=postgresql parses, but this module has no fleet store yet: it
+    must not fall back to the file store (nullok would let every user
+    enrolled in the database through)."""
+    c = conf("backend=postgresql\n" + FLEET_KEYS)
+    pam.service("svc", f"config={c} nullok")
+    r = pam.run("svc", enrolled, [code_for(enrolled)])
+    assert r.result == "PAM_SERVICE_ERR", r
 
 
 def test_a_missing_file_is_the_defaults(pam, enrolled, tmp_path):
