@@ -17,6 +17,9 @@ Fixtures
                a one-module stack, pam.stack(NAME, TEXT) any stack, pam.run(...)
                runs pamdriver and returns a Run
 
+ssh_user     a user (password PASSWORD) with a TOTP authenticator, for ssh
+             logins through ssh_login.py (SSH_LOGIN); SSHLogin reads a run
+
 Helpers: totp_line/backup_line/trust_line/failures_line + factor_text build a
 factor file in the v1 text format (twostep-factors(5)); User.write_factors
 writes it with the right owner and mode; totp_code (oathtool) and
@@ -507,6 +510,49 @@ def auth_info(pub):
     """SSH_AUTH_INFO_0 as OpenSSH sets it after a public key (trailing newline)."""
     kind, blob = pub.split()[:2]
     return f"SSH_AUTH_INFO_0=publickey {kind} {blob}\n"
+
+
+# Logins over ssh (test_sshd.py, test_setup.py): ssh_login.py, a user with
+# a password and an authenticator, and what a run printed.
+
+SSH_LOGIN = str(HERE / "ssh_login.py")
+PASSWORD = "Corr3ct-horse"
+
+
+@pytest.fixture
+def ssh_user(users):
+    """A user with password PASSWORD and a TOTP authenticator (u.secret)."""
+    u = users.make(password=PASSWORD)
+    u.secret = new_secret()
+    u.write_factors(factor_text(totp_line(u.secret)))
+    return u
+
+
+class SSHLogin:
+    """One ssh_login.py run: its exit code and the lines it printed."""
+
+    def __init__(self, p):
+        self.rc, self.stdout, self.stderr = p.returncode, p.stdout, p.stderr
+        self.lines = parse_lines(p.stdout)
+
+    @property
+    def prompts(self):
+        return [t for k, t in self.lines if k.startswith("PROMPT")]
+
+    @property
+    def messages(self):
+        return [t for k, t in self.lines if k == "MESSAGE"]
+
+    @property
+    def output(self):
+        return [t for k, t in self.lines if k == "OUTPUT"]
+
+    @property
+    def result(self):
+        return [t for k, t in self.lines if k == "RESULT"][-1]
+
+    def __repr__(self):
+        return f"\n[rc {self.rc}]\n{self.stdout}{self.stderr[-2000:]}"
 
 
 __all__ = [n for n in dir() if not n.startswith("_")]

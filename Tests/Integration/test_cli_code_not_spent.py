@@ -108,9 +108,7 @@ def test_add_phone_with_a_wrong_confirmation_spends_nothing(cli, enrolled, user_
 
 def test_add_phone_confirmed_spends_the_code(cli, enrolled, user_channels):
     channels, codes = user_channels
-    proc = subprocess.Popen(
-        ["runuser", "-u", cli.user.name, "--", cli.binary, "add", "phone", PHONE, "--channels", channels,
-         "--code", enrolled], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd="/")
+    proc = start_add_phone(cli, channels, enrolled)
     sent = wait_for_code(codes)
     out, err = proc.communicate(sent + "\n", timeout=30)
     assert proc.returncode == 0, err
@@ -123,9 +121,7 @@ def test_add_phone_confirmed_spends_the_code(cli, enrolled, user_channels):
 def test_code_spent_by_a_login_meanwhile_refuses_the_change(cli, enrolled, user_channels, kind):
     channels, codes = user_channels
     code = dict(authorizing_codes(enrolled))[kind]()
-    proc = subprocess.Popen(
-        ["runuser", "-u", cli.user.name, "--", cli.binary, "add", "phone", PHONE, "--channels", channels,
-         "--code", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd="/")
+    proc = start_add_phone(cli, channels, code)
     sent = wait_for_code(codes)
     assert unspent(cli, code)  # spent now, as a login would spend it
     out, err = proc.communicate(sent + "\n", timeout=30)
@@ -164,6 +160,13 @@ def test_a_wrong_authorizing_code_still_counts(cli, enrolled, spool_channels):
     r = cli.run("add", "phone", PHONE, "--channels", spool_channels, "--code", "000000")
     assert r.returncode == 1 and "wrong code" in r.stderr
     assert cli.status()[1]["failures"] == 1
+
+
+def start_add_phone(cli, channels, code):
+    """`twostep add phone` as the user, left waiting for the confirmation on its stdin."""
+    return subprocess.Popen(
+        ["runuser", "-u", cli.user.name, "--", cli.binary, "add", "phone", PHONE, "--channels", channels,
+         "--code", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd="/")
 
 
 def wait_for_code(path, timeout=20):

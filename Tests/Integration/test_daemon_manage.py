@@ -137,12 +137,6 @@ def login_service(pam, daemon, name="svc"):
     return pam.service(name, f"config={daemon.config}")
 
 
-def spooled_code(user):
-    with open(OUTBOX) as f:
-        codes = [l.split(" ")[4] for l in f.read().splitlines() if l.split(" ")[1] == user.name]
-    return codes[-1]
-
-
 # Enrolment and what the user can see
 
 def test_enroll_through_the_daemon_into_a_root_owned_store(user, daemon):
@@ -205,16 +199,11 @@ def test_daemon_not_running_is_exit_3_naming_the_socket(user, daemon):
 
 def test_user_adds_a_phone_and_logs_in_with_an_sms_code(user, daemon, pam):
     backup = user.enroll()["backup_codes"][0]
+    before = spooled_count(user)
     proc = subprocess.Popen(["runuser", "-u", user.name, "--", user.binary, "add", "phone", PHONE, "--code", backup],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             cwd="/", env=daemon.env)
-    deadline = time.time() + 20
-    while time.time() < deadline:
-        try:
-            code = spooled_code(user)
-            break
-        except (FileNotFoundError, IndexError):
-            time.sleep(0.05)
+    code = wait_spooled(user, before)
     out, err = proc.communicate(code + "\n", timeout=30)
     assert proc.returncode == 0, err + daemon.logtext()
     assert "Added phone phone-1" in out and "9 backup codes left" in err

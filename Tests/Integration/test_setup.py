@@ -33,8 +33,6 @@ import pytest
 
 from pamtest import *  # noqa: F401,F403
 
-SSH_LOGIN = str(HERE / "ssh_login.py")
-PASSWORD = "Corr3ct-horse"
 MARKER = "# twostep test machine"
 
 SSHD_CONFIG = """\
@@ -287,28 +285,11 @@ def machine(tmp_path, twostep_bin, module, users):
 
 
 @pytest.fixture
-def enrolled(users):
-    u = users.make(password=PASSWORD)
-    u.secret = new_secret()
-    u.write_factors(factor_text(totp_line(u.secret)))
-    return u
+def enrolled(ssh_user):
+    """pamtest's ssh_user: a password and an authenticator."""
+    return ssh_user
 
 
-class Login:
-    def __init__(self, p):
-        self.rc, self.stdout, self.stderr = p.returncode, p.stdout, p.stderr
-        self.lines = parse_lines(p.stdout)
-
-    @property
-    def prompts(self):
-        return [t for k, t in self.lines if k.startswith("PROMPT")]
-
-    @property
-    def output(self):
-        return [t for k, t in self.lines if k == "OUTPUT"]
-
-    def __repr__(self):
-        return f"\n[rc {self.rc}]\n{self.stdout}{self.stderr[-2000:]}"
 
 
 def login(m, user, codes=(), password=PASSWORD, key=None, command="echo LOGGED-IN-MARKER", marker=None):
@@ -323,7 +304,7 @@ def login(m, user, codes=(), password=PASSWORD, key=None, command="echo LOGGED-I
         args += ["--key", key]
     if marker:
         args += ["--marker", marker]
-    r = Login(subprocess.run(args, capture_output=True, text=True, timeout=90))
+    r = SSHLogin(subprocess.run(args, capture_output=True, text=True, timeout=90))
     print(f"$ ssh_login.py --user {name} --command {command!r}{r!r}")
     return r
 

@@ -13,8 +13,6 @@ import pytest
 from pamtest import *  # noqa: F401,F403
 
 SSHD_SH = str(HERE / "sshd.sh")
-SSH_LOGIN = str(HERE / "ssh_login.py")
-PASSWORD = "Corr3ct-horse"
 
 
 class Server:
@@ -72,33 +70,8 @@ def stack(module, options="", first="auth required pam_unix.so nodelay\n"):
             + "password required pam_deny.so\n")
 
 
-@pytest.fixture
-def ssh_user(users):
-    u = users.make(password=PASSWORD)
-    u.secret = new_secret()
-    u.write_factors(factor_text(totp_line(u.secret)))
-    return u
 
 
-class Login:
-    def __init__(self, p):
-        self.rc, self.stdout, self.stderr = p.returncode, p.stdout, p.stderr
-        self.lines = parse_lines(p.stdout)
-
-    @property
-    def prompts(self):
-        return [t for k, t in self.lines if k.startswith("PROMPT")]
-
-    @property
-    def messages(self):
-        return [t for k, t in self.lines if k == "MESSAGE"]
-
-    @property
-    def result(self):
-        return [t for k, t in self.lines if k == "RESULT"][-1]
-
-    def __repr__(self):
-        return f"\n[rc {self.rc}]\n{self.stdout}{self.stderr[-2000:]}"
 
 
 def login(server, user, codes=(), password=PASSWORD, trust=None, key=None, client="paramiko",
@@ -113,7 +86,7 @@ def login(server, user, codes=(), password=PASSWORD, trust=None, key=None, clien
         args += ["--trust", trust]
     if key:
         args += ["--key", key]
-    r = Login(subprocess.run(args, capture_output=True, text=True, timeout=90))
+    r = SSHLogin(subprocess.run(args, capture_output=True, text=True, timeout=90))
     print(f"$ {shlex.join(args[1:])}{r!r}")
     return r
 
