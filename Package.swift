@@ -17,11 +17,13 @@
 //   TwoStepCLI           the `twostep` commands (swift-argument-parser), written once against
 //                        AccountService: the file, or twostepd (DaemonAccountService)
 //   twostep              main.swift only
+//   TwoStepWire          Varlink without Foundation: values, JSON text, framing, one exchange on a
+//                        socket, and the module's client of io.twostep.Login (DaemonRecordBackend)
 //   TwoStepVarlink       the Varlink protocol: messages, framing, errors, the CLI's client
 //                        (Foundation, no NIO: the CLI links it)
 //   TwoStepDaemon        twostepd: the Varlink server (SwiftNIO), sockets, lifecycle
 //   twostepd             main.swift only
-// TwoStepCore, TwoStepStore and TwoStepChannels import neither Foundation nor swift-crypto:
+// TwoStepCore, TwoStepStore, TwoStepChannels and TwoStepWire import neither Foundation nor swift-crypto:
 // the PAM module links them into sshd, where load time matters.
 import PackageDescription
 
@@ -41,6 +43,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         .systemLibrary(name: "CCrypto", path: "Sources/CCrypto"),
@@ -53,17 +57,18 @@ let package = Package(
         .target(name: "CChannelSpawn", cSettings: [.define("_FORTIFY_SOURCE", to: "2", .when(configuration: .release))]),
         .target(name: "TwoStepChannels", dependencies: ["TwoStepCore", "CChannelSpawn"]),
         .target(name: "CPAMShim", cSettings: [.define("_FORTIFY_SOURCE", to: "2", .when(configuration: .release))], linkerSettings: [.linkedLibrary("pam")]),
-        .target(name: "PAMTwoStep", dependencies: ["CPAMShim", "TwoStepCore", "TwoStepStore", "TwoStepChannels"]),
+        .target(name: "PAMTwoStep", dependencies: ["CPAMShim", "TwoStepCore", "TwoStepStore", "TwoStepChannels", "TwoStepWire"]),
         .target(
             name: "TwoStepCLI",
             dependencies: [
-                "TwoStepCore", "TwoStepStore", "TwoStepChannels", "TwoStepAccounts", "TwoStepVarlink", "CQRencode",
+                "TwoStepCore", "TwoStepStore", "TwoStepChannels", "TwoStepAccounts", "TwoStepVarlink", "TwoStepWire", "CQRencode",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .target(name: "TwoStepAccounts", dependencies: ["TwoStepCore", "TwoStepStore", "TwoStepChannels"]),
         .executableTarget(name: "twostep", dependencies: ["TwoStepCLI"]),
-        .target(name: "TwoStepVarlink"),
+        .target(name: "TwoStepWire", dependencies: ["TwoStepCore", "TwoStepStore"]),
+        .target(name: "TwoStepVarlink", dependencies: ["TwoStepWire"]),
         .target(
             name: "TwoStepDaemon",
             dependencies: [
@@ -73,6 +78,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
         .executableTarget(name: "twostepd", dependencies: ["TwoStepDaemon"]),

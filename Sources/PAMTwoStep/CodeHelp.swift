@@ -1,5 +1,6 @@
 import TwoStepChannels
 import TwoStepCore
+import TwoStepStore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -15,29 +16,29 @@ import Glibc
 /// line instead (`Login.askForCode`), so that `?` does not tell an unknown
 /// user from an enrolled one who has no phone.
 ///
-/// A send is reserved in the factor file first — under the lock, with the
-/// user's file-system identity: the send limit is checked and recorded,
+/// A send is reserved in the record first — one atomic update (the file's
+/// lock, with the user's file-system identity; twostepd's compare-and-set): the send limit is checked and recorded,
 /// the new code's hash replaces any earlier pending code — and then the
 /// plugin runs outside the lock, as root (it may need root-only
 /// credentials) with a clean environment (`ChannelRunner`). When the
 /// plugin fails or times out the user is told so plainly, the pending
 /// code is withdrawn (it was never delivered), and the other methods stay
 /// usable; a failed send never authenticates.
-struct CodeHelp {
+struct CodeHelp<Store: RecordStore> {
     let session: PAMSession
     let options: ModuleOptions
-    let file: FileAccess
+    let store: Store
     let user: String
     let context: String
     let phones: [Phone]
     let hasBackupCodes: Bool
 
     /// The help for a user's file; nil when the user has no phone.
-    init?(session: PAMSession, options: ModuleOptions, file: FileAccess, user: String, context: String, factors: FactorFile) {
+    init?(session: PAMSession, options: ModuleOptions, store: Store, user: String, context: String, factors: FactorFile) {
         guard factors.has(Phone.self) else { return nil }
         self.session = session
         self.options = options
-        self.file = file
+        self.store = store
         self.user = user
         self.context = context
         phones = factors.phones
@@ -82,10 +83,8 @@ struct CodeHelp {
         let what = phone.channel.displayName
         let reservation: CodeDelivery.Reservation
         do {
-            reservation = try file.run {
-                try file.store.update { (current: inout FactorFile) throws(TwoStepError) -> CodeDelivery.Reservation in
-                    try CodeDelivery.reserve(phoneID: phone.id, in: &current, policy: options.sendPolicy, at: Int64(time(nil)))
-                }
+            reservation = try store.update { (current: inout FactorFile) throws(TwoStepError) -> CodeDelivery.Reservation in
+                try CodeDelivery.reserve(phoneID: phone.id, in: &current, policy: options.sendPolicy, at: Int64(time(nil)))
             }
         } catch {
             session.log(LOG_ERR, "\(context): cannot record a code for \(phone.id): \(error)")
@@ -123,7 +122,7 @@ struct CodeHelp {
     /// the code was never delivered, so it cannot be typed anyway).
     private func withdraw(_ pendingID: String) {
         do {
-            try file.run { try file.store.update { CodeDelivery.cancel(pendingID: pendingID, in: &$0) } }
+            try store.update { CodeDelivery.cancel(pendingID: pendingID, in: &$0) }
         } catch {
             session.log(LOG_ERR, "\(context): could not withdraw the undelivered code: \(error)")
         }

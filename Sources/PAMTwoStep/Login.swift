@@ -1,6 +1,7 @@
 import CPAMShim
 import TwoStepCore
 import TwoStepStore
+import TwoStepWire
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -30,6 +31,9 @@ enum Outcome: Equatable {
 struct Login {
     let session: PAMSession
     let options: ModuleOptions
+    /// `database_timeout=` (twostep.conf): with `store=twostepd`, twostepd
+    /// answers within it; the module waits one second more, then denies.
+    var databaseTimeout = SystemConfiguration().databaseTimeout
     let now: Int64
 
     /// How long libpam waits before reporting a failure (randomised by libpam),
@@ -73,6 +77,14 @@ struct Login {
             session.log(LOG_NOTICE, "\(context): unknown user")
             return refuseUnknown()
         }
+        if options.store.isDaemon {
+            // Fleet mode (SPEC §9): twostepd's Login socket, every change a
+            // compare-and-set that its database has committed.
+            let backend = DaemonRecordBackend(socketDirectory: options.socketDirectory, timeout: Double(databaseTimeout) + 1)
+            let store = VersionedRecordStore(backend: backend, user: user)
+            session.debugLog("\(context): record from twostepd (\(backend.socket.path))")
+            return verify(store: store, user: user, device: device, context: context)
+        }
         let path: String
         do {
             path = try options.store.path(user: user, home: account.home)
@@ -80,7 +92,7 @@ struct Login {
             session.log(LOG_ERR, "\(context): \(error); denying")
             return deny(Messages.unavailable)
         }
-        let file = FileAccess(session: session, store: FactorStore(path: path, user: account.uid), account: account)
+        let file = FileAccess(store: FactorStore(path: path, user: account.uid), account: account)
         session.debugLog("\(context): factor file \(path), \(file.actsAsUser ? "as the user" : "as root (root-owned store)")")
         // A store in the home directory (SPEC §2) is in a directory the user
         // owns. A root-owned one there is the mount point of a home that is
@@ -90,10 +102,17 @@ struct Login {
             session.log(LOG_ERR, "\(context): \(path) is in a directory owned by root, not by the user (home not mounted?); denying")
             return deny(Messages.unavailable)
         }
+        return verify(store: file, user: user, device: device, context: context)
+    }
 
-        let snapshot: FactorStore.Snapshot
+    /// The flow once the record's store is known: the same for a factor
+    /// file and for twostepd's records.
+    private func verify<Store: RecordStore>(
+        store: Store, user: String, device: Device, context: String
+    ) -> Outcome {
+        let snapshot: Store.Snapshot
         do {
-            snapshot = try file.run { try file.store.readSnapshot(keepOpen: true) }
+            snapshot = try store.readSnapshot()
         } catch StoreError.notEnrolled {
             if options.nullok {
                 session.log(LOG_NOTICE, "\(context): not enrolled, let through (nullok)")
@@ -102,8 +121,11 @@ struct Login {
             session.log(LOG_NOTICE, "\(context): not enrolled; denying (no nullok)")
             return deny(Messages.notEnrolled)
         } catch {
-            session.log(LOG_ERR, "\(context): cannot use the factor file: \(error); denying")
+            session.log(LOG_ERR, "\(context): cannot use the record: \(error); denying")
             return deny(Messages.unavailable)
+        }
+        if snapshot.offline {
+            session.log(LOG_NOTICE, "\(context): twostepd's database is unreachable: deciding from its cached copy (authenticator codes only)")
         }
         let factors = snapshot.file
         guard factors.isEnabled else {
@@ -118,7 +140,7 @@ struct Login {
             session.log(LOG_NOTICE, "\(context): locked out until \(until); no code checked")
             return deny(Messages.lockedOut(until: until, now: now))
         }
-        let help = CodeHelp(session: session, options: options, file: file, user: user, context: context, factors: factors)
+        let help = CodeHelp(session: session, options: options, store: store, user: user, context: context, factors: factors)
         guard let answer = askForCode(context: context, help: help) else { return deny(Messages.noAnswer) }
 
         // A recorded TOTP step or failure count is written without fsync,
@@ -136,11 +158,7 @@ struct Login {
         }
         let result: Verifier.Result
         do {
-            if let done = try file.store.updateInPlace(from: snapshot, durability: durability, record) {
-                result = done
-            } else {
-                result = try file.run { try file.store.update(from: snapshot, durability: durability, record) }
-            }
+            result = try store.update(from: snapshot, durability: durability, record)
         } catch {
             session.log(LOG_ERR, "\(context): cannot record the verification: \(error); denying")
             return deny(Messages.unavailable)
@@ -158,7 +176,7 @@ struct Login {
         case .accepted(let acceptance):
             session.log(LOG_NOTICE, "\(context): code accepted (\(acceptance.kind.rawValue) \(acceptance.factorID))")
             if let left = acceptance.backupCodesLeft { session.info(Messages.backupCodesLeft(left)) }
-            offerTrust(device: device, file: file, context: context)
+            offerTrust(device: device, store: store, context: context)
             return .success
         }
     }
@@ -167,7 +185,7 @@ struct Login {
     /// in (`help`: the menu that sends a code to a phone; without phones,
     /// one generic line) and asks again. With `forward_pass` the answer is
     /// `PASSWORD CODE` and the password goes on to the next module as PAM_AUTHTOK.
-    private func askForCode(context: String, help: CodeHelp? = nil) -> String? {
+    private func askForCode<Store>(context: String, help: CodeHelp<Store>?) -> String? {
         let prompt = options.forwardPass && options.prompt == ModuleOptions().prompt ? "Password and verification code: " : options.prompt
         for _ in 0..<3 {
             guard var answer = session.ask(prompt, echo: false) else {
@@ -203,12 +221,12 @@ struct Login {
     /// After a correct code: "Don't ask for codes on this device for N days?"
     /// A client that cannot answer simply does not trust the device. A
     /// failure to store the record is logged; the login stands.
-    private func offerTrust(device: Device, file: FileAccess, context: String) {
+    private func offerTrust(device: Device, store: some RecordStore, context: String) {
         guard trust.canTrust(device) else { return }
         guard let answer = session.ask(Messages.trustQuestion(days: options.trustDays), echo: true) else { return }
         guard ["y", "yes"].contains(answer.lowercased().filter { $0 != " " }) else { return }
         do {
-            try file.run { try file.store.update { $0 = trust.trust(device, in: $0, at: now) } }
+            try store.update { $0 = trust.trust(device, in: $0, at: now) }
             session.log(LOG_NOTICE, "\(context): device trusted for \(options.trustDays) days (\(trust.mode(for: device).rawValue))")
         } catch {
             session.log(LOG_ERR, "\(context): could not record the trusted device: \(error)")
@@ -219,7 +237,7 @@ struct Login {
     /// An unknown user gets the same prompt, the same work and the same
     /// answer as an enrolled user who types a wrong code.
     private func refuseUnknown() -> Outcome {
-        guard let answer = askForCode(context: "unknown user") else { return deny(Messages.noAnswer) }
+        guard let answer = askForCode(context: "unknown user", help: CodeHelp<FactorStore>?.none) else { return deny(Messages.noAnswer) }
         let decoy = Decoy.file(now: now)
         _ = verifier.verify(answer, in: decoy, at: now)
         return deny(Messages.wrongCode)
@@ -251,14 +269,12 @@ enum Decoy {
 /// FileSystemIdentity) for a store in a directory the user owns, root's
 /// for an administrator-managed store whose directory root owns.
 struct FileAccess {
-    let session: PAMSession
     let store: FactorStore
     let account: UserAccount
     /// Decided once per login, before the file is touched.
     let actsAsUser: Bool
 
-    init(session: PAMSession, store: FactorStore, account: UserAccount) {
-        self.session = session
+    init(store: FactorStore, account: UserAccount) {
         self.store = store
         self.account = account
         actsAsUser = !store.isAdministratorManaged
@@ -269,5 +285,30 @@ struct FileAccess {
     /// own, mode 0600, so no other group can matter), or root's.
     func run<T>(_ body: () throws -> T) throws -> T {
         actsAsUser ? try FileSystemIdentity.run(uid: account.uid, gid: account.gid, body) : try body()
+    }
+}
+
+/// The factor file as the login flow's `RecordStore`: every access with
+/// the identity it needs. The verification's update usually goes through
+/// the descriptor opened, as the user, for the read before the prompt
+/// (`FactorStore.updateInPlace`); otherwise the full update opens the file
+/// again with the user's identity.
+extension FileAccess: RecordStore {
+    var location: String { store.path }
+
+    /// The read before the prompt, keeping the file open for `updateInPlace`.
+    func readSnapshot() throws -> FactorStore.Snapshot { try run { try store.readSnapshot(keepOpen: true) } }
+    func exists() throws -> Bool { try run { try store.exists() } }
+    func create(_ file: FactorFile) throws { try run { try store.create(file) } }
+    func remove() throws { try run { try store.remove() } }
+
+    func update<T>(from snapshot: FactorStore.Snapshot?, durability: (T) -> FactorStore.Durability,
+                   _ body: (inout FactorFile) throws -> T) throws -> T {
+        if let snapshot, let done = try store.updateInPlace(from: snapshot, durability: durability, body) { return done }
+        return try run { try store.update(from: snapshot, durability: durability, body) }
+    }
+
+    func commit<T>(_ body: (Result<FactorFile, StoreError>) throws -> (T, StoreEnding)) throws -> T {
+        try run { try store.commit(body) }
     }
 }

@@ -12,7 +12,7 @@ enum ModuleConfiguration {
     /// The options, or nil after logging why there are none (the caller
     /// denies with PAM_SERVICE_ERR): a malformed pam.d line, or a file that
     /// cannot be used (the message names it, and the line).
-    static func options(arguments: [String], session: PAMSession) -> ModuleOptions? {
+    static func options(arguments: [String], session: PAMSession) -> (options: ModuleOptions, databaseTimeout: Int)? {
         let path: String
         do {
             path = try ModuleOptions.configurationFile(in: arguments) ?? ConfigurationFile.defaultPath
@@ -27,15 +27,8 @@ enum ModuleConfiguration {
             session.log(LOG_ERR, "configuration error: \(error); denying every login until it is fixed")
             return nil
         }
-        // Fleet mode is not served by this module yet: keeping to the file
-        // store would let every user enrolled in the database through with
-        // nullok. Fail closed instead.
-        guard file.backend == .file else {
-            session.log(LOG_ERR, "configuration error: \(path): backend=\(file.backend.rawValue) is not supported by this pam_twostep; denying every login until it is fixed")
-            return nil
-        }
         do {
-            return try ModuleOptions(arguments: arguments, base: file.options)
+            return (try ModuleOptions(arguments: arguments, base: file.options), file.databaseTimeout)
         } catch {
             session.log(LOG_ERR, "configuration error in the pam.d line: \(error); denying every login until it is fixed")
             return nil

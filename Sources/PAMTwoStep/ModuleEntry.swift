@@ -19,11 +19,11 @@ public func twostepAuthenticate(
         if let argument = argv?[i] { arguments.append(String(cString: argument)) }
     }
     var session = PAMSession(handle: pamh)
-    guard let options = ModuleConfiguration.options(arguments: arguments, session: session) else {
+    guard let (options, databaseTimeout) = ModuleConfiguration.options(arguments: arguments, session: session) else {
         session.error(Messages.unavailable)
         return PAM_SERVICE_ERR
     }
     session.debug = options.debug
-    let login = Login(session: session, options: options, now: Int64(time(nil)))
+    let login = Login(session: session, options: options, databaseTimeout: databaseTimeout, now: Int64(time(nil)))
     return login.authenticate().pamCode
 }

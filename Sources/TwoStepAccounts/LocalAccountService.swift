@@ -156,7 +156,7 @@ public struct LocalAccountService: AccountService {
     /// store a user could otherwise put a secret of their choosing over a
     /// record they cannot read.
     private func refuseReplacementWithoutCode(because reason: String) throws(AccountError) {
-        guard isAdministrator || !record.store.isAdministratorManaged || record.account.uid == 0 else {
+        guard isAdministrator || !record.isAdministratorManaged || record.account.uid == 0 else {
             throw .failure("\(path) \(reason): only an administrator can replace it ('twostep reset --user \(name)' as root)")
         }
     }

@@ -32,7 +32,7 @@ public struct TwoStep: ParsableCommand {
             Enroll.self, Status.self, Verify.self, Codes.self, Add.self, Remove.self,
             Trust.self, Disable.self, Reset.self, Import.self,
             Setup.self,
-            Report.self,
+            Report.self, Migrate.self,
         ])
 
     public init() {}

@@ -6,12 +6,15 @@ enum DaemonError: Error, CustomStringConvertible {
     case activation(String)
     /// A socket could not be set up at `path`.
     case socket(path: String, message: String)
+    /// The database refused or did not answer (`--migrate`; exit 3).
+    case database(String)
 
     var description: String {
         switch self {
         case .configuration(let path, let message): "\(path): \(message)"
         case .activation(let message): "socket activation: \(message)"
         case .socket(let path, let message): "\(path): \(message)"
+        case .database(let message): "database: \(message)"
         }
     }
 
@@ -19,6 +22,7 @@ enum DaemonError: Error, CustomStringConvertible {
         switch self {
         case .configuration: 2
         case .activation, .socket: 1
+        case .database: 3
         }
     }
 }

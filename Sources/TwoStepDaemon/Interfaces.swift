@@ -1,21 +1,49 @@
 import FoundationEssentials
+import Logging
 import TwoStepCore
 import TwoStepStore
 import TwoStepVarlink
 
-/// The interfaces twostepd serves, made from the configuration file at
-/// `configurationPath` (SPEC §7; a missing file means the built-in defaults).
-///
-/// - Returns: `manage` for DIR/io.twostep.Manage (every local user); `login`
-///   for DIR/io.twostep.Login, nil until the fleet store serves logins
-///   there (the socket then answers only org.varlink.service).
-/// - Throws: the configuration error, naming the file and the line;
-///   twostepd prints it and exits 2.
-public func makeInterfaces(configurationPath: String) throws -> (manage: any VarlinkInterface, login: (any VarlinkInterface)?) {
-    let configuration = try ConfigurationFile.load(path: configurationPath)
-    guard configuration.backend == .file else {
-        throw DaemonError.configuration(path: configurationPath,
-            message: "backend=\(configuration.backend.rawValue) is not supported by this twostepd yet; use backend=file")
+/// What twostepd serves, made from the configuration file (SPEC §7; a
+/// missing file means the built-in defaults).
+struct DaemonInterfaces {
+    /// DIR/io.twostep.Manage (every local user).
+    let manage: any VarlinkInterface
+    /// DIR/io.twostep.Login (root): the module's store in fleet mode; nil
+    /// with backend=file (the socket then answers only org.varlink.service).
+    let login: (any VarlinkInterface)?
+    /// The fleet store's client, to run for as long as the daemon does.
+    let database: PostgresRecordBackend?
+
+    /// - Throws: the configuration error, naming the file (and the line);
+    ///   twostepd prints it and exits 2.
+    init(configurationPath: String, logger: Logger) throws {
+        let configuration = try ConfigurationFile.load(path: configurationPath)
+        database = try Self.database(configuration, path: configurationPath, logger: logger)
+        manage = ManageInterface(configuration: configuration, database: database)
+        login = database.map { LoginInterface(backend: $0) }
     }
-    return (manage: ManageInterface(configuration: configuration), login: nil)
+
+    /// The PostgreSQL client of `backend=postgresql`, nil for files. The
+    /// password is read once, here, from the root-only file; it is never
+    /// passed on (channel plugins get a clean environment) or logged.
+    static func database(_ configuration: SystemConfiguration, path: String, logger: Logger) throws -> PostgresRecordBackend? {
+        guard configuration.backend == .postgresql, let text = configuration.database else { return nil }
+        let uri: DatabaseURI
+        do { uri = try DatabaseURI(text) } catch {
+            throw DaemonError.configuration(path: path, message: "\(error)")
+        }
+        var password: String?
+        if let file = configuration.databasePasswordFile {
+            let secret = try ConfigurationFile.secret(path: file)
+            password = secret.withUnsafeBytes { String(decoding: $0, as: UTF8.self) }
+        }
+        var databaseLogger = logger
+        databaseLogger[metadataKey: "database"] = "\(uri.user)@\(uri.host):\(uri.port)/\(uri.database)"
+        do {
+            return try PostgresRecordBackend(uri: uri, password: password, timeout: configuration.databaseTimeout, logger: databaseLogger)
+        } catch {
+            throw DaemonError.configuration(path: path, message: "database=: \(error)")
+        }
+    }
 }

@@ -19,6 +19,8 @@ struct ManageInterface: VarlinkInterface {
     let name = "io.twostep.Manage"
     var description: String { Self.idl }
     let configuration: SystemConfiguration
+    /// The fleet store (backend=postgresql); nil: the files of `store=`.
+    var database: PostgresRecordBackend? = nil
     /// Codes sent to phones being added, between two calls.
     let confirmations = PhoneConfirmations()
     var holdsState: Bool { confirmations.holdsState(at: Clock.now, window: configuration.options.sendPolicy.window) }
@@ -123,6 +125,13 @@ struct ManageInterface: VarlinkInterface {
         } catch {
             throw Self.error("StoreProblem", "cannot look up the user: \(error)")
         }
+        let settings = AccountSettings(options: configuration.options)
+        let isAdministrator = peer.uid == 0 && named != nil
+        if let database {
+            // Fleet mode: the record is the user name's row, the same on every host.
+            let record = AccountRecord(account: account, store: VersionedRecordStore(backend: database, user: account.name))
+            return LocalAccountService(record: record, isAdministrator: isAdministrator, settings: settings, confirmations: confirmations)
+        }
         let template = configuration.options.store
         let record: AccountRecord
         do { record = try AccountRecord.locate(account, template: template) } catch { throw Self.varlinkError(error) }
@@ -130,9 +139,7 @@ struct ManageInterface: VarlinkInterface {
             throw Self.error("NotManaged",
                 "\(record.path) is not in an administrator-managed store (a root-owned directory outside the home): twostep uses it directly, not through twostepd")
         }
-        return LocalAccountService(
-            record: record, isAdministrator: peer.uid == 0 && named != nil,
-            settings: AccountSettings(options: configuration.options), confirmations: confirmations)
+        return LocalAccountService(record: record, isAdministrator: isAdministrator, settings: settings, confirmations: confirmations)
     }
 
     /// `self_enroll=no`: an ordinary user who is not enrolled may not enrol

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Logging
 import NIOCore
+import PostgresNIO
 import ServiceLifecycle
 import TwoStepVarlink
 
@@ -44,6 +45,10 @@ public struct Twostepd: AsyncParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: Logger.Level = .info
 
+    @Flag(name: .customLong("migrate"), help: ArgumentHelp(
+        "Create or upgrade the fleet store's schema (backend=postgresql) in the database, print the versions, and exit."))
+    var migrate = false
+
     @Flag(name: .customLong("test-interface"), help: .hidden)
     var testInterface = false
 
@@ -82,11 +87,14 @@ public struct Twostepd: AsyncParsableCommand {
         umask(0o077)
         raiseOpenFileLimit(logger)
         do {
-            let server = try makeServer(logger)
+            if migrate { return try await runMigration(logger) }
+            let (server, database) = try makeServer(logger)
+            var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+                .init(service: server, successTerminationBehavior: .gracefullyShutdownGroup),
+            ]
+            if let database { services.append(.init(service: database.client)) }
             let group = ServiceGroup(configuration: ServiceGroupConfiguration(
-                services: [.init(service: server, successTerminationBehavior: .gracefullyShutdownGroup)],
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger))
+                services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             try await group.run()
         } catch let error as DaemonError {
             FileHandleOutput.standardError("twostepd: \(error)\n")
@@ -94,15 +102,48 @@ public struct Twostepd: AsyncParsableCommand {
         }
     }
 
-    private func makeServer(_ logger: Logger) throws -> VarlinkServer {
-        let interfaces: (manage: any VarlinkInterface, login: (any VarlinkInterface)?)
+    /// `--migrate`: the schema, created or upgraded; exit 0, or 3 naming
+    /// what the database said.
+    private func runMigration(_ logger: Logger) async throws {
+        let interfaces = try loadInterfaces(logger)
+        guard let database = interfaces.database else {
+            throw DaemonError.configuration(path: configurationFile, message: "--migrate needs backend=postgresql and database=")
+        }
+        let outcome = await withTaskGroup(of: Result<(from: Int32, to: Int32), any Error>?.self) { group in
+            group.addTask { await database.client.run(); return nil }
+            group.addTask {
+                do { return .success(try await database.migrate()) } catch { return .failure(error) }
+            }
+            var result: Result<(from: Int32, to: Int32), any Error>?
+            for await value in group where value != nil {
+                result = value
+                group.cancelAll()
+            }
+            return result
+        }
+        switch outcome {
+        case .success(let (from, to))?:
+            print(from == to ? "twostepd: the schema is at version \(to); nothing to do" : "twostepd: the schema is now at version \(to) (was \(from == 0 ? "absent" : String(from)))")
+        case .failure(let error)?:
+            let reason = (error as? PSQLError).map(PostgresRecordBackend.describe) ?? "\(error)"
+            throw DaemonError.database("migration failed: \(reason)")
+        case nil:
+            throw DaemonError.database("migration failed")
+        }
+    }
+
+    private func loadInterfaces(_ logger: Logger) throws -> DaemonInterfaces {
         do {
-            interfaces = try makeInterfaces(configurationPath: configurationFile)
+            return try DaemonInterfaces(configurationPath: configurationFile, logger: logger)
         } catch let error as DaemonError {
             throw error
         } catch {
             throw DaemonError.configuration(path: configurationFile, message: "\(error)")
         }
+    }
+
+    private func makeServer(_ logger: Logger) throws -> (VarlinkServer, PostgresRecordBackend?) {
+        let interfaces = try loadInterfaces(logger)
         let info = VarlinkService.Info(
             vendor: "twostep", product: "twostepd", version: Self.version,
             url: "man:twostepd(8)")
@@ -157,8 +198,9 @@ public struct Twostepd: AsyncParsableCommand {
         // A code sent to a phone being added lives in memory for
         // PendingCode.lifetime (300 s) between two calls: do not exit before.
         let idleSeconds = idleExit ?? (activated ? 360 : 0)
-        return VarlinkServer(
-            listeners: listeners, idleExit: idleSeconds > 0 ? .seconds(Int64(idleSeconds)) : nil, logger: logger)
+        return (VarlinkServer(
+            listeners: listeners, idleExit: idleSeconds > 0 ? .seconds(Int64(idleSeconds)) : nil, logger: logger),
+            interfaces.database)
     }
 
     /// Room for every socket's connection budget: the soft limit is

@@ -59,6 +59,35 @@ public enum ConfigurationFile {
         return try SystemConfiguration(parsing: bytes, path: path)
     }
 
+    /// The password in `database_password_file=` (SPEC §9): the first
+    /// line, without its line end. Stricter than the configuration file: no
+    /// symbolic link, a regular file owned by root with no permission at
+    /// all for group or others (0600 or 0400), at most 4 KiB. The caller
+    /// zeroes the result when done.
+    public static func secret(path: String) throws(ConfigurationError) -> SecretBytes {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | O_NOFOLLOW)
+        guard fd >= 0 else {
+            let e = errno
+            if e == ELOOP { throw .unsafe(path: path, reason: "it is a symbolic link; name the file itself") }
+            throw .io(path: path, operation: "open", errno: e)
+        }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw .io(path: path, operation: "stat", errno: errno) }
+        guard st.st_mode & S_IFMT == S_IFREG else { throw .unsafe(path: path, reason: "it is not a regular file") }
+        let rule = "it must be owned by root with mode 0600 or 0400"
+        guard st.st_uid == 0 else { throw .unsafe(path: path, reason: "it is owned by uid \(st.st_uid); \(rule)") }
+        guard st.st_mode & 0o077 == 0 else {
+            throw .unsafe(path: path, reason: "group or others may use it (mode \(String(st.st_mode & 0o7777, radix: 8))); \(rule)")
+        }
+        guard st.st_size <= 4096 else { throw .unsafe(path: path, reason: "it is larger than 4096 bytes") }
+        var bytes = try read(fd, size: Int(st.st_size), path: path)
+        defer { cleanse(&bytes) }
+        let end = bytes.firstIndex(where: { $0 == 10 || $0 == 13 }) ?? bytes.count
+        guard end > 0 else { throw .unsafe(path: path, reason: "its first line is empty") }
+        return SecretBytes(bytes[..<end])
+    }
+
     /// The checks on the file read (after following links).
     static func check(_ st: stat, path: String) throws(ConfigurationError) {
         guard st.st_mode & S_IFMT == S_IFREG else { throw .unsafe(path: path, reason: "it is not a regular file") }

@@ -276,12 +276,7 @@ public struct FactorStore: Sendable {
     }
 
     /// What `commit` stores once its body has decided.
-    public enum Ending: Sendable {
-        /// Write this content in place of the file (durably).
-        case write(FactorFile)
-        /// Remove the file.
-        case remove
-    }
+    public typealias Ending = StoreEnding
 
     /// One locked change that may replace the file whatever it held or
     /// remove it (`enroll --force`, `disable`): under the exclusive lock,

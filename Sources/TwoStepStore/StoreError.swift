@@ -18,6 +18,11 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
     case io(path: String, operation: String, errno: Int32)
     /// `create` found a file already there.
     case alreadyExists(path: String)
+    /// A versioned store (twostepd, its database) could not be reached in
+    /// time, or refused the request; `reason` says which. Logins are denied.
+    case unavailable(path: String, reason: String)
+    /// Other writers changed the record every time this one tried.
+    case contended(path: String)
 
     public var description: String {
         switch self {
@@ -27,6 +32,8 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
         case .corrupt(let p, let e): "\(p) is corrupt: \(e)"
         case .io(let p, let op, let e): "\(op) \(p): \(String(cString: strerror(e)))"
         case .alreadyExists(let p): "\(p) already exists"
+        case .unavailable(let p, let r): "\(p) is unavailable: \(r)"
+        case .contended(let p): "\(p) kept changing under this update; nothing was stored"
         }
     }
 }

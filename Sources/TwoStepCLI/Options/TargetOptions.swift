@@ -34,7 +34,8 @@ struct TargetOptions: ParsableArguments {
     /// The user and the service that reaches their record (SPEC §8): an
     /// ordinary user whose store is administrator-managed (in a root-owned
     /// directory) goes through twostepd; root, and a store the user owns
-    /// (the home directory), use the file directly. `channels`: a
+    /// (the home directory), use the file directly. With store=twostepd
+    /// (SPEC §9) everyone goes through twostepd, root naming `--user`. `channels`: a
     /// `--channels` given on the command line (the file path only:
     /// twostepd runs the plugins its configuration names).
     func resolve(channels: String? = nil) throws -> Target {
@@ -42,6 +43,18 @@ struct TargetOptions: ParsableArguments {
         let account = try user.map { name throws(CLIError) in try Account.named(checked: name) } ?? Account.current()
         let template: StorePathTemplate
         if let store { template = try StorePathTemplate(store) } else { template = configuration.options.store }
+        if template.isDaemon {
+            // Fleet mode (SPEC §9): every record is twostepd's, for root too.
+            guard configuration.options.store.isDaemon else {
+                throw CLIError.usage("--store twostepd: twostep.conf keeps the records in files (store=\(configuration.options.store.template))")
+            }
+            if channels != nil {
+                throw CLIError.usage("--channels: the records are twostepd's (store=twostepd), which runs the channel plugins of twostep.conf")
+            }
+            return Target(account: account, path: "twostepd: \(account.name)", isAdministrator: user != nil,
+                          service: DaemonAccountService(socketDirectory: SystemSettings.socketDirectory(configuration), user: user),
+                          viaDaemon: true)
+        }
         let record = try AccountRecord.locate(account, template: template)
         let path = record.path
         if geteuid() != 0 && record.isManaged(by: template) {

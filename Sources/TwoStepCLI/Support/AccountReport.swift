@@ -155,9 +155,9 @@ extension AccountReportRow {
         let read: Result<FactorFile?, StoreError>
         do {
             read = try record.access { store -> Result<FactorFile?, StoreError> in
-                do throws(StoreError) {
+                do {
                     return .success(try store.read())
-                } catch {
+                } catch let error as StoreError {
                     if case .notEnrolled = error { return .success(nil) }
                     return .failure(error)
                 }

@@ -14,9 +14,12 @@ struct DaemonAccountService: AccountService {
     static let timeoutSeconds = 30.0
 
     let socketPath: String
+    /// Root's `--user`: the record to act on (twostepd lets only root name one).
+    let user: String?
 
-    init(socketDirectory: String) {
+    init(socketDirectory: String, user: String? = nil) {
         socketPath = socketDirectory + "/" + Self.interface
+        self.user = user
     }
 
     func status() throws(AccountError) -> AccountStatus { try call("Status", Empty()) }
@@ -40,7 +43,13 @@ struct DaemonAccountService: AccountService {
 
     private func call<Request: Encodable, Reply: Decodable>(_ method: String, _ request: Request) throws(AccountError) -> Reply {
         let parameters: Data
-        do { parameters = try JSONEncoder().encode(request) } catch { throw .failure("cannot encode the request: \(error)") }
+        do {
+            var fields = try VarlinkCoding.value(of: request).objectValue ?? [:]
+            if let user { fields["user"] = .string(user) }
+            parameters = VarlinkCoding.data(of: .object(fields))
+        } catch {
+            throw .failure("cannot encode the request: \(error)")
+        }
         let reply: Data
         do {
             reply = try VarlinkClient(socketPath: socketPath, timeout: Self.timeoutSeconds)

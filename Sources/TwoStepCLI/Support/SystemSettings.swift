@@ -18,10 +18,6 @@ enum SystemSettings {
         } catch {
             throw .usage("\(error)")
         }
-        // As the module: not the file store's records when the fleet's are meant.
-        guard configuration.backend == .file else {
-            throw .usage("\(path): backend=\(configuration.backend.rawValue) is not supported by this twostep yet")
-        }
         return configuration
     }
 

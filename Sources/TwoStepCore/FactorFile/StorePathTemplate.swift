@@ -5,11 +5,22 @@ public struct StorePathTemplate: Sendable, Equatable {
     /// The default, `%h/.twostep`.
     public static let standard = StorePathTemplate(unchecked: "%h/.twostep")
 
+    /// `store=twostepd` (SPEC §9): no file; the records are twostepd's
+    /// (in its database), reached over its sockets.
+    public static let daemon = StorePathTemplate(unchecked: "twostepd")
+
     public let template: String
 
+    /// True for `store=twostepd`.
+    public var isDaemon: Bool { template == Self.daemon.template }
+
     /// Checks the template: absolute (or starting with `%h`), only `%u`, `%h`,
-    /// `%%` escapes, and a file name after the last `/`.
+    /// `%%` escapes, and a file name after the last `/`; or `twostepd`.
     public init(_ template: String) throws(TwoStepError) {
+        if template == Self.daemon.template {
+            self = .daemon
+            return
+        }
         guard template.hasPrefix("/") || template.hasPrefix("%h") else {
             throw .invalidParameter("store path '\(template)' must be absolute or start with %h")
         }
@@ -30,6 +41,7 @@ public struct StorePathTemplate: Sendable, Equatable {
     /// The path for one user. Throws when the result would escape its
     /// directory (a user name or home with `..` or `/` where it matters).
     public func path(user: String, home: String) throws(TwoStepError) -> String {
+        guard !isDaemon else { throw .invalidParameter("store=twostepd keeps no file: the records are twostepd's") }
         guard !user.isEmpty, !user.utf8.contains(UInt8(ascii: "/")), user != ".", user != ".." else {
             throw .invalidParameter("user name '\(user)' cannot be used in a path")
         }

@@ -143,6 +143,11 @@ public struct SystemConfiguration: Sendable, Equatable {
             throw .invalidLine(path: path, line: backendLine,
                                reason: "backend=postgresql needs database=URI")
         }
+        // The module and the CLI would otherwise read files twostepd never writes.
+        if backend == .postgresql && !options.store.isDaemon {
+            throw .invalidLine(path: path, line: backendLine,
+                               reason: "backend=postgresql needs store=twostepd (the records are in the database, not in files)")
+        }
     }
 
     /// The number of the first line that sets `key` (for an error: a line

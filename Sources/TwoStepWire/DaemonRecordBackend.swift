@@ -1,0 +1,83 @@
+import TwoStepCore
+import TwoStepStore
+
+/// The names of `io.twostep.Login` (SPEC §9), shared by twostepd's
+/// interface and its clients.
+public enum LoginProtocol {
+    public static let interface = "io.twostep.Login"
+    /// The socket's file name in the socket directory.
+    public static let socketName = "io.twostep.Login"
+    /// The database (or twostepd's store) could not be used in time.
+    public static let unavailable = "io.twostep.Login.Unavailable"
+}
+
+/// `RecordBackend` on twostepd's `io.twostep.Login` socket (root only):
+/// what the PAM module and `twostep migrate` use in fleet mode
+/// (`store=twostepd`). Each operation is one call on its own connection,
+/// answered within `timeout` seconds or `unavailable`: a login never
+/// hangs on a database that does not answer.
+public struct DaemonRecordBackend: RecordBackend {
+    public let socket: VarlinkSocket
+
+    /// - Parameters:
+    ///   - socketDirectory: `socket_dir=` (default `/run/twostep`).
+    ///   - timeout: seconds for one call; twostepd answers within
+    ///     `database_timeout`, so this is that plus a margin.
+    public init(socketDirectory: String, timeout: Double) {
+        socket = VarlinkSocket(path: socketDirectory + "/" + LoginProtocol.socketName, timeout: timeout, replyLimit: 256 * 1024)
+    }
+
+    public var name: String { "twostepd" }
+
+    public func fetch(user: String) throws(StoreError) -> StoredRecord? {
+        let reply = try call("Fetch", user: user, ["user": .string(user)])
+        guard let version = reply["version"]?.intValue, let offline = reply["offline"]?.boolValue else {
+            throw invalid(user, "Fetch: no version or offline")
+        }
+        switch reply["record"] {
+        case .string(let text)?: return StoredRecord(text: SecretBytes(Array(text.utf8)), version: version, offline: offline)
+        case .null?, nil: return nil
+        default: throw invalid(user, "Fetch: record is not a string")
+        }
+    }
+
+    public func store(user: String, text: [UInt8], replacing version: Int64?) throws(StoreError) -> Bool {
+        let record = String(decoding: text, as: UTF8.self)
+        let reply = try call("Store", user: user, ["user": .string(user), "record": .string(record),
+                                                   "version": version.map { .int($0) } ?? .null])
+        guard let stored = reply["stored"]?.boolValue else { throw invalid(user, "Store: no stored") }
+        return stored
+    }
+
+    public func delete(user: String, version: Int64) throws(StoreError) -> Bool {
+        let reply = try call("Delete", user: user, ["user": .string(user), "version": .int(version)])
+        guard let deleted = reply["deleted"]?.boolValue else { throw invalid(user, "Delete: no deleted") }
+        return deleted
+    }
+
+    private func invalid(_ user: String, _ reason: String) -> StoreError {
+        .unavailable(path: "\(name): \(user)", reason: "invalid reply from \(socket.path) (\(reason))")
+    }
+
+    /// One call; an error reply or a failure to talk to twostepd is `unavailable`.
+    private func call(_ method: String, user: String, _ parameters: [String: VarlinkValue]) throws(StoreError) -> [String: VarlinkValue] {
+        var message = JSONText.serialize(["method": .string(LoginProtocol.interface + "." + method), "parameters": .object(parameters)])
+        message.append(0)
+        defer { cleanse(&message) }
+        var reply: [UInt8]
+        do {
+            reply = try socket.exchange(message)
+        } catch {
+            throw .unavailable(path: "\(name): \(user)", reason: error.description)
+        }
+        defer { cleanse(&reply) }
+        let value: VarlinkValue
+        do { value = try JSONText.parse(reply) } catch { throw invalid(user, error.description) }
+        if let error = value["error"]?.stringValue {
+            let reason = value["parameters"]?["reason"]?.stringValue ?? ""
+            throw .unavailable(path: "\(name): \(user)", reason: reason.isEmpty ? error : "\(error): \(reason)")
+        }
+        guard let parameters = value["parameters"]?.objectValue else { throw invalid(user, "no parameters") }
+        return parameters
+    }
+}
