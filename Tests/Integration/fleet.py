@@ -1,0 +1,224 @@
+"""Fleet mode harness (issue 14, SPEC §9): a real PostgreSQL 15 started
+with initdb/pg_ctl in a temporary directory, and "hosts": each a real
+twostepd on its own socket directory and configuration, with its own PAM
+service file pointing the real module at that socket (`config=`, whose
+file says `socket_dir=`). The CLI reaches a host with TWOSTEP_CONFIG and
+TWOSTEP_SOCKET_DIR. Codes come from pyotp.
+"""
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+import pyotp
+
+PGBIN = os.environ.get("TWOSTEP_PGBIN", "/usr/lib/postgresql/15/bin")
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+DB_PASSWORD = "fleet-" + secrets.token_hex(8)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def code_at(step, secret=SECRET):
+    return pyotp.TOTP(secret).at(step * 30)
+
+
+def current_step():
+    return int(time.time()) // 30
+
+
+class Postgres:
+    """A PostgreSQL server of our own: Unix socket in its directory, and
+    127.0.0.1:PORT with scram-sha-256 for the role twostepd uses."""
+
+    def __init__(self, top):
+        self.dir = os.path.join(top, "pg")
+        os.makedirs(self.dir)
+        shutil.chown(self.dir, "postgres", "postgres")
+        os.chmod(self.dir, 0o700)
+        self.data = os.path.join(self.dir, "data")
+        self.port = free_port()
+        self.log = os.path.join(self.dir, "server.log")
+        self.as_postgres([f"{PGBIN}/initdb", "-D", self.data, "-U", "postgres", "-E", "UTF8",
+                          "--auth-local=trust", "--auth-host=scram-sha-256"])
+        self.start()
+        self.sql(f"CREATE ROLE twostep LOGIN PASSWORD '{DB_PASSWORD}'", db="postgres")
+        self.sql("CREATE DATABASE twostep OWNER twostep", db="postgres")
+
+    def as_postgres(self, argv, **kw):
+        return subprocess.run(["runuser", "-u", "postgres", "--", *argv], check=True, capture_output=True, text=True,
+                              cwd="/", timeout=120, **kw)
+
+    def start(self):
+        self.as_postgres([f"{PGBIN}/pg_ctl", "-D", self.data, "-l", self.log, "-w", "-t", "60", "-o",
+                          f"-k {self.dir} -p {self.port} -c listen_addresses=127.0.0.1 -c max_connections=300", "start"])
+
+    def stop(self, mode="fast"):
+        subprocess.run(["runuser", "-u", "postgres", "--", f"{PGBIN}/pg_ctl", "-D", self.data, "-m", mode, "-w", "stop"],
+                       capture_output=True, cwd="/", timeout=120)
+
+    def postmaster_pid(self):
+        with open(os.path.join(self.data, "postmaster.pid")) as f:
+            return int(f.readline())
+
+    def kill9(self):
+        """SIGKILL to the postmaster and every backend: a crash."""
+        pid = self.postmaster_pid()
+        children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+        for p in [pid, *map(int, children)]:
+            try:
+                os.kill(p, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        deadline = time.time() + 20
+        while time.time() < deadline and os.path.exists(f"/proc/{pid}"):
+            time.sleep(0.05)
+        for name in ("postmaster.pid",):
+            try:
+                os.unlink(os.path.join(self.data, name))
+            except FileNotFoundError:
+                pass
+
+    def sql(self, statement, db="twostep"):
+        r = subprocess.run(["runuser", "-u", "postgres", "--", f"{PGBIN}/psql", "-X", "-q", "-v", "ON_ERROR_STOP=1",
+                            "-h", self.dir, "-p", str(self.port), "-U", "postgres", "-d", db, "-Atc", statement],
+                           capture_output=True, text=True, cwd="/", timeout=60)
+        assert r.returncode == 0, r.stderr
+        return r.stdout.strip()
+
+    def record(self, user):
+        return self.sql(f"SELECT record FROM twostep_records WHERE username = '{user}'")
+
+    def cleanup(self):
+        self.stop("immediate")
+
+
+class Host:
+    """One host of the fleet: twostepd with its own sockets and configuration."""
+
+    def __init__(self, index, top, daemon_bin, pg, pam, extra=""):
+        self.index = index
+        self.top = os.path.join(top, f"host{index}")
+        os.makedirs(self.top, mode=0o755)
+        self.sockets = os.path.join(self.top, "run")
+        os.makedirs(self.sockets, mode=0o755)
+        self.password_file = os.path.join(self.top, "db-password")
+        with open(os.open(self.password_file, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+            f.write(DB_PASSWORD + "\n")
+        self.config = os.path.join(self.top, "twostep.conf")
+        self.write_config(pg, extra)
+        self.daemon_bin = daemon_bin
+        self.log = open(os.path.join(self.top, "twostepd.log"), "w+")
+        self.proc = None
+        self.service = pam.service(f"fleet{index}", f"config={self.config}") if pam else None
+
+    def write_config(self, pg, extra=""):
+        with open(self.config, "w") as f:
+            f.write(f"store=twostepd\nbackend=postgresql\n"
+                    f"database=postgresql://twostep@127.0.0.1:{pg.port}/twostep?sslmode=disable\n"
+                    f"database_password_file={self.password_file}\ndatabase_timeout=2\n"
+                    f"socket_dir={self.sockets}\n{extra}")
+        os.chmod(self.config, 0o644)
+
+    def start(self):
+        self.proc = subprocess.Popen([self.daemon_bin, "--socket-dir", self.sockets, "--config", self.config],
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        path = os.path.join(self.sockets, "io.twostep.Login")
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            if os.path.exists(path):
+                try:
+                    with socket.socket(socket.AF_UNIX) as s:
+                        s.connect(path)
+                    return self
+                except OSError:
+                    pass
+            assert self.proc.poll() is None, self.logtext()
+            time.sleep(0.05)
+        raise AssertionError("twostepd did not start: " + self.logtext())
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def logtext(self):
+        self.log.flush()
+        with open(self.log.name) as f:
+            return f.read()
+
+    @property
+    def env(self):
+        return dict(os.environ, TWOSTEP_CONFIG=self.config, TWOSTEP_SOCKET_DIR=self.sockets)
+
+    def cli(self, *args, user=None, stdin=""):
+        """`twostep ARGS` as root, or as `user` (runuser)."""
+        twostep = os.environ.get("TWOSTEP_BIN", os.path.join(REPO, ".build", "debug", "twostep"))
+        argv = [twostep, *args] if user is None else ["runuser", "-u", user, "--", twostep, *args]
+        return subprocess.run(argv, input=stdin, capture_output=True, text=True, cwd="/", timeout=60, env=self.env)
+
+    def migrate(self):
+        return subprocess.run([self.daemon_bin, "--migrate", "--config", self.config],
+                              capture_output=True, text=True, timeout=60)
+
+
+class Fleet:
+    def __init__(self, daemon_bin, pam, hosts=8, extra=""):
+        self.top = tempfile.mkdtemp(prefix="twostep-fleet-", dir="/var/tmp")
+        os.chmod(self.top, 0o755)
+        self.pg = Postgres(self.top)
+        self.pam = pam
+        self.hosts = [Host(i + 1, self.top, daemon_bin, self.pg, pam, extra) for i in range(hosts)]
+        r = self.hosts[0].migrate()
+        assert r.returncode == 0, r.stderr + r.stdout
+        for h in self.hosts:
+            h.start()
+
+    def enroll(self, user, host=0, secret=SECRET):
+        h = self.hosts[host]
+        step = current_step()
+        r = h.cli("enroll", "--user", user.name, "--secret", secret, "--code", code_at(step, secret), "--json")
+        assert r.returncode == 0, r.stderr + h.logtext()
+        return json.loads(r.stdout)
+
+    def login(self, host, user, code, **kw):
+        return self.pam.run(self.hosts[host].service, user, answers=[code], **kw)
+
+    def race(self, user, code, hosts=None):
+        """The same answer given on every host at once; the pamdriver results."""
+        hosts = range(len(self.hosts)) if hosts is None else hosts
+        procs = []
+        for i in hosts:
+            args = [self.pam.pamdriver, "--service", self.hosts[i].service, "--user", user.name,
+                    "--answer", code, "--no-delay", "--confdir", self.pam.dir, "--quiet"]
+            procs.append(subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        results = []
+        for p in procs:
+            out, err = p.communicate(timeout=60)
+            results.append(next((l.split(": ", 1)[1] for l in out.splitlines() if l.startswith("RESULT")), "NONE:" + err))
+        return results
+
+    def status(self, user, host=0):
+        r = self.hosts[host].cli("status", "--user", user.name, "--json")
+        return r.returncode, json.loads(r.stdout) if r.stdout.strip() else {}
+
+    def cleanup(self):
+        for h in self.hosts:
+            h.stop()
+        self.pg.cleanup()
+        shutil.rmtree(self.top, ignore_errors=True)
