@@ -18,6 +18,8 @@ import time
 
 import pyotp
 
+from pamtest import PAM
+
 PGBIN = os.environ.get("TWOSTEP_PGBIN", "/usr/lib/postgresql/15/bin")
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
@@ -121,7 +123,16 @@ class Host:
         self.daemon_bin = daemon_bin
         self.log = open(os.path.join(self.top, "twostepd.log"), "w+")
         self.proc = None
-        self.service = pam.service(f"fleet{index}", f"config={self.config}") if pam else None
+        # Each host has its own PAM configuration directory, with the same
+        # service name on all (as sshd is on real hosts: a trusted device
+        # names its service).
+        self.pam = None
+        self.service = "sshd"
+        if pam:
+            pamdir = os.path.join(self.top, "pam.d")
+            os.makedirs(pamdir, mode=0o755)
+            self.pam = PAM(pam.module, pam.pamdriver, pamdir)
+            self.pam.service(self.service, f"config={self.config}")
 
     def write_config(self, pg, extra=""):
         with open(self.config, "w") as f:
@@ -197,15 +208,21 @@ class Fleet:
         return json.loads(r.stdout)
 
     def login(self, host, user, code, **kw):
-        return self.pam.run(self.hosts[host].service, user, answers=[code], **kw)
+        return self.run(host, user, answers=[code], **kw)
+
+    def run(self, host, user, **kw):
+        """A pamdriver run on host `host` (PAM.run's arguments)."""
+        h = self.hosts[host]
+        return h.pam.run(h.service, user, **kw)
 
     def race(self, user, code, hosts=None):
         """The same answer given on every host at once; the pamdriver results."""
         hosts = range(len(self.hosts)) if hosts is None else hosts
         procs = []
         for i in hosts:
-            args = [self.pam.pamdriver, "--service", self.hosts[i].service, "--user", user.name,
-                    "--answer", code, "--no-delay", "--confdir", self.pam.dir, "--quiet"]
+            h = self.hosts[i]
+            args = [h.pam.pamdriver, "--service", h.service, "--user", user.name,
+                    "--answer", code, "--no-delay", "--confdir", h.pam.dir, "--quiet"]
             procs.append(subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
         results = []
         for p in procs:

@@ -3,6 +3,7 @@ accepted at most once across the fleet, one failure count, never a silent
 fail-open. See fleet.py for the harness (real PostgreSQL 15, 8 twostepd
 instances, the real module through pamdriver)."""
 
+import json
 import os
 import subprocess
 import time
@@ -25,7 +26,10 @@ def daemon_bin():
 
 @pytest.fixture
 def fleet(daemon_bin, pam):
-    f = Fleet(daemon_bin, pam, hosts=8, extra="window=10\n")
+    # A spent code given again counts as a wrong one (as on one host): the
+    # 7 losers of every race add 7 failures, so the races run with a high
+    # max_failures; the failure tests set their own.
+    f = Fleet(daemon_bin, pam, hosts=8, extra="window=10\nmax_failures=1000\n")
     yield f
     f.cleanup()
 
@@ -39,3 +43,256 @@ def test_enrol_on_host_1_log_in_on_host_8(fleet, users):
     # The same code on host 1 afterwards: a replay.
     r = fleet.login(0, u, code_at(step))
     assert r.result == "PAM_AUTH_ERR", r
+
+
+def test_one_code_on_8_hosts_at_once_50_rounds_exactly_one_success(fleet, users):
+    # window=10: after the enrolment spent the current step, the next ten
+    # are valid fresh codes, given in increasing order; five users give 50.
+    rounds = 0
+    for _ in range(5):
+        u = users.make()
+        fleet.enroll(u, host=rounds % 8)
+        first = current_step()
+        for step in range(first + 1, first + 11):
+            results = fleet.race(u, code_at(step))
+            assert results.count("PAM_SUCCESS") == 1, (step, results)
+            assert results.count("PAM_AUTH_ERR") == 7, (step, results)
+            # A later replay, on any host, is refused.
+            again = fleet.login((rounds * 3) % 8, u, code_at(step))
+            assert again.result == "PAM_AUTH_ERR", again
+            rounds += 1
+    assert rounds == 50
+
+
+def test_one_backup_code_on_8_hosts_exactly_one_success(fleet, users):
+    u = users.make()
+    codes = fleet.enroll(u)["backup_codes"]
+    for code in codes[:3]:
+        results = fleet.race(u, code)
+        assert results.count("PAM_SUCCESS") == 1, results
+    _, status = fleet.status(u, host=5)
+    assert status["backup_codes_left"] == 7
+
+
+def test_wrong_codes_on_8_hosts_add_up_to_one_count_and_one_lockout(daemon_bin, pam, users):
+    f = Fleet(daemon_bin, pam, hosts=8, extra="window=10\nmax_failures=20\n")
+    try:
+        u = users.make()
+        f.enroll(u)
+        right = code_at(current_step() + 2)
+        wrong = "000000" if right != "000000" else "111111"
+        # k rounds of 8 wrong codes at once: 8, 16, then 20 (max_failures;
+        # a lock-out checks no more codes and counts none).
+        for k, expected in ((1, 8), (2, 16), (3, 20)):
+            results = f.race(u, wrong)
+            assert results.count("PAM_AUTH_ERR") == 8, results
+            _, status = f.status(u, host=k)
+            assert status["failures"] == expected, (k, status)
+        assert status.get("locked_until"), status
+        # Locked out on every host, even for the right code.
+        for i in range(8):
+            r = f.login(i, u, right)
+            assert r.result == "PAM_AUTH_ERR", r
+            assert "Too many wrong codes" in " ".join(r.errors), r
+        _, after = f.status(u, host=7)
+        assert after["failures"] == 20
+    finally:
+        f.cleanup()
+
+
+def test_lockout_lifted_everywhere_when_it_runs_out(daemon_bin, pam, users):
+    f = Fleet(daemon_bin, pam, hosts=4, extra="window=10\nmax_failures=3\nlockout=3\n")
+    try:
+        u = users.make()
+        f.enroll(u)
+        results = f.race(u, "000000" if code_at(current_step()) != "000000" else "111111")
+        assert results.count("PAM_AUTH_ERR") == 4
+        _, status = f.status(u)
+        assert status["failures"] == 3 and status.get("locked_until"), status
+        r = f.login(1, u, code_at(current_step() + 1))
+        assert r.result == "PAM_AUTH_ERR"
+        time.sleep(4)
+        r = f.login(3, u, code_at(current_step() + 2))
+        assert r.result == "PAM_SUCCESS", str(r) + f.hosts[3].logtext()
+    finally:
+        f.cleanup()
+
+
+def test_trust_revoke_and_remove_on_one_host_hold_on_all_at_once(fleet, users):
+    u = users.make()
+    fleet.enroll(u, host=2)
+    # A trusted device recorded at a login on host 4 ...
+    step = current_step() + 1
+    r = fleet.run(3, u, answers=[code_at(step), "yes"], rhost="192.0.2.7")
+    assert r.result == "PAM_SUCCESS", r
+    r = fleet.run(6, u, answers=[], rhost="192.0.2.7")
+    assert r.result == "PAM_SUCCESS", r  # ... is honoured on host 7
+    # ... and revoked on host 1: host 7 asks for a code again at once.
+    r = fleet.hosts[0].cli("trust", "revoke", "--all", "--user", u.name)
+    assert r.returncode == 0, r.stderr
+    r = fleet.run(6, u, answers=[], rhost="192.0.2.7")
+    assert r.result != "PAM_SUCCESS", r
+    # disable (remove everything) on host 2: host 8 finds no record.
+    r = fleet.hosts[1].cli("disable", "--user", u.name)
+    assert r.returncode == 0, r.stderr
+    assert fleet.pg.record(u.name) == ""
+    r = fleet.login(7, u, code_at(step + 1))
+    assert r.result == "PAM_AUTH_ERR", r
+
+
+def test_the_user_enrols_with_the_cli_through_twostepd(fleet, users):
+    u = users.make()
+    r = fleet.hosts[4].cli("enroll", "--secret", SECRET, "--code", code_at(current_step()), "--json", user=u.name)
+    assert r.returncode == 0, r.stderr + fleet.hosts[4].logtext()
+    r = fleet.hosts[2].cli("status", "--json", user=u.name)
+    assert r.returncode == 0 and json.loads(r.stdout)["enabled"] is True, r.stdout
+    assert json.loads(r.stdout)["path"] == f"postgresql: {u.name}"
+    assert SECRET not in r.stdout
+    # Another user cannot act on it through any host.
+    other = users.make()
+    r = fleet.hosts[1].cli("status", "--user", u.name, user=other.name)
+    assert r.returncode == 2
+
+
+# The database unreachable, killed, or slow
+
+def test_postgres_stopped_denies_within_the_timeout(fleet, users):
+    u = users.make()
+    fleet.enroll(u)
+    fleet.pg.stop()
+    try:
+        for i in (0, 5):
+            t0 = time.monotonic()
+            r = fleet.login(i, u, code_at(current_step() + 1))
+            elapsed = time.monotonic() - t0
+            assert r.result == "PAM_AUTH_ERR", r
+            assert "unavailable" in " ".join(r.errors).lower(), r
+            assert elapsed < 2 + 1, elapsed
+    finally:
+        fleet.pg.start()
+    r = fleet.login(2, u, code_at(current_step() + 1))
+    assert r.result == "PAM_SUCCESS", str(r) + fleet.hosts[2].logtext()
+
+
+def test_postgres_killed_mid_transaction_loses_nothing_acknowledged(fleet, users):
+    people = [users.make() for _ in range(8)]
+    for i, p in enumerate(people):
+        fleet.enroll(p, host=i)
+    step = current_step() + 1
+    accepted = []
+
+    def logins(i):
+        got = []
+        for n in range(6):
+            s = step + n
+            r = fleet.login(i, people[i], code_at(s), timeout=30)
+            if r.result == "PAM_SUCCESS":
+                got.append(s)
+        return got
+
+    with ThreadPoolExecutor(9) as pool:
+        futures = [pool.submit(logins, i) for i in range(8)]
+        time.sleep(0.3)
+        fleet.pg.kill9()
+        time.sleep(1)
+        fleet.pg.start()
+        for i, f in enumerate(futures):
+            accepted.append(f.result())
+    # Every acknowledged login's step is spent in the database: replaying it
+    # on another host is refused.
+    for i, steps in enumerate(accepted):
+        for s in steps:
+            r = fleet.login((i + 1) % 8, people[i], code_at(s))
+            assert r.result == "PAM_AUTH_ERR", (i, s, r)
+
+
+def test_a_row_lock_held_elsewhere_denies_within_the_timeout(fleet, users):
+    u = users.make()
+    fleet.enroll(u)
+    holder = subprocess.Popen(
+        ["runuser", "-u", "postgres", "--", "/usr/lib/postgresql/15/bin/psql", "-X", "-h", fleet.pg.dir,
+         "-p", str(fleet.pg.port), "-U", "postgres", "-d", "twostep", "-c",
+         f"BEGIN; SELECT 1 FROM twostep_records WHERE username = '{u.name}' FOR UPDATE; SELECT pg_sleep(8); COMMIT;"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd="/")
+    try:
+        time.sleep(1)
+        t0 = time.monotonic()
+        r = fleet.login(1, u, code_at(current_step() + 1))
+        elapsed = time.monotonic() - t0
+        assert r.result == "PAM_AUTH_ERR", r
+        assert elapsed < 2 + 1, elapsed
+    finally:
+        holder.wait(timeout=30)
+    r = fleet.login(1, u, code_at(current_step() + 2))
+    assert r.result == "PAM_SUCCESS", r
+
+
+# Bad input from the database side
+
+def test_a_corrupt_record_in_the_database_denies_with_a_clear_log_line(fleet, users):
+    u = users.make()
+    fleet.enroll(u)
+    fleet.pg.sql(f"UPDATE twostep_records SET record = 'totp id=x secret=!!!' WHERE username = '{u.name}'")
+    r = fleet.run(0, u, answers=[code_at(current_step())], wrapper=True)
+    assert r.result == "PAM_AUTH_ERR", r
+    assert any("corrupt" in line for line in r.syslog), r.syslog
+
+
+def test_a_schema_of_another_version_denies_and_migrate_refuses_a_newer_one(fleet, users):
+    u = users.make()
+    fleet.enroll(u)
+    fleet.pg.sql("UPDATE twostep_schema SET version = 2")
+    r = fleet.run(0, u, answers=[code_at(current_step() + 1)], wrapper=True)
+    assert r.result == "PAM_AUTH_ERR", r
+    assert any("schema is version 2" in line for line in r.syslog), r.syslog
+    m = fleet.hosts[0].migrate()
+    assert m.returncode == 3 and "newer" in m.stderr, m.stderr
+    fleet.pg.sql("UPDATE twostep_schema SET version = 1")
+    m = fleet.hosts[0].migrate()
+    assert m.returncode == 0 and "nothing to do" in m.stdout, m.stdout + m.stderr
+    r = fleet.login(0, u, code_at(current_step() + 1))
+    assert r.result == "PAM_SUCCESS", r
+
+
+def test_no_schema_denies_naming_migrate(daemon_bin, pam, users):
+    from fleet import Host, Postgres  # a database nobody migrated
+    import tempfile
+    top = tempfile.mkdtemp(prefix="twostep-fleet-", dir="/var/tmp")
+    os.chmod(top, 0o755)
+    pg = Postgres(top)
+    h = Host(1, top, daemon_bin, pg, pam).start()
+    try:
+        u = users.make()
+        r = h.pam.run(h.service, u, answers=["123456"], wrapper=True)
+        assert r.result == "PAM_AUTH_ERR", r
+        assert any("twostepd --migrate" in line for line in r.syslog), r.syslog
+    finally:
+        h.stop()
+        pg.cleanup()
+
+
+def test_the_module_links_no_database_client(module):
+    out = subprocess.run(["ldd", module], capture_output=True, text=True).stdout
+    assert "libpq" not in out and "libssl" not in out and "libcrypto" not in out, out
+    names = subprocess.run(["nm", "-D", "--defined-only", module], capture_output=True, text=True).stdout
+    assert "Postgres" not in names and "NIO" not in names
+
+
+def test_the_password_never_appears_in_ps_or_the_log(fleet, users):
+    from fleet import DB_PASSWORD
+    u = users.make()
+    fleet.enroll(u)
+    ps = subprocess.run(["ps", "axww", "-o", "args"], capture_output=True, text=True).stdout
+    assert DB_PASSWORD not in ps
+    pid = fleet.hosts[0].proc.pid
+    with open(f"/proc/{pid}/environ", "rb") as f:
+        assert DB_PASSWORD.encode() not in f.read()
+    assert all(DB_PASSWORD not in h.logtext() for h in fleet.hosts)
+
+
+def test_a_password_file_others_can_read_is_refused(fleet):
+    h = fleet.hosts[0]
+    h.stop()
+    os.chmod(h.password_file, 0o644)
+    r = subprocess.run([h.daemon_bin, "--socket-dir", h.sockets, "--config", h.config], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2 and "0600" in r.stderr, r.stderr
