@@ -24,7 +24,7 @@ CONFIG ?= release
 BUILD_DEPS := nettle-dev libpam0g-dev libqrencode-dev pkg-config scdoc dpkg-dev
 TEST_DEPS := oathtool pamtester libpam-wrapper openssh-server zbar-tools valgrind \
 	libpam-google-authenticator lintian debootstrap libpam-oath libssl-dev strace systemd \
-	debhelper piuparts
+	debhelper piuparts postgresql-15 postgresql-client-15
 PIP_TEST_DEPS := pyotp pytest pexpect paramiko varlink
 
 # The CLI links the Swift runtime and Foundation statically too, so the

@@ -296,3 +296,43 @@ def test_a_password_file_others_can_read_is_refused(fleet):
     os.chmod(h.password_file, 0o644)
     r = subprocess.run([h.daemon_bin, "--socket-dir", h.sockets, "--config", h.config], capture_output=True, text=True, timeout=30)
     assert r.returncode == 2 and "0600" in r.stderr, r.stderr
+
+
+def test_migrate_copies_file_records_checks_each_and_is_safe_to_rerun(fleet, users):
+    store = os.path.join(fleet.top, "files")
+    os.makedirs(store, mode=0o700)
+    h = fleet.hosts[0]
+    alice, bob, carol = users.make(), users.make(), users.make()
+    for u in (alice, bob):
+        r = h.cli("enroll", "--user", u.name, "--store", f"{store}/%u", "--secret", SECRET,
+                  "--code", code_at(current_step()), "--json")
+        assert r.returncode == 0, r.stderr
+    with open(os.path.join(store, carol.name), "w") as f:
+        f.write("this is not a factor file\n")
+    os.chmod(os.path.join(store, carol.name), 0o600)
+    r = h.cli("migrate", "--from", f"{store}/%u")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert f"{alice.name}: copied from {store}/{alice.name}" in r.stdout
+    assert f"{bob.name}: copied" in r.stdout
+    assert f"{carol.name}: not copied" in r.stdout and "corrupt" in r.stdout
+    assert "2 copied, 0 already in the store, 1 not copied" in r.stdout
+    assert fleet.pg.record(alice.name) == open(os.path.join(store, alice.name)).read().strip()
+    assert fleet.pg.record(carol.name) == ""
+    # Run again: nothing overwritten, nothing copied twice.
+    os.unlink(os.path.join(store, carol.name))
+    r = h.cli("migrate", "--from", f"{store}/%u")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "0 copied, 2 already in the store, 0 not copied" in r.stdout
+    # A migrated record logs in on another host; its state then lives in the database only.
+    r = fleet.login(5, alice, code_at(current_step() + 1))
+    assert r.result == "PAM_SUCCESS", r
+    r = h.cli("migrate", "--from", f"{store}/%u")
+    assert f"{alice.name}: already in the store (with other content: left as it is)" in r.stdout
+
+
+def test_migrate_needs_root_and_a_fleet_store(fleet, users):
+    u = users.make()
+    r = fleet.hosts[0].cli("migrate", "--from", "/var/lib/twostep/%u", user=u.name)
+    assert r.returncode == 2 and "root" in r.stderr
+    r = fleet.hosts[0].cli("migrate", "--from", "twostepd")
+    assert r.returncode == 2

@@ -7,12 +7,14 @@ import TwoStepStore
 /// The fleet store (SPEC §9): one row per user in PostgreSQL, reached
 /// through PostgresNIO's connection pool.
 ///
-/// Every change is a single statement that compares the row's version and
-/// bumps it (`UPDATE … WHERE version = $n`): PostgreSQL runs it under the
-/// row's lock and commits it before answering, so of several hosts that
-/// read version n and try to store n+1, exactly one succeeds and the
-/// others re-read (`VersionedRecordStore`). Nothing is acknowledged before
-/// the commit; a statement that does not answer within `timeout` is
+/// Every change is one statement that compares the row's version and
+/// bumps it (`UPDATE … WHERE version = $n`), in an explicit transaction:
+/// PostgreSQL runs it under the row's lock, so of several hosts that read
+/// version n and try to store n+1, exactly one succeeds and the others
+/// re-read (`VersionedRecordStore`). The answer is the COMMIT's, which
+/// PostgreSQL sends only once the commit is flushed (an autocommit
+/// statement's CommandComplete comes before its commit, and an error in
+/// the commit would follow it). Nothing is acknowledged before that; a statement that does not answer within `timeout` is
 /// `unavailable` (and cancelled), never a success.
 ///
 /// Each statement also checks the schema version in the same snapshot, so
@@ -98,17 +100,17 @@ final class PostgresRecordBackend: RecordBackend, Sendable {
     func store(user: String, text: [UInt8], replacing version: Int64?) throws(StoreError) -> Bool {
         let record = String(decoding: text, as: UTF8.self)
         let schema = Self.schemaVersion
-        let stored = try run(user) { client, logger in
+        let stored = try run(user) { client, logger in try await client.withTransaction(logger: logger) { connection in
             let sequence: PostgresRowSequence
             if let version {
-                sequence = try await client.query(
+                sequence = try await connection.query(
                     """
                     UPDATE twostep_records SET record = \(record), version = version + 1, updated = now()
                     WHERE username = \(user) AND version = \(version)
                     AND (SELECT version FROM twostep_schema) = \(schema) RETURNING version
                     """, logger: logger)
             } else {
-                sequence = try await client.query(
+                sequence = try await connection.query(
                     """
                     INSERT INTO twostep_records (username, record, version)
                     SELECT \(user), \(record), 1 WHERE (SELECT version FROM twostep_schema) = \(schema)
@@ -118,15 +120,15 @@ final class PostgresRecordBackend: RecordBackend, Sendable {
             var count = 0
             for try await _ in sequence { count += 1 }
             return count
-        }
+        } }
         if stored == 0 { try checkSchema(user) }
         return stored == 1
     }
 
     func delete(user: String, version: Int64) throws(StoreError) -> Bool {
         let schema = Self.schemaVersion
-        let deleted = try run(user) { client, logger in
-            let sequence = try await client.query(
+        let deleted = try run(user) { client, logger in try await client.withTransaction(logger: logger) { connection in
+            let sequence = try await connection.query(
                 """
                 DELETE FROM twostep_records WHERE username = \(user) AND version = \(version)
                 AND (SELECT version FROM twostep_schema) = \(schema) RETURNING version
@@ -134,7 +136,7 @@ final class PostgresRecordBackend: RecordBackend, Sendable {
             var count = 0
             for try await _ in sequence { count += 1 }
             return count
-        }
+        } }
         if deleted == 0 { try checkSchema(user) }
         return deleted == 1
     }
