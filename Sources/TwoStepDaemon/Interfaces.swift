@@ -1,5 +1,6 @@
 import FoundationEssentials
 import Logging
+import TwoStepAccounts
 import TwoStepCore
 import TwoStepStore
 import TwoStepVarlink
@@ -17,11 +18,24 @@ struct DaemonInterfaces {
 
     /// - Throws: the configuration error, naming the file (and the line);
     ///   twostepd prints it and exits 2.
-    init(configurationPath: String, logger: Logger) throws {
+    /// - Parameter cacheDirectory: where `offline=cached` keeps its copies and journal.
+    init(configurationPath: String, cacheDirectory: String, logger: Logger) throws {
         let configuration = try ConfigurationFile.load(path: configurationPath)
-        database = try Self.database(configuration, path: configurationPath, logger: logger)
+        let database = try Self.database(configuration, path: configurationPath, logger: logger)
+        self.database = database
         manage = ManageInterface(configuration: configuration, database: database)
-        login = database.map { LoginInterface(backend: $0) }
+        guard let database else {
+            login = nil
+            return
+        }
+        switch configuration.offline {
+        case .deny:
+            login = LoginInterface(backend: database)
+        case .cached:
+            login = LoginInterface(backend: try OfflineCache(
+                database: database, directory: cacheDirectory, maxAge: configuration.offlineMaxAge,
+                policy: configuration.options.policy, logger: Logger(label: "twostepd.offline")))
+        }
     }
 
     /// The PostgreSQL client of `backend=postgresql`, nil for files. The

@@ -45,6 +45,11 @@ public struct Twostepd: AsyncParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: Logger.Level = .info
 
+    @Option(name: .customLong("cache-dir"), help: ArgumentHelp(
+        "offline=cached: where this host keeps its copies of the records and its journal (root's, mode 0700; created when missing).",
+        valueName: "dir"))
+    var cacheDirectory = "/var/cache/twostep"
+
     @Flag(name: .customLong("migrate"), help: ArgumentHelp(
         "Create or upgrade the fleet store's schema (backend=postgresql) in the database, print the versions, and exit."))
     var migrate = false
@@ -134,7 +139,7 @@ public struct Twostepd: AsyncParsableCommand {
 
     private func loadInterfaces(_ logger: Logger) throws -> DaemonInterfaces {
         do {
-            return try DaemonInterfaces(configurationPath: configurationFile, logger: logger)
+            return try DaemonInterfaces(configurationPath: configurationFile, cacheDirectory: cacheDirectory, logger: logger)
         } catch let error as DaemonError {
             throw error
         } catch {

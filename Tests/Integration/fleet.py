@@ -143,7 +143,9 @@ class Host:
         os.chmod(self.config, 0o644)
 
     def start(self):
-        self.proc = subprocess.Popen([self.daemon_bin, "--socket-dir", self.sockets, "--config", self.config],
+        self.cache = os.path.join(self.top, "cache")
+        self.proc = subprocess.Popen([self.daemon_bin, "--socket-dir", self.sockets, "--config", self.config,
+                                      "--cache-dir", self.cache],
                                      stdout=self.log, stderr=subprocess.STDOUT)
         path = os.path.join(self.sockets, "io.twostep.Login")
         deadline = time.time() + 20

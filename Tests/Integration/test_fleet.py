@@ -336,3 +336,92 @@ def test_migrate_needs_root_and_a_fleet_store(fleet, users):
     assert r.returncode == 2 and "root" in r.stderr
     r = fleet.hosts[0].cli("migrate", "--from", "twostepd")
     assert r.returncode == 2
+
+
+# offline=cached
+
+def totp_step(record, factor="totp-1"):
+    for line in record.splitlines():
+        if line.startswith("totp ") and f"id={factor}" in line.split():
+            for field in line.split():
+                if field.startswith("last-step="):
+                    return int(field.split("=", 1)[1])
+    return None
+
+
+def failures(record):
+    for line in record.splitlines():
+        if line.startswith("failures "):
+            return int(dict(f.split("=", 1) for f in line.split()[1:])["count"])
+    return None
+
+
+def test_offline_cached_decides_from_the_copy_and_merges_the_journal(daemon_bin, pam, users):
+    f = Fleet(daemon_bin, pam, hosts=3, extra="window=10\nmax_failures=1000\noffline=cached\noffline_max_age=3600\n")
+    try:
+        u, stranger = users.make(), users.make()
+        codes = f.enroll(u)["backup_codes"]
+        f.enroll(stranger)
+        step = current_step() + 1
+        for host in (0, 1):  # hosts 1 and 2 keep a copy; host 3 never saw u
+            r = f.login(host, u, code_at(step))
+            assert r.result == "PAM_SUCCESS", r
+            step += 1
+        f.pg.stop()
+        # Host 1: an authenticator code counts, once.
+        r = f.login(0, u, code_at(step))
+        assert r.result == "PAM_SUCCESS", str(r) + f.hosts[0].logtext()
+        assert f.login(0, u, code_at(step)).result == "PAM_AUTH_ERR"
+        # Host 2 knows nothing of that: the same step is accepted there too (reported at the merge).
+        r = f.login(1, u, code_at(step))
+        assert r.result == "PAM_SUCCESS", r
+        # Backup codes are refused offline, and so is a user this host has no copy of.
+        r = f.login(0, u, codes[0])
+        assert r.result == "PAM_AUTH_ERR", r
+        r = f.login(2, u, code_at(step + 1))
+        assert r.result == "PAM_AUTH_ERR", r
+        assert "no copy" in f.hosts[2].logtext() or "unavailable" in " ".join(r.errors).lower()
+        # A wrong code offline is journalled.
+        w = f.run(0, u, answers=["000000" if code_at(step) != "000000" else "111111"], wrapper=True)
+        assert w.result == "PAM_AUTH_ERR", w
+        journal = os.path.join(f.hosts[0].cache, "journal")
+        assert os.path.getsize(journal) > 0
+        journalled = open(journal).read()
+        assert (os.stat(f.hosts[0].cache).st_mode & 0o777) == 0o700
+        f.pg.start()
+        # Merged within a few seconds: highest step wins, failures add up.
+        deadline = time.time() + 20
+        while time.time() < deadline and (os.path.exists(journal)
+                                          or os.path.exists(os.path.join(f.hosts[1].cache, "journal"))):
+            time.sleep(0.5)
+        assert not os.path.exists(journal), f.hosts[0].logtext()
+        record = f.pg.record(u.name)
+        assert totp_step(record) == step, record
+        # The replay on host 1 and the wrong code: two failures, as online.
+        assert failures(record) == 2, journalled + "\n".join(w.syslog)
+        assert "backup" in record and record.count("backup ") == 10  # the backup code was not spent
+        logs = f.hosts[0].logtext() + f.hosts[1].logtext()
+        assert "on another host too" in logs, logs
+        # Online again: the step used offline is a replay everywhere.
+        assert f.login(2, u, code_at(step)).result == "PAM_AUTH_ERR"
+        r = f.login(2, u, code_at(step + 1))
+        assert r.result == "PAM_SUCCESS", r
+    finally:
+        f.cleanup()
+
+
+def test_offline_cached_refuses_a_copy_older_than_offline_max_age(daemon_bin, pam, users):
+    f = Fleet(daemon_bin, pam, hosts=1, extra="window=10\noffline=cached\noffline_max_age=2\n")
+    try:
+        u = users.make()
+        f.enroll(u)
+        assert f.login(0, u, code_at(current_step() + 1)).result == "PAM_SUCCESS"
+        f.pg.stop()
+        time.sleep(3)
+        t0 = time.monotonic()
+        r = f.login(0, u, code_at(current_step() + 2))
+        assert r.result == "PAM_AUTH_ERR", r
+        assert time.monotonic() - t0 < 3
+        assert "offline_max_age" in f.hosts[0].logtext()
+    finally:
+        f.cleanup()

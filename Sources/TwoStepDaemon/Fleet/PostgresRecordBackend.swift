@@ -90,7 +90,7 @@ final class PostgresRecordBackend: RecordBackend, Sendable {
             for try await row in sequence.decode((Int32, String?, Int64?).self) { found.append(row) }
             return found
         }
-        guard rows.count == 1 else { throw unavailable(user, "twostep_schema holds \(rows.count) rows, not 1; run 'twostepd --migrate'") }
+        guard rows.count == 1 else { throw unusable(user, "twostep_schema holds \(rows.count) rows, not 1; run 'twostepd --migrate'") }
         let (schema, text, version) = rows[0]
         try check(schema: schema, user)
         guard let text, let version else { return nil }
@@ -222,19 +222,26 @@ final class PostgresRecordBackend: RecordBackend, Sendable {
             for try await (v) in try await client.query("SELECT version FROM twostep_schema", logger: logger).decode(Int32.self) { found.append(v) }
             return found
         }
-        guard versions.count == 1 else { throw unavailable(user, "twostep_schema holds \(versions.count) rows, not 1; run 'twostepd --migrate'") }
+        guard versions.count == 1 else { throw unusable(user, "twostep_schema holds \(versions.count) rows, not 1; run 'twostepd --migrate'") }
         try check(schema: versions[0], user)
     }
 
     private func check(schema: Int32, _ user: String) throws(StoreError) {
         guard schema == Self.schemaVersion else {
             let fix = schema < Self.schemaVersion ? "run 'twostepd --migrate'" : "upgrade twostepd on this host"
-            throw unavailable(user, "the database's schema is version \(schema), this twostepd uses version \(Self.schemaVersion); \(fix)")
+            throw unusable(user, "the database's schema is version \(schema), this twostepd uses version \(Self.schemaVersion); \(fix)")
         }
     }
 
+    /// The database did not answer (in time): `offline=cached` may decide from its copy.
     private func unavailable(_ user: String, _ reason: String) -> StoreError {
         .unavailable(path: "\(name): \(user)", reason: reason)
+    }
+
+    /// The database answered, and what it said cannot be used (a schema of
+    /// another version, an error other than a time-out): no offline decision.
+    private func unusable(_ user: String, _ reason: String) -> StoreError {
+        .unsafe(path: "\(name): \(user)", reason: reason)
     }
 
     /// Runs one statement's work within `timeout`; every failure is
@@ -247,11 +254,20 @@ final class PostgresRecordBackend: RecordBackend, Sendable {
         } catch let error as Deadline.TimedOut {
             throw unavailable(user, "the database did not answer within \(error.seconds) s (database_timeout)")
         } catch let error as PSQLError {
+            // An answer from the server other than "too slow" or "going away" is not an outage.
+            if let state = error.serverInfo?[.sqlState], !Self.outageStates.contains(state) {
+                throw unusable(user, Self.describe(error))
+            }
             throw unavailable(user, Self.describe(error))
         } catch {
             throw unavailable(user, "\(error)")
         }
     }
+
+    /// SQLSTATEs that mean the server is too slow or going away:
+    /// statement_timeout, lock_timeout, admin/crash shutdown, cannot
+    /// connect now, too many connections.
+    static let outageStates: Set<String> = ["57014", "55P03", "57P01", "57P02", "57P03", "53300"]
 
     /// PostgreSQL's message and SQLSTATE, or the client's error code.
     static func describe(_ error: PSQLError) -> String {
