@@ -37,10 +37,16 @@ private func parseError(_ text: String) -> ConfigurationError? {
         #expect(try parse(text) == SystemConfiguration())
     }
 
+    @Test func thePostgreSQLBackendNeedsTheDaemonStore() {
+        let error = parseError("store=/var/lib/twostep/%u\nbackend=postgresql\ndatabase=postgresql://twostep@db/twostep\n")
+        #expect(error == .invalidLine(path: "/etc/twostep/twostep.conf", line: 2,
+                                      reason: "backend=postgresql needs store=twostepd (the records are in the database, not in files)"))
+    }
+
     @Test func everyKeyIsRead() throws {
         let c = try parse("""
             # the administrator's settings
-            store=/var/lib/twostep/%u
+            store=twostepd
             nullok=yes
             window=2
             trust_days=7
@@ -64,7 +70,7 @@ private func parseError(_ text: String) -> ConfigurationError? {
             offline_max_age=3600
             """)
         let o = c.options
-        #expect(try o.store.path(user: "alice", home: "/home/alice") == "/var/lib/twostep/alice")
+        #expect(o.store == .daemon && o.store.isDaemon)
         #expect(o.nullok && o.debug && o.forwardPass)
         #expect(o.policy == VerificationPolicy(window: 2, maxFailures: 3, lockoutSeconds: 900))
         #expect(o.trustDays == 7 && o.trustBy == .key)
