@@ -277,7 +277,7 @@ class Bench:
     # ---- running
 
     def drive(self, target, mode, iterations, answer="@totp", expect="PAM_SUCCESS", restore=True,
-              threads=1, answers_file=None):
+              threads=1, answers_file=None, before=None):
         t = self.targets[target]
         args = [str(self.driver), "--user", self.user, "--mode", mode, "--iterations", str(iterations),
                 "--rhost", RHOST, "--expect", expect]
@@ -296,6 +296,8 @@ class Bench:
             args += ["--threads", str(threads)]
         if answers_file:
             args += ["--answers-file", str(answers_file)]
+        if before:
+            args += ["--before", before]
         p = subprocess.run(args, capture_output=True, text=True, timeout=600)
         samples, wall = [], None
         for line in p.stdout.splitlines():

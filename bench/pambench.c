@@ -33,6 +33,10 @@
  * can be accepted again: the replay state (last step, used codes, rate
  * limit stamps, failure count) goes back to the pristine file.
  *
+ * --before CMD: like --restore, a shell command run before every
+ * authentication, outside the timed region (bench/fleet.py puts a record
+ * back in PostgreSQL with it). A command that fails stops the run (exit 2).
+ *
  * PAM_FAIL_DELAY is set to a callback that does not sleep, so libpam's
  * failure delay is not part of any time (in-process modes; pamtester
  * processes are only run with right codes).
@@ -217,8 +221,14 @@ static void restore_one(const char *dst, const char *src) {
     free(buf);
 }
 
+static const char *before_cmd;
+
 static void restore_all(void) {
     for (int i = 0; i < nrestore; i++) restore_one(restore_dst[i], restore_src[i]);
+    if (before_cmd && system(before_cmd) != 0) {
+        fprintf(stderr, "pambench: --before command failed: %s\n", before_cmd);
+        exit(2);
+    }
 }
 
 /* ---- modes ---------------------------------------------------------- */
@@ -360,7 +370,7 @@ static void usage(void) {
     fprintf(stderr,
             "usage: pambench --service NAME --user NAME [--confdir DIR] [--mode reuse|fresh|process|concurrent]\n"
             "                [--iterations N] [--threads T] [--secret BASE32] [--answer TEXT|@totp|@wrong]...\n"
-            "                [--answers-file FILE] [--restore DST=SRC]... [--rhost HOST]\n"
+            "                [--answers-file FILE] [--restore DST=SRC]... [--before CMD] [--rhost HOST]\n"
             "                [--expect PAM_SUCCESS|PAM_AUTH_ERR|...] [--pamtester PATH]\n"
             "       pambench --code BASE32 UNIXTIME\n");
     exit(2);
@@ -385,6 +395,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--rhost")) rhost = NEXT();
         else if (!strcmp(a, "--pamtester")) pamtester = NEXT();
         else if (!strcmp(a, "--answers-file")) answers_file = NEXT();
+        else if (!strcmp(a, "--before")) before_cmd = NEXT();
         else if (!strcmp(a, "--answer")) { if (nanswers == MAX_ANSWERS) usage(); answers[nanswers++] = NEXT(); }
         else if (!strcmp(a, "--restore")) {
             char *spec = NEXT(), *eq = strchr(spec, '=');

@@ -109,8 +109,9 @@ class Postgres:
 class Host:
     """One host of the fleet: twostepd with its own sockets and configuration."""
 
-    def __init__(self, index, top, daemon_bin, pg, pam, extra=""):
+    def __init__(self, index, top, daemon_bin, pg, pam, extra="", database="twostep"):
         self.index = index
+        self.database = database
         self.top = os.path.join(top, f"host{index}")
         os.makedirs(self.top, mode=0o755)
         self.sockets = os.path.join(self.top, "run")
@@ -137,7 +138,7 @@ class Host:
     def write_config(self, pg, extra=""):
         with open(self.config, "w") as f:
             f.write(f"store=twostepd\nbackend=postgresql\n"
-                    f"database=postgresql://twostep@127.0.0.1:{pg.port}/twostep?sslmode=disable\n"
+                    f"database=postgresql://twostep@127.0.0.1:{pg.port}/{self.database}?sslmode=disable\n"
                     f"database_password_file={self.password_file}\ndatabase_timeout=2\n"
                     f"socket_dir={self.sockets}\n{extra}")
         os.chmod(self.config, 0o644)
