@@ -13,7 +13,7 @@ struct DaemonInterfaces {
     /// DIR/io.twostep.Login (root): the module's store in fleet mode; nil
     /// with backend=file (the socket then answers only org.varlink.service).
     let login: (any VarlinkInterface)?
-    /// The fleet store's client, to run for as long as the daemon does.
+    /// The fleet store (its connections are made as calls need them).
     let database: PostgresRecordBackend?
 
     /// - Throws: the configuration error, naming the file (and the line);

@@ -97,10 +97,10 @@ public struct Twostepd: AsyncParsableCommand {
             var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
                 .init(service: server, successTerminationBehavior: .gracefullyShutdownGroup),
             ]
-            if let database { services.append(.init(service: database.client)) }
             let group = ServiceGroup(configuration: ServiceGroupConfiguration(
                 services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             try await group.run()
+            database?.connections.shutdown()
         } catch let error as DaemonError {
             FileHandleOutput.standardError("twostepd: \(error)\n")
             throw ExitCode(error.exitCode)
@@ -114,26 +114,13 @@ public struct Twostepd: AsyncParsableCommand {
         guard let database = interfaces.database else {
             throw DaemonError.configuration(path: configurationFile, message: "--migrate needs backend=postgresql and database=")
         }
-        let outcome = await withTaskGroup(of: Result<(from: Int32, to: Int32), any Error>?.self) { group in
-            group.addTask { await database.client.run(); return nil }
-            group.addTask {
-                do { return .success(try await database.migrate()) } catch { return .failure(error) }
-            }
-            var result: Result<(from: Int32, to: Int32), any Error>?
-            for await value in group where value != nil {
-                result = value
-                group.cancelAll()
-            }
-            return result
-        }
-        switch outcome {
-        case .success(let (from, to))?:
+        defer { database.connections.shutdown() }
+        do {
+            let (from, to) = try database.migrate()
             print(from == to ? "twostepd: the schema is at version \(to); nothing to do" : "twostepd: the schema is now at version \(to) (was \(from == 0 ? "absent" : String(from)))")
-        case .failure(let error)?:
+        } catch {
             let reason = (error as? PSQLError).map(PostgresRecordBackend.describe) ?? "\(error)"
             throw DaemonError.database("migration failed: \(reason)")
-        case nil:
-            throw DaemonError.database("migration failed")
         }
     }
 

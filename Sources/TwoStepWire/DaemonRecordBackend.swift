@@ -13,11 +13,15 @@ public enum LoginProtocol {
 
 /// `RecordBackend` on twostepd's `io.twostep.Login` socket (root only):
 /// what the PAM module and `twostep migrate` use in fleet mode
-/// (`store=twostepd`). Each operation is one call on its own connection,
-/// answered within `timeout` seconds or `unavailable`: a login never
-/// hangs on a database that does not answer.
-public struct DaemonRecordBackend: RecordBackend {
+/// (`store=twostepd`). Each operation is one call, answered within
+/// `timeout` seconds or `unavailable`: a login never hangs on a database
+/// that does not answer. The calls of one backend share a connection (a
+/// login's Fetch and Store), which saves a connect and twostepd's
+/// admission checks on every call after the first.
+public final class DaemonRecordBackend: RecordBackend, @unchecked Sendable {
     public let socket: VarlinkSocket
+    /// Used by one thread at a time: a PAM handle's login, or `twostep migrate`.
+    private let connection: VarlinkSocket.Connection
 
     /// - Parameters:
     ///   - socketDirectory: `socket_dir=` (default `/run/twostep`).
@@ -25,6 +29,7 @@ public struct DaemonRecordBackend: RecordBackend {
     ///     `database_timeout`, so this is that plus a margin.
     public init(socketDirectory: String, timeout: Double) {
         socket = VarlinkSocket(path: socketDirectory + "/" + LoginProtocol.socketName, timeout: timeout, replyLimit: 256 * 1024)
+        connection = VarlinkSocket.Connection(socket)
     }
 
     public var name: String { "twostepd" }
@@ -66,7 +71,7 @@ public struct DaemonRecordBackend: RecordBackend {
         defer { cleanse(&message) }
         var reply: [UInt8]
         do {
-            reply = try socket.exchange(message)
+            reply = try connection.exchange(message)
         } catch {
             throw .unavailable(path: "\(name): \(user)", reason: error.description)
         }

@@ -21,6 +21,53 @@ public struct VarlinkSocket: Sendable {
         self.replyLimit = replyLimit
     }
 
+    /// A connection kept open for several exchanges (the PAM module's
+    /// Fetch and Store of one login), each within `timeout`. When the
+    /// service closed it meanwhile (twostepd closes idle connections) and
+    /// the exchange got no reply at all, it is made once more on a new
+    /// connection: a service closes an idle connection only before reading
+    /// from it, so the first try was not run.
+    public final class Connection {
+        public let socket: VarlinkSocket
+        private var fd: Int32 = -1
+
+        public init(_ socket: VarlinkSocket) { self.socket = socket }
+        deinit { if fd >= 0 { close(fd) } }
+
+        public func exchange(_ message: [UInt8]) throws(VarlinkClientError) -> [UInt8] {
+            let reused = fd >= 0
+            do {
+                return try once(message)
+            } catch .connectionClosed where reused {
+                return try once(message)
+            }
+        }
+
+        private func once(_ message: [UInt8]) throws(VarlinkClientError) -> [UInt8] {
+            let deadline = VarlinkSocket.now() + max(socket.timeout, 0)
+            do {
+                if fd < 0 { fd = try socket.open(deadline: deadline) }
+                try socket.send(fd, message, deadline: deadline)
+                return try socket.receive(fd, deadline: deadline)
+            } catch {
+                if fd >= 0 { close(fd) }
+                fd = -1
+                throw error
+            }
+        }
+    }
+
+    /// A new connection, connected within `deadline`.
+    func open(deadline: Double) throws(VarlinkClientError) -> Int32 {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+        guard fd >= 0 else { throw .system(path: path, operation: "socket", errno: errno) }
+        do { try connect(fd, deadline: deadline) } catch {
+            close(fd)
+            throw error
+        }
+        return fd
+    }
+
     /// Connects, sends `message`, and returns the first reply message (without its NUL).
     public func exchange(_ message: [UInt8]) throws(VarlinkClientError) -> [UInt8] {
         let deadline = Self.now() + max(timeout, 0)
@@ -79,7 +126,7 @@ public struct VarlinkSocket: Sendable {
         }
     }
 
-    private func send(_ fd: Int32, _ message: [UInt8], deadline: Double) throws(VarlinkClientError) {
+    func send(_ fd: Int32, _ message: [UInt8], deadline: Double) throws(VarlinkClientError) {
         var offset = 0
         while offset < message.count {
             let sent = message.withUnsafeBytes { raw in
@@ -98,7 +145,7 @@ public struct VarlinkSocket: Sendable {
         }
     }
 
-    private func receive(_ fd: Int32, deadline: Double) throws(VarlinkClientError) -> [UInt8] {
+    func receive(_ fd: Int32, deadline: Double) throws(VarlinkClientError) -> [UInt8] {
         var framer = VarlinkFramer(limit: replyLimit)
         var chunk = [UInt8](repeating: 0, count: 64 * 1024)
         while true {
@@ -138,7 +185,7 @@ public struct VarlinkSocket: Sendable {
         }
     }
 
-    private static func now() -> Double {
+    static func now() -> Double {
         var time = timespec()
         clock_gettime(CLOCK_MONOTONIC, &time)
         return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9

@@ -209,6 +209,8 @@ def test_postgres_killed_mid_transaction_loses_nothing_acknowledged(fleet, users
 def test_a_row_lock_held_elsewhere_denies_within_the_timeout(fleet, users):
     u = users.make()
     fleet.enroll(u)
+    # Host 2 has its connection to the database already (a running fleet does).
+    assert fleet.login(1, u, code_at(current_step() + 1)).result == "PAM_SUCCESS"
     holder = subprocess.Popen(
         ["runuser", "-u", "postgres", "--", "/usr/lib/postgresql/15/bin/psql", "-X", "-h", fleet.pg.dir,
          "-p", str(fleet.pg.port), "-U", "postgres", "-d", "twostep", "-c",
@@ -217,13 +219,13 @@ def test_a_row_lock_held_elsewhere_denies_within_the_timeout(fleet, users):
     try:
         time.sleep(1)
         t0 = time.monotonic()
-        r = fleet.login(1, u, code_at(current_step() + 1))
+        r = fleet.login(1, u, code_at(current_step() + 2))
         elapsed = time.monotonic() - t0
         assert r.result == "PAM_AUTH_ERR", r
         assert elapsed < 2 + 1, elapsed
     finally:
         holder.wait(timeout=30)
-    r = fleet.login(1, u, code_at(current_step() + 2))
+    r = fleet.login(1, u, code_at(current_step() + 3))
     assert r.result == "PAM_SUCCESS", r
 
 

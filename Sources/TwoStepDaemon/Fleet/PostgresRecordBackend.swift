@@ -1,4 +1,5 @@
 import Logging
+import NIOCore
 import NIOSSL
 import PostgresNIO
 import TwoStepCore
@@ -21,7 +22,7 @@ import TwoStepStore
 /// a database migrated by a newer twostepd (or never migrated) is refused
 /// with a clear reason instead of being misread.
 final class PostgresRecordBackend: RecordBackend, Sendable {
-    let client: PostgresClient
+    let connections: PostgresConnections
     let timeout: Double
     let logger: Logger
     let uri: DatabaseURI
@@ -29,12 +30,12 @@ final class PostgresRecordBackend: RecordBackend, Sendable {
     var name: String { "postgresql" }
 
     init(uri: DatabaseURI, password: String?, timeout: Int, logger: Logger) throws {
-        var configuration: PostgresClient.Configuration
+        var configuration: PostgresConnection.Configuration
         if uri.isUnixSocket {
-            configuration = PostgresClient.Configuration(
+            configuration = PostgresConnection.Configuration(
                 unixSocketPath: uri.socketPath, username: uri.user, password: password, database: uri.database)
         } else {
-            configuration = PostgresClient.Configuration(
+            configuration = PostgresConnection.Configuration(
                 host: uri.host, port: uri.port, username: uri.user, password: password, database: uri.database,
                 tls: try Self.tls(uri))
         }
@@ -46,8 +47,7 @@ final class PostgresRecordBackend: RecordBackend, Sendable {
             ("lock_timeout", String(timeout * 1000)),
             ("application_name", "twostepd"),
         ]
-        configuration.options.maximumConnections = 16
-        self.client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        connections = PostgresConnections(configuration: configuration, timeout: Double(timeout), logger: logger)
         self.timeout = Double(timeout)
         self.logger = logger
         self.uri = uri
@@ -57,38 +57,37 @@ final class PostgresRecordBackend: RecordBackend, Sendable {
     /// try TLS and fall back; `require` encrypts without checking the
     /// certificate (as libpq without a root certificate); `verify-ca`
     /// checks the chain; `verify-full` the chain and the host name.
-    static func tls(_ uri: DatabaseURI) throws -> PostgresClient.Configuration.TLS {
+    static func tls(_ uri: DatabaseURI) throws -> PostgresConnection.Configuration.TLS {
         var tls = TLSConfiguration.makeClientConfiguration()
         if let root = uri.sslRootCertificate { tls.trustRoots = .file(root) }
         switch uri.sslMode {
         case .disable: return .disable
         case .allow, .prefer:
             tls.certificateVerification = .none
-            return .prefer(tls)
+            return .prefer(try NIOSSLContext(configuration: tls))
         case .require:
             tls.certificateVerification = uri.sslRootCertificate == nil ? .none : .noHostnameVerification
-            return .require(tls)
+            return .require(try NIOSSLContext(configuration: tls))
         case .verifyCA:
             tls.certificateVerification = .noHostnameVerification
-            return .require(tls)
+            return .require(try NIOSSLContext(configuration: tls))
         case .verifyFull:
             tls.certificateVerification = .fullVerification
-            return .require(tls)
+            return .require(try NIOSSLContext(configuration: tls))
         }
     }
 
     // MARK: RecordBackend
 
     func fetch(user: String) throws(StoreError) -> StoredRecord? {
-        let rows = try run(user) { client, logger in
-            let sequence = try await client.query(
+        let logger = self.logger
+        let rows = try run(user) { connection in
+            connection.query(
                 """
                 SELECT s.version, r.record, r.version FROM twostep_schema s
                 LEFT JOIN twostep_records r ON r.username = \(user)
-                """, logger: logger)
-            var found: [(Int32, String?, Int64?)] = []
-            for try await row in sequence.decode((Int32, String?, Int64?).self) { found.append(row) }
-            return found
+                """, logger: logger
+            ).flatMapThrowing { result in try result.rows.map { try $0.decode((Int32, String?, Int64?).self) } }
         }
         guard rows.count == 1 else { throw unusable(user, "twostep_schema holds \(rows.count) rows, not 1; run 'twostepd --migrate'") }
         let (schema, text, version) = rows[0]
@@ -100,54 +99,66 @@ final class PostgresRecordBackend: RecordBackend, Sendable {
     func store(user: String, text: [UInt8], replacing version: Int64?) throws(StoreError) -> Bool {
         let record = String(decoding: text, as: UTF8.self)
         let schema = Self.schemaVersion
-        let stored = try run(user) { client, logger in try await client.withTransaction(logger: logger) { connection in
-            let sequence: PostgresRowSequence
-            if let version {
-                sequence = try await connection.query(
-                    """
-                    UPDATE twostep_records SET record = \(record), version = version + 1, updated = now()
-                    WHERE username = \(user) AND version = \(version)
-                    AND (SELECT version FROM twostep_schema) = \(schema) RETURNING version
-                    """, logger: logger)
-            } else {
-                sequence = try await connection.query(
-                    """
-                    INSERT INTO twostep_records (username, record, version)
-                    SELECT \(user), \(record), 1 WHERE (SELECT version FROM twostep_schema) = \(schema)
-                    ON CONFLICT (username) DO NOTHING RETURNING version
-                    """, logger: logger)
-            }
-            var count = 0
-            for try await _ in sequence { count += 1 }
-            return count
-        } }
+        let statement: PostgresQuery
+        if let version {
+            statement = """
+                UPDATE twostep_records SET record = \(record), version = version + 1, updated = now()
+                WHERE username = \(user) AND version = \(version)
+                AND (SELECT version FROM twostep_schema) = \(schema) RETURNING version
+                """
+        } else {
+            statement = """
+                INSERT INTO twostep_records (username, record, version)
+                SELECT \(user), \(record), 1 WHERE (SELECT version FROM twostep_schema) = \(schema)
+                ON CONFLICT (username) DO NOTHING RETURNING version
+                """
+        }
+        let stored = try transaction(user, statement)
         if stored == 0 { try checkSchema(user) }
         return stored == 1
     }
 
     func delete(user: String, version: Int64) throws(StoreError) -> Bool {
         let schema = Self.schemaVersion
-        let deleted = try run(user) { client, logger in try await client.withTransaction(logger: logger) { connection in
-            let sequence = try await connection.query(
-                """
-                DELETE FROM twostep_records WHERE username = \(user) AND version = \(version)
-                AND (SELECT version FROM twostep_schema) = \(schema) RETURNING version
-                """, logger: logger)
-            var count = 0
-            for try await _ in sequence { count += 1 }
-            return count
-        } }
+        let deleted = try transaction(user, """
+            DELETE FROM twostep_records WHERE username = \(user) AND version = \(version)
+            AND (SELECT version FROM twostep_schema) = \(schema) RETURNING version
+            """)
         if deleted == 0 { try checkSchema(user) }
         return deleted == 1
     }
 
+    /// `statement` in a transaction of its own; the rows it returned.
+    ///
+    /// BEGIN, the statement and COMMIT are queued on one connection at once
+    /// (PostgresNIO sends each when the one before is answered, without a
+    /// round through this task), and the answer is the COMMIT's: PostgreSQL
+    /// sends it once the commit is flushed. A failed statement turns the
+    /// COMMIT into a ROLLBACK, which is an error here.
+    private func transaction(_ user: String, _ statement: PostgresQuery) throws(StoreError) -> Int {
+        let logger = self.logger
+        return try run(user) { connection in
+            let begin: EventLoopFuture<PostgresQueryResult> = connection.query("BEGIN", logger: logger)
+            let change: EventLoopFuture<PostgresQueryResult> = connection.query(statement, logger: logger)
+            let commit: EventLoopFuture<PostgresQueryResult> = connection.query("COMMIT", logger: logger)
+            return begin.and(change).and(commit).flatMapThrowing { first, end in
+                guard end.metadata.command == "COMMIT" else { throw NotCommitted(tag: end.metadata.command) }
+                return first.1.rows.count
+            }
+        }
+    }
+
+    struct NotCommitted: Error, CustomStringConvertible {
+        let tag: String
+        var description: String { "the transaction ended with \(tag), not COMMIT" }
+    }
+
     /// Every user name with a record (for `twostep report`, `migrate`).
     func users() throws(StoreError) -> [String] {
-        try run("*") { client, logger in
-            var names: [String] = []
-            for try await (name) in try await client.query("SELECT username FROM twostep_records ORDER BY username", logger: logger)
-                .decode(String.self) { names.append(name) }
-            return names
+        let logger = self.logger
+        return try run("*") { connection in
+            connection.query("SELECT username FROM twostep_records ORDER BY username", logger: logger)
+                .flatMapThrowing { result in try result.rows.map { try $0.decode(String.self) } }
         }
     }
 
@@ -179,32 +190,41 @@ final class PostgresRecordBackend: RecordBackend, Sendable {
     /// `twostepd --migrate`: creates the schema or upgrades it to
     /// `schemaVersion`, in one transaction under an advisory lock (two
     /// hosts migrating at once take turns). Returns the versions before
-    /// and after. A newer schema than this twostepd knows is an error.
-    func migrate() async throws -> (from: Int32, to: Int32) {
-        try await client.withTransaction(logger: logger) { connection in
-            _ = try await connection.query("SELECT pg_advisory_xact_lock(7723001)", logger: logger)
-            var current: Int32 = -1
-            let exists = try await connection.query("SELECT to_regclass('twostep_schema') IS NOT NULL", logger: logger)
-            for try await (e) in exists.decode(Bool.self) where e {
-                for try await (v) in try await connection.query("SELECT version FROM twostep_schema", logger: logger).decode(Int32.self) {
-                    current = v
+    /// and after (0: there was none). A newer schema than this twostepd
+    /// knows is an error. Waits up to a minute (locks held by a running
+    /// fleet are short).
+    func migrate() throws -> (from: Int32, to: Int32) {
+        let logger = self.logger
+        return try connections.run(timeout: 60) { connection in
+            func query(_ q: PostgresQuery) -> EventLoopFuture<PostgresQueryResult> { connection.query(q, logger: logger) }
+            func all(_ statements: [String]) -> EventLoopFuture<Void> {
+                statements.reduce(connection.eventLoop.makeSucceededVoidFuture()) { previous, statement in
+                    previous.flatMap { query(PostgresQuery(unsafeSQL: statement)).map { _ in } }
                 }
             }
-            let from = max(current, 0)
-            if current > Self.schemaVersion {
-                throw MigrationError(reason: "the database's schema is version \(current), newer than this twostepd's (\(Self.schemaVersion)); upgrade twostepd")
-            }
-            var version = current
-            if version < 0 {
-                for statement in Self.migrations[0] { _ = try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger) }
-                version = 1
-            }
-            while version < Self.schemaVersion {
-                for statement in Self.migrations[Int(version)] { _ = try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger) }
-                version += 1
-            }
-            _ = try await connection.query("UPDATE twostep_schema SET version = \(version)", logger: logger)
-            return (from, version)
+            return query("BEGIN").flatMap { _ in query("SELECT pg_advisory_xact_lock(7723001)") }
+                .flatMap { _ in query("SELECT to_regclass('twostep_schema') IS NOT NULL") }
+                .flatMapThrowing { try $0.rows.first?.decode(Bool.self) ?? false }
+                .flatMap { exists -> EventLoopFuture<Int32> in
+                    guard exists else { return connection.eventLoop.makeSucceededFuture(-1) }
+                    return query("SELECT version FROM twostep_schema").flatMapThrowing { try $0.rows.first?.decode(Int32.self) ?? -1 }
+                }
+                .flatMapThrowing { current -> Int32 in
+                    guard current <= Self.schemaVersion else {
+                        throw MigrationError(reason: "the database's schema is version \(current), newer than this twostepd's (\(Self.schemaVersion)); upgrade twostepd")
+                    }
+                    return current
+                }
+                .flatMap { current -> EventLoopFuture<(from: Int32, to: Int32)> in
+                    let first = Int(max(current, 0))
+                    let steps = Self.migrations[first...].flatMap { $0 }
+                    return all(steps).flatMap { _ in query("UPDATE twostep_schema SET version = \(Self.schemaVersion)") }
+                        .flatMap { _ in query("COMMIT") }
+                        .flatMapThrowing { end in
+                            guard end.metadata.command == "COMMIT" else { throw NotCommitted(tag: end.metadata.command) }
+                            return (max(current, 0), Self.schemaVersion)
+                        }
+                }
         }
     }
 
@@ -217,10 +237,10 @@ final class PostgresRecordBackend: RecordBackend, Sendable {
 
     /// Why nothing was stored: the schema is not this twostepd's.
     private func checkSchema(_ user: String) throws(StoreError) {
-        let versions = try run(user) { client, logger in
-            var found: [Int32] = []
-            for try await (v) in try await client.query("SELECT version FROM twostep_schema", logger: logger).decode(Int32.self) { found.append(v) }
-            return found
+        let logger = self.logger
+        let versions = try run(user) { connection in
+            connection.query("SELECT version FROM twostep_schema", logger: logger)
+                .flatMapThrowing { result in try result.rows.map { try $0.decode(Int32.self) } }
         }
         guard versions.count == 1 else { throw unusable(user, "twostep_schema holds \(versions.count) rows, not 1; run 'twostepd --migrate'") }
         try check(schema: versions[0], user)
@@ -245,13 +265,13 @@ final class PostgresRecordBackend: RecordBackend, Sendable {
     }
 
     /// Runs one statement's work within `timeout`; every failure is
-    /// `unavailable`, with PostgreSQL's own message where there is one
-    /// (never a parameter's value: the statements bind them).
-    private func run<T: Sendable>(_ user: String, _ work: @escaping @Sendable (PostgresClient, Logger) async throws -> T) throws(StoreError) -> T {
-        let client = self.client, logger = self.logger
+    /// `unavailable` (no answer, or "too slow" from the server) or
+    /// `unsafe` (any other answer), with PostgreSQL's own message where
+    /// there is one (never a parameter's value: the statements bind them).
+    private func run<T: Sendable>(_ user: String, _ work: @escaping @Sendable (PostgresConnection) -> EventLoopFuture<T>) throws(StoreError) -> T {
         do {
-            return try Deadline.run(seconds: timeout) { try await work(client, logger) }
-        } catch let error as Deadline.TimedOut {
+            return try connections.run(work)
+        } catch let error as PostgresConnections.TimedOut {
             throw unavailable(user, "the database did not answer within \(error.seconds) s (database_timeout)")
         } catch let error as PSQLError {
             // An answer from the server other than "too slow" or "going away" is not an outage.
