@@ -153,13 +153,16 @@ endif
 	$(SWIFT) build $(MODULE_FLAGS)
 
 # Side-by-side benchmark (pam_permit, google-authenticator, pam_oath,
-# pam_twostep.so): prints the table and the issue-6 verdicts (BENCHMARKS.md).
+# pam_twostep.so): prints the table and the issue-6 verdicts (BENCHMARKS.md);
+# then self-service through twostepd, and fleet mode on PostgreSQL (bench/fleet.py).
 # make test runs a smoke version (Tests/Integration/test_bench_smoke.py).
 bench: test-deps module
 	$(HERMETIC) $(PYTHON) bench/bench.py --module $(CURDIR)/$(MODULE)
 	$(SWIFT) build $(CLI_FLAGS) --product twostep
 	$(SWIFT) build $(CLI_FLAGS) --product twostepd
 	$(HERMETIC) $(PYTHON) bench/selfservice.py --cli $(CURDIR)/$(BIN) --daemon $(CURDIR)/$(SCRATCH)/$(CONFIG)/twostepd
+	$(HERMETIC) $(PYTHON) bench/fleet.py --module $(CURDIR)/$(MODULE) --cli $(CURDIR)/$(BIN) \
+	  --daemon $(CURDIR)/$(SCRATCH)/$(CONFIG)/twostepd
 
 man: build $(MAN_PAGES)
 

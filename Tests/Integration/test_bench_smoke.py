@@ -37,3 +37,22 @@ def test_bench_smoke():
     assert "PASS  64 concurrent logins, no lost update" in out, out
     # A smoke run judges no timing.
     assert "FAIL " not in out, out
+
+
+def test_fleet_bench_smoke():
+    """bench/fleet.py --smoke: fleet mode against the file store and GA
+    secure, 64 logins at once across 8 hosts with no lost update, 100 vs
+    1,000 records; outcomes checked, no timing judged."""
+    if os.geteuid() != 0:
+        pytest.skip("the benchmark needs root")
+    daemon = os.environ.get("TWOSTEP_DAEMON", str(REPO / ".build" / "debug" / "twostepd"))
+    cli = os.environ.get("TWOSTEP_BIN", str(REPO / ".build" / "debug" / "twostep"))
+    p = subprocess.run([sys.executable, str(REPO / "bench" / "fleet.py"), "--smoke", "--module", str(MODULE),
+                        "--daemon", daemon, "--cli", cli], capture_output=True, text=True, timeout=900)
+    out = p.stdout + p.stderr
+    assert p.returncode == 0, out
+    for target in ("twostep fleet", "twostep file", "GA secure"):
+        assert any(line.startswith(target) for line in p.stdout.splitlines()), out
+    assert "PASS  64 at once, one user: all succeed, nothing lost: 64/64, lost 0" in out, out
+    assert "PASS  64 at once, 64 users: all succeed, nothing lost: 64/64, lost 0" in out, out
+    assert "FAILURE" not in out, out
