@@ -427,3 +427,14 @@ def test_offline_cached_refuses_a_copy_older_than_offline_max_age(daemon_bin, pa
         assert "offline_max_age" in f.hosts[0].logtext()
     finally:
         f.cleanup()
+
+
+def test_report_reads_every_account_from_the_fleet_store(fleet, users):
+    u, other = users.make(), users.make()
+    fleet.enroll(u, host=3)
+    r = fleet.hosts[6].cli("report", "--json")
+    assert r.returncode == 0, r.stderr
+    rows = {row["user"]: row for row in json.loads(r.stdout)["accounts"]}
+    assert rows[u.name]["enrolled"] == "yes" and rows[u.name]["store"] == f"twostepd: {u.name}", rows[u.name]
+    assert rows[u.name]["backup_codes_left"] == 10
+    assert rows[other.name]["enrolled"] == "no", rows[other.name]

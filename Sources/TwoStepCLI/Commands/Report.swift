@@ -51,7 +51,7 @@ struct Report: ParsableCommand {
         let template = try store.map { try StorePathTemplate($0) } ?? configuration.options.store
         let now = Clock.now
         let rows = LoginAccount.all().map {
-            AccountReportRow($0, template: template, options: configuration.options, now: now)
+            AccountReportRow($0, template: template, configuration: configuration, now: now)
         }
         let report = AccountReport(accounts: rows, template: template, now: now)
         if json { try JSONOutput.print(report) } else { report.show() }

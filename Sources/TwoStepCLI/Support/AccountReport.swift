@@ -133,13 +133,27 @@ extension AccountReportRow {
     /// file-system identity for a store the user owns, as root for an
     /// administrator-managed one); never writes. Any failure becomes the
     /// row's `problem`, never an error of the whole report.
-    init(_ login: LoginAccount, template: StorePathTemplate, options: ModuleOptions, now: Int64) {
+    init(_ login: LoginAccount, template: StorePathTemplate, configuration: SystemConfiguration, now: Int64) {
+        let options = configuration.options
         let account = login.account
         user = account.name
         uid = account.uid
         home = account.home
         shell = login.shell
         enrolled = .unreadable
+        if template.isDaemon {
+            // Fleet mode: the record is twostepd's, read as 'status --user' reads it there.
+            store = "twostepd: \(account.name)"
+            storeKind = "fleet"
+            do {
+                let status = try AdministratorService.service(for: account, template: template, configuration: configuration).status()
+                fill(from: status, trustDays: options.trustDays, now: now)
+            } catch {
+                problem = .error
+                self.error = "\(error)"
+            }
+            return
+        }
         store = try? template.path(user: account.name, home: account.home)
         let record: AccountRecord
         do {
