@@ -438,3 +438,56 @@ def test_report_reads_every_account_from_the_fleet_store(fleet, users):
     assert rows[u.name]["enrolled"] == "yes" and rows[u.name]["store"] == f"twostepd: {u.name}", rows[u.name]
     assert rows[u.name]["backup_codes_left"] == 10
     assert rows[other.name]["enrolled"] == "no", rows[other.name]
+
+
+# TLS as the URI's sslmode says
+
+def make_certificate(directory, name):
+    key, crt = os.path.join(directory, f"{name}.key"), os.path.join(directory, f"{name}.crt")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", crt],
+                   check=True, capture_output=True)
+    return key, crt
+
+
+def test_tls_follows_sslmode(daemon_bin, pam, users):
+    f = Fleet(daemon_bin, pam, hosts=1, extra="window=10\n")
+    try:
+        pg, h = f.pg, f.hosts[0]
+        u = users.make()
+        f.enroll(u)
+        key, crt = make_certificate(pg.dir, "server")
+        _, other_ca = make_certificate(h.top, "other")
+        subprocess.run(["chown", "postgres:postgres", key, crt], check=True)
+        os.chmod(key, 0o600)
+        pg.sql(f"ALTER SYSTEM SET ssl = on", db="postgres")
+        pg.sql(f"ALTER SYSTEM SET ssl_cert_file = '{crt}'", db="postgres")
+        pg.sql(f"ALTER SYSTEM SET ssl_key_file = '{key}'", db="postgres")
+        # TCP only with TLS.
+        hba = os.path.join(pg.data, "pg_hba.conf")
+        with open(hba) as fh:
+            text = fh.read().replace("host    all", "hostssl all")
+        with open(hba, "w") as fh:
+            fh.write(text)
+        pg.stop()
+        pg.start()
+
+        def configure(query):
+            h.stop()
+            h.write_config(pg, "window=10\n")
+            with open(h.config) as fh:
+                conf = fh.read().replace("?sslmode=disable", query)
+            with open(h.config, "w") as fh:
+                fh.write(conf)
+            h.start()
+
+        step = current_step() + 1
+        for query, ok in (("?sslmode=require", True), (f"?sslmode=verify-full&sslrootcert={crt}", True),
+                          (f"?sslmode=verify-full&sslrootcert={other_ca}", False), ("?sslmode=disable", False)):
+            configure(query)
+            r = f.login(0, u, code_at(step))
+            assert (r.result == "PAM_SUCCESS") == ok, (query, str(r), h.logtext()[-2000:])
+            if ok:
+                step += 1
+    finally:
+        f.cleanup()
