@@ -18,7 +18,7 @@ import time
 
 import pyotp
 
-from pamtest import PAM
+from pamtest import PAM, DaemonProcess
 
 PGBIN = os.environ.get("TWOSTEP_PGBIN", "/usr/lib/postgresql/15/bin")
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -106,7 +106,7 @@ class Postgres:
         self.stop("immediate")
 
 
-class Host:
+class Host(DaemonProcess):
     """One host of the fleet: twostepd with its own sockets and configuration."""
 
     def __init__(self, index, top, daemon_bin, pg, pam, extra="", database="twostep"):
@@ -122,8 +122,8 @@ class Host:
         self.config = os.path.join(self.top, "twostep.conf")
         self.write_config(pg, extra)
         self.daemon_bin = daemon_bin
-        self.log = open(os.path.join(self.top, "twostepd.log"), "w+")
-        self.proc = None
+        self.cache = os.path.join(self.top, "cache")
+        super().__init__(os.path.join(self.top, "twostepd.log"))
         # Each host has its own PAM configuration directory, with the same
         # service name on all (as sshd is on real hosts: a trusted device
         # names its service).
@@ -144,37 +144,8 @@ class Host:
         os.chmod(self.config, 0o644)
 
     def start(self):
-        self.cache = os.path.join(self.top, "cache")
-        self.proc = subprocess.Popen([self.daemon_bin, "--socket-dir", self.sockets, "--config", self.config,
-                                      "--cache-dir", self.cache],
-                                     stdout=self.log, stderr=subprocess.STDOUT)
-        path = os.path.join(self.sockets, "io.twostep.Login")
-        deadline = time.time() + 20
-        while time.time() < deadline:
-            if os.path.exists(path):
-                try:
-                    with socket.socket(socket.AF_UNIX) as s:
-                        s.connect(path)
-                    return self
-                except OSError:
-                    pass
-            assert self.proc.poll() is None, self.logtext()
-            time.sleep(0.05)
-        raise AssertionError("twostepd did not start: " + self.logtext())
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-    def logtext(self):
-        self.log.flush()
-        with open(self.log.name) as f:
-            return f.read()
+        return self.launch([self.daemon_bin, "--socket-dir", self.sockets, "--config", self.config, "--cache-dir", self.cache],
+                           os.path.join(self.sockets, "io.twostep.Login"))
 
     @property
     def env(self):

@@ -36,6 +36,7 @@ import pwd
 import re
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -556,3 +557,42 @@ class SSHLogin:
 
 
 __all__ = [n for n in dir() if not n.startswith("_")]
+
+
+class DaemonProcess:
+    """A twostepd run in the foreground by a test: its output in `log`,
+    `launch` returns once `socket_path` accepts a connection (or fails
+    with the log), `stop` sends SIGTERM (SIGKILL after 20 s)."""
+
+    def __init__(self, log_path):
+        self.log = open(log_path, "w+")
+        self.proc = None
+
+    def launch(self, argv, socket_path):
+        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            if os.path.exists(socket_path):
+                try:
+                    with socket.socket(socket.AF_UNIX) as s:
+                        s.connect(socket_path)
+                    return self
+                except OSError:
+                    pass
+            assert self.proc.poll() is None, self.logtext()
+            time.sleep(0.05)
+        raise AssertionError("twostepd did not start: " + self.logtext())
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def logtext(self):
+        self.log.flush()
+        with open(self.log.name) as f:
+            return f.read()

@@ -14,7 +14,6 @@ import pwd
 import re
 import shlex
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -22,7 +21,7 @@ import time
 
 import pytest
 
-from pamtest import avoid_step_edge, module, pamdriver, pam, users  # noqa: F401 (fixtures)
+from pamtest import DaemonProcess, avoid_step_edge, module, pamdriver, pam, users  # noqa: F401 (fixtures)
 from test_cli import SECRET, SECRET2, totp
 
 OUTBOX = "/var/spool/twostep/outbox"
@@ -44,7 +43,7 @@ def daemon_bin():
     return path
 
 
-class Daemon:
+class Daemon(DaemonProcess):
     """A twostepd in the foreground on its own sockets, store and configuration."""
 
     def __init__(self, binary, top, extra_config=""):
@@ -60,35 +59,11 @@ class Daemon:
         with open(self.config, "w") as f:
             f.write(f"# test configuration\nstore={self.store}/%u\nchannels={self.channels}\n{extra_config}")
         os.chmod(self.config, 0o644)
-        self.log = open(os.path.join(top, "twostepd.log"), "w+")
-        self.proc = None
+        super().__init__(os.path.join(top, "twostepd.log"))
 
     def start(self, *extra):
-        self.proc = subprocess.Popen([self.binary, "--socket-dir", self.sockets, "--config", self.config, *extra],
-                                     stdout=self.log, stderr=subprocess.STDOUT)
-        path = os.path.join(self.sockets, "io.twostep.Manage")
-        deadline = time.time() + 20
-        while time.time() < deadline:
-            if os.path.exists(path):
-                try:
-                    with socket.socket(socket.AF_UNIX) as s:
-                        s.connect(path)
-                    return self
-                except OSError:
-                    pass
-            assert self.proc.poll() is None, self.logtext()
-            time.sleep(0.05)
-        raise AssertionError("twostepd did not start: " + self.logtext())
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            self.proc.wait(timeout=20)
-
-    def logtext(self):
-        self.log.flush()
-        with open(self.log.name) as f:
-            return f.read()
+        return self.launch([self.binary, "--socket-dir", self.sockets, "--config", self.config, *extra],
+                           os.path.join(self.sockets, "io.twostep.Manage"))
 
     @property
     def env(self):
