@@ -37,6 +37,7 @@ let package = Package(
         .library(name: "pam_twostep", type: .dynamic, targets: ["PAMTwoStep"]),
         // For the fuzzers (fuzz/Package.swift depends on this package by path).
         .library(name: "TwoStepCore", targets: ["TwoStepCore"]),
+        .library(name: "TwoStepWire", targets: ["TwoStepWire"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

@@ -16,6 +16,9 @@
 //                      known keys once each, errors on the input's own lines
 //   FuzzVerifier       Verifier.verify on (file, answer): an accepted answer is
 //                      always a code computed here independently (Nettle HMAC)
+//   FuzzJSONText       JSONText.parse (the module's reader of twostepd's replies):
+//                      never crashes; what parses writes back to text that
+//                      parses to the same value, and writes the same again
 import PackageDescription
 
 let core = Target.Dependency.product(name: "TwoStepCore", package: "twostep")
@@ -36,5 +39,6 @@ let package = Package(
         fuzzer("FuzzModuleOptions"),
         fuzzer("FuzzConfiguration"),
         fuzzer("FuzzVerifier"),
+        .executableTarget(name: "FuzzJSONText", dependencies: [.product(name: "TwoStepWire", package: "twostep"), "FuzzSupport"]),
     ]
 )
