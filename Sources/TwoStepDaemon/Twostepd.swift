@@ -26,7 +26,7 @@ public struct Twostepd: AsyncParsableCommand {
     public static let version = "0.1.0"
     static let defaultSocketDirectory = "/run/twostep"
     static let manageName = "io.twostep.Manage"
-    static let loginName = "io.twostep.Login"
+    static let loginName = LoginProtocol.socketName
     static let testName = "io.twostep.Test"
 
     @Option(name: .customLong("socket-dir"), help: ArgumentHelp(
@@ -94,11 +94,9 @@ public struct Twostepd: AsyncParsableCommand {
         do {
             if migrate { return try await runMigration(logger) }
             let (server, database) = try makeServer(logger)
-            var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-                .init(service: server, successTerminationBehavior: .gracefullyShutdownGroup),
-            ]
             let group = ServiceGroup(configuration: ServiceGroupConfiguration(
-                services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+                services: [.init(service: server, successTerminationBehavior: .gracefullyShutdownGroup)],
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             try await group.run()
             database?.connections.shutdown()
         } catch let error as DaemonError {

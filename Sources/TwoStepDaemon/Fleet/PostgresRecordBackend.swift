@@ -15,7 +15,7 @@ import TwoStepStore
 /// re-read (`VersionedRecordStore`). The answer is the COMMIT's, which
 /// PostgreSQL sends only once the commit is flushed (an autocommit
 /// statement's CommandComplete comes before its commit, and an error in
-/// the commit would follow it). Nothing is acknowledged before that; a statement that does not answer within `timeout` is
+/// the commit would follow it). Nothing is acknowledged before that; a statement that does not answer within `database_timeout` is
 /// `unavailable` (and cancelled), never a success.
 ///
 /// Each statement also checks the schema version in the same snapshot, so
@@ -23,9 +23,7 @@ import TwoStepStore
 /// with a clear reason instead of being misread.
 final class PostgresRecordBackend: RecordBackend, Sendable {
     let connections: PostgresConnections
-    let timeout: Double
     let logger: Logger
-    let uri: DatabaseURI
 
     var name: String { "postgresql" }
 
@@ -48,9 +46,7 @@ final class PostgresRecordBackend: RecordBackend, Sendable {
             ("application_name", "twostepd"),
         ]
         connections = PostgresConnections(configuration: configuration, timeout: Double(timeout), logger: logger)
-        self.timeout = Double(timeout)
         self.logger = logger
-        self.uri = uri
     }
 
     /// libpq's sslmode as PostgresNIO's TLS setting. `allow` and `prefer`
@@ -151,15 +147,6 @@ final class PostgresRecordBackend: RecordBackend, Sendable {
     struct NotCommitted: Error, CustomStringConvertible {
         let tag: String
         var description: String { "the transaction ended with \(tag), not COMMIT" }
-    }
-
-    /// Every user name with a record (for `twostep report`, `migrate`).
-    func users() throws(StoreError) -> [String] {
-        let logger = self.logger
-        return try run("*") { connection in
-            connection.query("SELECT username FROM twostep_records ORDER BY username", logger: logger)
-                .flatMapThrowing { result in try result.rows.map { try $0.decode(String.self) } }
-        }
     }
 
     // MARK: Schema
