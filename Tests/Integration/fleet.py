@@ -40,6 +40,13 @@ def current_step():
     return int(time.time()) // 30
 
 
+def wrong_code(secret=SECRET):
+    """A six-digit code that no step within 11 of now gives (window=10 at most)."""
+    now = current_step()
+    taken = {code_at(s, secret) for s in range(now - 11, now + 12)}
+    return next(c for c in (str(d) * 6 for d in range(10)) if c not in taken)
+
+
 class Postgres:
     """A PostgreSQL server of our own: Unix socket in its directory, and
     127.0.0.1:PORT with scram-sha-256 for the role twostepd uses."""
@@ -207,6 +214,12 @@ class Fleet:
     def status(self, user, host=0):
         r = self.hosts[host].cli("status", "--user", user.name, "--json")
         return r.returncode, json.loads(r.stdout) if r.stdout.strip() else {}
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.cleanup()
 
     def cleanup(self):
         for h in self.hosts:

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from fleet import SECRET, Fleet, code_at, current_step
+from fleet import SECRET, Fleet, code_at, current_step, wrong_code
 from pamtest import module, pamdriver, pam, users  # noqa: F401 (fixtures)
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -29,9 +29,8 @@ def fleet(daemon_bin, pam):
     # A spent code given again counts as a wrong one (as on one host): the
     # 7 losers of every race add 7 failures, so the races run with a high
     # max_failures; the failure tests set their own.
-    f = Fleet(daemon_bin, pam, hosts=8, extra="window=10\nmax_failures=1000\n")
-    yield f
-    f.cleanup()
+    with Fleet(daemon_bin, pam, hosts=8, extra="window=10\nmax_failures=1000\n") as f:
+        yield f
 
 
 def test_enrol_on_host_1_log_in_on_host_8(fleet, users):
@@ -75,12 +74,11 @@ def test_one_backup_code_on_8_hosts_exactly_one_success(fleet, users):
 
 
 def test_wrong_codes_on_8_hosts_add_up_to_one_count_and_one_lockout(daemon_bin, pam, users):
-    f = Fleet(daemon_bin, pam, hosts=8, extra="window=10\nmax_failures=20\n")
-    try:
+    with Fleet(daemon_bin, pam, hosts=8, extra="window=10\nmax_failures=20\n") as f:
         u = users.make()
         f.enroll(u)
         right = code_at(current_step() + 2)
-        wrong = "000000" if right != "000000" else "111111"
+        wrong = wrong_code()
         # k rounds of 8 wrong codes at once: 8, 16, then 20 (max_failures;
         # a lock-out checks no more codes and counts none).
         for k, expected in ((1, 8), (2, 16), (3, 20)):
@@ -96,16 +94,13 @@ def test_wrong_codes_on_8_hosts_add_up_to_one_count_and_one_lockout(daemon_bin, 
             assert "Too many wrong codes" in " ".join(r.errors), r
         _, after = f.status(u, host=7)
         assert after["failures"] == 20
-    finally:
-        f.cleanup()
 
 
 def test_lockout_lifted_everywhere_when_it_runs_out(daemon_bin, pam, users):
-    f = Fleet(daemon_bin, pam, hosts=4, extra="window=10\nmax_failures=3\nlockout=3\n")
-    try:
+    with Fleet(daemon_bin, pam, hosts=4, extra="window=10\nmax_failures=3\nlockout=3\n") as f:
         u = users.make()
         f.enroll(u)
-        results = f.race(u, "000000" if code_at(current_step()) != "000000" else "111111")
+        results = f.race(u, wrong_code())
         assert results.count("PAM_AUTH_ERR") == 4
         _, status = f.status(u)
         assert status["failures"] == 3 and status.get("locked_until"), status
@@ -114,8 +109,6 @@ def test_lockout_lifted_everywhere_when_it_runs_out(daemon_bin, pam, users):
         time.sleep(4)
         r = f.login(3, u, code_at(current_step() + 2))
         assert r.result == "PAM_SUCCESS", str(r) + f.hosts[3].logtext()
-    finally:
-        f.cleanup()
 
 
 def test_trust_revoke_and_remove_on_one_host_hold_on_all_at_once(fleet, users):
@@ -359,8 +352,7 @@ def failures(record):
 
 
 def test_offline_cached_decides_from_the_copy_and_merges_the_journal(daemon_bin, pam, users):
-    f = Fleet(daemon_bin, pam, hosts=3, extra="window=10\nmax_failures=1000\noffline=cached\noffline_max_age=3600\n")
-    try:
+    with Fleet(daemon_bin, pam, hosts=3, extra="window=10\nmax_failures=1000\noffline=cached\noffline_max_age=3600\n") as f:
         u, stranger = users.make(), users.make()
         codes = f.enroll(u)["backup_codes"]
         f.enroll(stranger)
@@ -384,7 +376,7 @@ def test_offline_cached_decides_from_the_copy_and_merges_the_journal(daemon_bin,
         assert r.result == "PAM_AUTH_ERR", r
         assert "no copy" in f.hosts[2].logtext() or "unavailable" in " ".join(r.errors).lower()
         # A wrong code offline is journalled.
-        w = f.run(0, u, answers=["000000" if code_at(step) != "000000" else "111111"], wrapper=True)
+        w = f.run(0, u, answers=[wrong_code()], wrapper=True)
         assert w.result == "PAM_AUTH_ERR", w
         journal = os.path.join(f.hosts[0].cache, "journal")
         assert os.path.getsize(journal) > 0
@@ -408,13 +400,10 @@ def test_offline_cached_decides_from_the_copy_and_merges_the_journal(daemon_bin,
         assert f.login(2, u, code_at(step)).result == "PAM_AUTH_ERR"
         r = f.login(2, u, code_at(step + 1))
         assert r.result == "PAM_SUCCESS", r
-    finally:
-        f.cleanup()
 
 
 def test_offline_cached_refuses_a_copy_older_than_offline_max_age(daemon_bin, pam, users):
-    f = Fleet(daemon_bin, pam, hosts=1, extra="window=10\noffline=cached\noffline_max_age=2\n")
-    try:
+    with Fleet(daemon_bin, pam, hosts=1, extra="window=10\noffline=cached\noffline_max_age=2\n") as f:
         u = users.make()
         f.enroll(u)
         assert f.login(0, u, code_at(current_step() + 1)).result == "PAM_SUCCESS"
@@ -425,8 +414,6 @@ def test_offline_cached_refuses_a_copy_older_than_offline_max_age(daemon_bin, pa
         assert r.result == "PAM_AUTH_ERR", r
         assert time.monotonic() - t0 < 3
         assert "offline_max_age" in f.hosts[0].logtext()
-    finally:
-        f.cleanup()
 
 
 def test_report_reads_every_account_from_the_fleet_store(fleet, users):
@@ -451,8 +438,7 @@ def make_certificate(directory, name):
 
 
 def test_tls_follows_sslmode(daemon_bin, pam, users):
-    f = Fleet(daemon_bin, pam, hosts=1, extra="window=10\n")
-    try:
+    with Fleet(daemon_bin, pam, hosts=1, extra="window=10\n") as f:
         pg, h = f.pg, f.hosts[0]
         u = users.make()
         f.enroll(u)
@@ -460,7 +446,7 @@ def test_tls_follows_sslmode(daemon_bin, pam, users):
         _, other_ca = make_certificate(h.top, "other")
         subprocess.run(["chown", "postgres:postgres", key, crt], check=True)
         os.chmod(key, 0o600)
-        pg.sql(f"ALTER SYSTEM SET ssl = on", db="postgres")
+        pg.sql("ALTER SYSTEM SET ssl = on", db="postgres")
         pg.sql(f"ALTER SYSTEM SET ssl_cert_file = '{crt}'", db="postgres")
         pg.sql(f"ALTER SYSTEM SET ssl_key_file = '{key}'", db="postgres")
         # TCP only with TLS.
@@ -489,5 +475,3 @@ def test_tls_follows_sslmode(daemon_bin, pam, users):
             assert (r.result == "PAM_SUCCESS") == ok, (query, str(r), h.logtext()[-2000:])
             if ok:
                 step += 1
-    finally:
-        f.cleanup()
