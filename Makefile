@@ -298,8 +298,12 @@ unit-test:
 # empty tmpfs: an installed /etc/twostep/twostep.conf (make install ships
 # one with store=/var/lib/twostep/%u) must not change what the tests' own
 # module lines and CLI runs mean; tests that want a configuration give it
-# (config=, TWOSTEP_CONFIG). The host's file is untouched.
-HERMETIC := unshare --mount --propagation private -- sh -c 'if [ -d /etc/twostep ]; then mount -t tmpfs -o mode=0755 twostep-test /etc/twostep; fi; exec "$$@"' hermetic
+# (config=, TWOSTEP_CONFIG). The host's file is untouched. So are the host's
+# /var/lib/twostep (records there with no twostep.conf deny every login,
+# SPEC §7) and /var/lib/twostep-sends (the root-side send counts, SPEC §5):
+# each is an empty tmpfs for the tests when it exists.
+HERMETIC := unshare --mount --propagation private -- sh -c 'if [ -d /etc/twostep ]; then mount -t tmpfs -o mode=0755 twostep-test /etc/twostep; fi; \
+  for d in /var/lib/twostep /var/lib/twostep-sends; do if [ -d $$d ]; then mount -t tmpfs -o mode=0700 twostep-test $$d; fi; done; exec "$$@"' hermetic
 
 integration-test: module
 	$(SWIFT) build --product twostep

@@ -51,13 +51,15 @@ int twostep_set_authtok(pam_handle_t *pamh, const char *password) {
     return pam_set_item(pamh, PAM_AUTHTOK, password);
 }
 
-/* One remembered account lookup: the user name and home directory follow
-   the struct, each NUL-terminated. */
+/* One remembered account lookup: the name as typed (the key), the
+   account's own name (pw_name) and the home directory follow the struct,
+   each NUL-terminated. */
 struct twostep_account {
     uid_t uid;
     gid_t gid;
     int found;
     size_t user_length;
+    size_t name_length;
     char names[];
 };
 
@@ -68,7 +70,8 @@ static void free_account(pam_handle_t *pamh, void *data, int error_status) {
     free(data);
 }
 
-int twostep_account_get(pam_handle_t *pamh, const char *user, int *found, uid_t *uid, gid_t *gid, const char **home) {
+int twostep_account_get(pam_handle_t *pamh, const char *user, int *found, uid_t *uid, gid_t *gid,
+                        const char **name, const char **home) {
     const void *data = NULL;
     if (pam_get_data(pamh, account_key, &data) != PAM_SUCCESS || data == NULL) return 0;
     const struct twostep_account *a = data;
@@ -76,20 +79,27 @@ int twostep_account_get(pam_handle_t *pamh, const char *user, int *found, uid_t 
     *found = a->found;
     *uid = a->uid;
     *gid = a->gid;
-    *home = a->names + a->user_length + 1;
+    *name = a->names + a->user_length + 1;
+    *home = a->names + a->user_length + 1 + a->name_length + 1;
     return 1;
 }
 
-int twostep_account_put(pam_handle_t *pamh, const char *user, int found, uid_t uid, gid_t gid, const char *home) {
-    size_t user_length = strlen(user), home_length = found ? strlen(home) : 0;
-    struct twostep_account *a = calloc(1, sizeof *a + user_length + home_length + 2);
+int twostep_account_put(pam_handle_t *pamh, const char *user, int found, uid_t uid, gid_t gid,
+                        const char *name, const char *home) {
+    size_t user_length = strlen(user);
+    size_t name_length = found ? strlen(name) : 0, home_length = found ? strlen(home) : 0;
+    struct twostep_account *a = calloc(1, sizeof *a + user_length + name_length + home_length + 3);
     if (a == NULL) return PAM_BUF_ERR;
     a->uid = uid;
     a->gid = gid;
     a->found = found;
     a->user_length = user_length;
+    a->name_length = name_length;
     memcpy(a->names, user, user_length);
-    if (found) memcpy(a->names + user_length + 1, home, home_length);
+    if (found) {
+        memcpy(a->names + user_length + 1, name, name_length);
+        memcpy(a->names + user_length + 1 + name_length + 1, home, home_length);
+    }
     int rc = pam_set_data(pamh, account_key, a, free_account);
     if (rc != PAM_SUCCESS) free(a);
     return rc;

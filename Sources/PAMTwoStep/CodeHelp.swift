@@ -16,10 +16,16 @@ import Glibc
 /// line instead (`Login.askForCode`), so that `?` does not tell an unknown
 /// user from an enrolled one who has no phone.
 ///
-/// A send is reserved in the record first — one atomic update (the file's
-/// lock, with the user's file-system identity; twostepd's compare-and-set): the send limit is checked and recorded,
-/// the new code's hash replaces any earlier pending code — and then the
-/// plugin runs outside the lock, as root (it may need root-only
+/// A send is first admitted root-side (SPEC §5): `counter` counts it per
+/// account and per number where the user cannot reset it (root's
+/// `send_count_dir=`, or twostepd's database in fleet mode). For a store
+/// the user owns (the home directory), where they can write any `phone`
+/// line, only a number confirmed through a root-owned path is sent to
+/// (`confirmedOnly`). Then the send is reserved in the record — one
+/// atomic update (the file's lock, with the user's file-system identity;
+/// twostepd's compare-and-set): the record's own send limit is checked and
+/// recorded, the new code's hash replaces any earlier pending code — and
+/// then the plugin runs outside the lock, as root (it may need root-only
 /// credentials) with a clean environment (`ChannelRunner`). When the
 /// plugin fails or times out the user is told so plainly, the pending
 /// code is withdrawn (it was never delivered), and the other methods stay
@@ -28,17 +34,26 @@ struct CodeHelp<Store: RecordStore> {
     let session: PAMSession
     let options: ModuleOptions
     let store: Store
+    /// The root-side count of sends (SPEC §5).
+    let counter: any SendCounter
+    /// For a store the user owns: the tallies that say which numbers root
+    /// confirmed; only those are sent to. Nil for a root-owned store.
+    let confirmedOnly: SendCountDirectory?
+    /// The account's own name (`pw_name`).
     let user: String
     let context: String
     let phones: [Phone]
     let hasBackupCodes: Bool
 
     /// The help for a user's file; nil when the user has no phone.
-    init?(session: PAMSession, options: ModuleOptions, store: Store, user: String, context: String, factors: FactorFile) {
+    init?(session: PAMSession, options: ModuleOptions, store: Store, counter: any SendCounter,
+          confirmedOnly: SendCountDirectory?, user: String, context: String, factors: FactorFile) {
         guard factors.has(Phone.self) else { return nil }
         self.session = session
         self.options = options
         self.store = store
+        self.counter = counter
+        self.confirmedOnly = confirmedOnly
         self.user = user
         self.context = context
         phones = factors.phones
@@ -81,6 +96,32 @@ struct CodeHelp<Store: RecordStore> {
 
     private func send(to phone: Phone) {
         let what = phone.channel.displayName
+        if let confirmedOnly {
+            let confirmed: Bool
+            do { confirmed = try confirmedOnly.isConfirmed(account: user, number: phone.number) } catch {
+                session.log(LOG_ERR, "\(context): cannot read the send tallies: \(error); nothing sent to \(phone.id)")
+                session.error("No code could be sent by \(what). Use another method.")
+                return
+            }
+            guard confirmed else {
+                session.log(LOG_NOTICE, "\(context): \(phone.id) is in a store the user owns and was never confirmed through root (twostep add phone as root or through twostepd); nothing sent")
+                session.error("No code can be sent to this phone: it was not confirmed by an administrator. Use another method.")
+                return
+            }
+        }
+        let now = Int64(time(nil))
+        let admitted: Int64?
+        do {
+            admitted = try counter.admit(account: user, number: phone.number, policy: options.sendPolicy, at: now)
+        } catch {
+            session.log(LOG_ERR, "\(context): cannot count a send to \(phone.id): \(error); nothing sent")
+            session.error("No code could be sent by \(what). Use another method.")
+            return
+        }
+        if let until = admitted {
+            limited(until: until, phone: phone)
+            return
+        }
         let reservation: CodeDelivery.Reservation
         do {
             reservation = try store.update { (current: inout FactorFile) throws(TwoStepError) -> CodeDelivery.Reservation in
@@ -96,10 +137,7 @@ struct CodeHelp<Store: RecordStore> {
             session.log(LOG_NOTICE, "\(context): \(phone.id) was removed meanwhile; nothing sent")
             session.error("No code could be sent by \(what). Use another method.")
         case .limited(let until):
-            let now = Int64(time(nil))
-            let minutes = max(1, (until - now + 59) / 60)
-            session.log(LOG_NOTICE, "\(context): send limit reached (\(options.sendPolicy.limit) per \(options.sendPolicy.window) s); nothing sent to \(phone.id) until \(until)")
-            session.error("Too many codes were sent recently: no code was sent. Try again in \(minutes) minute\(minutes == 1 ? "" : "s"), or use another method.")
+            limited(until: until, phone: phone)
         case .send(let code, let phone, let pendingID):
             do throws(ChannelError) {
                 try ChannelRunner(directory: options.channels)
@@ -116,6 +154,14 @@ struct CodeHelp<Store: RecordStore> {
             let minutes = PendingCode.lifetime / 60
             session.info("A code was sent by \(what) to \(phone.number.masked). It is valid for \(minutes) minutes.")
         }
+    }
+
+    /// The send limit is reached (root's count or the record's).
+    private func limited(until: Int64, phone: Phone) {
+        let now = Int64(time(nil))
+        let minutes = max(1, (until - now + 59) / 60)
+        session.log(LOG_NOTICE, "\(context): send limit reached (\(options.sendPolicy.limit) per \(options.sendPolicy.window) s); nothing sent to \(phone.id) until \(until)")
+        session.error("Too many codes were sent recently: no code was sent. Try again in \(minutes) minute\(minutes == 1 ? "" : "s"), or use another method.")
     }
 
     /// Removes the pending code of a failed send (logged when that fails:

@@ -44,7 +44,7 @@ struct Login {
     private var trust: TrustPolicy { TrustPolicy(trustDays: options.trustDays, trustBy: options.trustBy) }
 
     func authenticate() -> Outcome {
-        guard let user = session.user() else {
+        guard let typed = session.user() else {
             session.log(LOG_ERR, "no user name; denying")
             return .denied
         }
@@ -52,7 +52,7 @@ struct Login {
             service: session.item(PAM_SERVICE) ?? "unknown",
             remoteHost: session.item(PAM_RHOST),
             keyFingerprint: session.environment("SSH_AUTH_INFO_0").flatMap { SSHKey.fingerprint(authInfo: $0) })
-        let context = "user \(user) service \(device.service) from \(device.remoteHost ?? "local")"
+        var context = "user \(typed) service \(device.service) from \(device.remoteHost ?? "local")"
 
         if let host = device.remoteHost, let network = options.exemptRemoteHosts.first(where: { $0.contains(host) }) {
             session.log(LOG_NOTICE, "\(context): exempt (\(network)), second step skipped")
@@ -60,7 +60,7 @@ struct Login {
         }
         let found: UserAccount?
         do {
-            found = try session.account(named: user)
+            found = try session.account(named: typed)
         } catch {
             // Not "no such user": with nullok that would let everyone through
             // while the user database is down.
@@ -77,13 +77,22 @@ struct Login {
             session.log(LOG_NOTICE, "\(context): unknown user")
             return refuseUnknown()
         }
+        // Everything is keyed by the account's own name (SPEC §7): a name
+        // service that accepts other spellings (sssd with AD is
+        // case-insensitive, `user@domain`) must not make an enrolled user
+        // look unenrolled (with nullok: let through on the password alone).
+        let user = account.name
+        if user != typed {
+            context = "user \(typed) (account \(user)) service \(device.service) from \(device.remoteHost ?? "local")"
+            session.log(LOG_NOTICE, "\(context): the name given differs from the account's name; using the account's")
+        }
         if options.store.isDaemon {
             // Fleet mode (SPEC §9): twostepd's Login socket, every change a
             // compare-and-set that its database has committed.
             let backend = DaemonRecordBackend(socketDirectory: options.socketDirectory, timeout: Double(databaseTimeout) + 1)
             let store = VersionedRecordStore(backend: backend, user: user)
             session.debugLog("\(context): record from twostepd (\(backend.socket.path))")
-            return verify(store: store, user: user, device: device, context: context)
+            return verify(store: store, counter: backend, confirmedOnly: nil, user: user, device: device, context: context)
         }
         let path: String
         do {
@@ -102,13 +111,17 @@ struct Login {
             session.log(LOG_ERR, "\(context): \(path) is in a directory owned by root, not by the user (home not mounted?); denying")
             return deny(Messages.unavailable)
         }
-        return verify(store: file, user: user, device: device, context: context)
+        // Sends are counted root-side (SPEC §5); to a store the user owns
+        // only numbers root confirmed are sent to.
+        let tallies = SendCountDirectory(path: options.sendCountDirectory)
+        return verify(store: file, counter: tallies, confirmedOnly: file.actsAsUser ? tallies : nil,
+                      user: user, device: device, context: context)
     }
 
     /// The flow once the record's store is known: the same for a factor
     /// file and for twostepd's records.
     private func verify<Store: RecordStore>(
-        store: Store, user: String, device: Device, context: String
+        store: Store, counter: any SendCounter, confirmedOnly: SendCountDirectory?, user: String, device: Device, context: String
     ) -> Outcome {
         let snapshot: Store.Snapshot
         do {
@@ -140,7 +153,8 @@ struct Login {
             session.log(LOG_NOTICE, "\(context): locked out until \(until); no code checked")
             return deny(Messages.lockedOut(until: until, now: now))
         }
-        let help = CodeHelp(session: session, options: options, store: store, user: user, context: context, factors: factors)
+        let help = CodeHelp(session: session, options: options, store: store, counter: counter, confirmedOnly: confirmedOnly,
+                            user: user, context: context, factors: factors)
         guard let answer = askForCode(context: context, help: help) else { return deny(Messages.noAnswer) }
 
         // A recorded TOTP step or failure count is written without fsync,

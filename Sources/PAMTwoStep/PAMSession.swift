@@ -20,22 +20,27 @@ struct PAMSession {
         return user.isEmpty ? nil : user
     }
 
-    /// The account called `user` (nil: no such user), looked up once per
-    /// PAM handle: sshd asks again on the same handle for every code a
-    /// client tries on one connection, and it looks the user up once per
-    /// connection itself. A lookup for another name (PAM_USER changed) asks
-    /// the database again; an NSS error is thrown, never remembered.
+    /// The account the name service returns for `user` (nil: no such
+    /// user), looked up once per PAM handle: sshd asks again on the same
+    /// handle for every code a client tries on one connection, and it looks
+    /// the user up once per connection itself. The account's `name` is its
+    /// own `pw_name`, which may be spelt otherwise than `user` (a
+    /// case-insensitive name service, `user@domain`). A lookup for another
+    /// name (PAM_USER changed) asks the database again; an NSS error is
+    /// thrown, never remembered.
     func account(named user: String) throws(UserAccount.LookupError) -> UserAccount? {
         var found: Int32 = 0
         var uid = uid_t(), gid = gid_t()
+        var name: UnsafePointer<CChar>?
         var home: UnsafePointer<CChar>?
-        if twostep_account_get(handle, user, &found, &uid, &gid, &home) == 1 {
-            guard found == 1, let home else { return nil }
-            return UserAccount(name: user, uid: uid, gid: gid, home: String(cString: home))
+        if twostep_account_get(handle, user, &found, &uid, &gid, &name, &home) == 1 {
+            guard found == 1, let name, let home else { return nil }
+            return UserAccount(name: String(cString: name), uid: uid, gid: gid, home: String(cString: home))
         }
         let account = try UserAccount.named(user)
         // Not remembered (out of memory) only means asking again next time.
-        _ = twostep_account_put(handle, user, account == nil ? 0 : 1, account?.uid ?? 0, account?.gid ?? 0, account?.home ?? "")
+        _ = twostep_account_put(handle, user, account == nil ? 0 : 1, account?.uid ?? 0, account?.gid ?? 0,
+                                account?.name ?? "", account?.home ?? "")
         return account
     }
 

@@ -40,13 +40,20 @@ public struct LocalAccountService: AccountService {
     public let isAdministrator: Bool
     public let settings: AccountSettings
     public let confirmations: PhoneConfirmations
+    /// Where sends are counted root-side, per account and per number
+    /// (SPEC §5): root's `send_count_dir=` (the CLI as root, twostepd with
+    /// files) or the database (twostepd in fleet mode). Nil only for an
+    /// ordinary user's own store in the home directory, whose channel
+    /// plugin runs as that user: the count is then the record's.
+    public let sendCounter: (any SendCounter)?
 
     public init(record: AccountRecord, isAdministrator: Bool, settings: AccountSettings,
-                confirmations: PhoneConfirmations = PhoneConfirmations()) {
+                confirmations: PhoneConfirmations = PhoneConfirmations(), sendCounter: (any SendCounter)? = nil) {
         self.record = record
         self.isAdministrator = isAdministrator
         self.settings = settings
         self.confirmations = confirmations
+        self.sendCounter = sendCounter
     }
 
     private var verifier: Verifier { Verifier(policy: settings.policy) }
@@ -205,6 +212,7 @@ public struct LocalAccountService: AccountService {
         }
         let codes = try Self.replaceBackupCodes(in: &file, count: request.backupCodes, at: now)
         let (corrupt, authorization) = try store(file, force: request.force, oldCode: request.oldCode)
+        if let added = file.phones.first { noteConfirmed(added.number, at: now) }
         return EnrollResult(authenticatorID: authenticator.id, backupCodes: codes, phoneID: phoneID,
                             replacedCorrupt: corrupt, authorization: authorization)
     }
@@ -279,17 +287,29 @@ public struct LocalAccountService: AccountService {
                         file = checked
                         return .failure(refusal)
                     }
+                    // Root-side (below) when there is a counter; the record's
+                    // own count only where the plugin runs as the user.
+                    guard sendCounter == nil else { return .success(()) }
                     if let until = settings.sendPolicy.nextAllowed(after: file.sends, at: now) {
-                        return .failure(.refused("too many codes were sent recently; try again after \(Clock.local(until))"))
+                        return .failure(Self.tooMany(until))
                     }
                     settings.sendPolicy.record(&file.sends, at: now)
                     return .success(())
                 }
             }
             try outcome.get()
-        } else {
-            // No record yet (enrolment with a phone): sends counted in memory.
+        } else if sendCounter == nil {
+            // No record yet (enrolment with a phone), no root-side count: in memory.
             try confirmations.recordSend(uid: record.account.uid, policy: settings.sendPolicy, at: now)
+        }
+        if let sendCounter {
+            // Counted where the user cannot reset it: re-enrolling, importing
+            // or disabling replaces the record, not this count (SPEC §5).
+            let until: Int64?
+            do { until = try sendCounter.admit(account: name, number: number, policy: settings.sendPolicy, at: now) } catch {
+                throw .failure("the send could not be counted (\(error)); no code was sent")
+            }
+            if let until { throw Self.tooMany(until) }
         }
         let made: (code: String, factor: PendingCode)
         do { made = try PendingCode.generate(id: "pending-new", phoneID: "new", now: now) } catch { throw AccountError(error) }
@@ -307,6 +327,21 @@ public struct LocalAccountService: AccountService {
         return SentResult(masked: number.masked)
     }
 
+    /// The send limit's refusal.
+    static func tooMany(_ until: Int64) -> AccountError {
+        .refused("too many codes were sent recently; try again after \(Clock.local(until))")
+    }
+
+    /// Tells the root-side counter that `number` was confirmed through
+    /// this (root-owned) path, so the module may send to it even from a
+    /// store the user owns. Logged nowhere, never fatal: the phone is
+    /// added either way, and an unrecorded confirmation only means the
+    /// module will not send to it from a home-directory store.
+    private func noteConfirmed(_ number: PhoneNumber, at now: Int64) {
+        guard let sendCounter else { return }
+        try? sendCounter.confirm(account: name, number: number, at: now)
+    }
+
     public func addPhone(_ request: AddPhoneRequest) throws(AccountError) -> AddedResult {
         let (number, channel) = try Self.parse(request.phone)
         try Self.checkLabel(request.label)
@@ -320,6 +355,7 @@ public struct LocalAccountService: AccountService {
             file.factors.append(phone)
             return phone.id
         }
+        noteConfirmed(number, at: now)
         return AddedResult(id: id, authorization: authorization)
     }
 

@@ -30,11 +30,11 @@ struct DaemonInterfaces {
         }
         switch configuration.offline {
         case .deny:
-            login = LoginInterface(backend: database)
+            login = LoginInterface(backend: database, counter: database)
         case .cached:
             login = LoginInterface(backend: try OfflineCache(
                 database: database, directory: cacheDirectory, maxAge: configuration.offlineMaxAge,
-                policy: configuration.options.policy, logger: Logger(label: "twostepd.offline")))
+                policy: configuration.options.policy, logger: Logger(label: "twostepd.offline")), counter: database)
         }
     }
 

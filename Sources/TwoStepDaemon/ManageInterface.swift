@@ -130,7 +130,8 @@ struct ManageInterface: VarlinkInterface {
         if let database {
             // Fleet mode: the record is the user name's row, the same on every host.
             let record = AccountRecord(account: account, store: VersionedRecordStore(backend: database, user: account.name))
-            return LocalAccountService(record: record, isAdministrator: isAdministrator, settings: settings, confirmations: confirmations)
+            return LocalAccountService(record: record, isAdministrator: isAdministrator, settings: settings, confirmations: confirmations,
+                                       sendCounter: database)
         }
         let template = configuration.options.store
         let record: AccountRecord
@@ -139,7 +140,8 @@ struct ManageInterface: VarlinkInterface {
             throw Self.error("NotManaged",
                 "\(record.path) is not in an administrator-managed store (a root-owned directory outside the home): twostep uses it directly, not through twostepd")
         }
-        return LocalAccountService(record: record, isAdministrator: isAdministrator, settings: settings, confirmations: confirmations)
+        return LocalAccountService(record: record, isAdministrator: isAdministrator, settings: settings, confirmations: confirmations,
+                                   sendCounter: SendCountDirectory(path: configuration.options.sendCountDirectory))
     }
 
     /// `self_enroll=no`: an ordinary user who is not enrolled may not enrol

@@ -10,7 +10,11 @@ import Glibc
 ///
 /// Rules, checked on the open descriptor (so on the file that is read):
 /// - missing (ENOENT, also for a missing /etc/twostep): the built-in
-///   defaults, `SystemConfiguration()`;
+///   defaults, `SystemConfiguration()` — unless the packaged store
+///   directory `/var/lib/twostep` holds at least one record: then the
+///   file was lost, not never installed, and its defaults would silently
+///   move every user to `%h/.twostep` (with nullok: in on the password
+///   alone), so that is an error (`packagedStoreHoldsRecords`);
 /// - symbolic links are followed, because configuration tools manage /etc
 ///   files that way; the file they end at is the one checked. A link that
 ///   leads nowhere is an error, not a missing file (a dangling link is
@@ -48,7 +52,12 @@ public enum ConfigurationFile {
         }
         guard fd >= 0 else {
             let e = errno
-            if e == ENOENT { return SystemConfiguration() }
+            if e == ENOENT {
+                if packagedStoreHoldsRecords() {
+                    throw .unsafe(path: path, reason: "it does not exist, but \(packagedStore) holds users' records: without the file twostep would look for them in home directories (store=%h/.twostep) instead. Restore it (the package's has store=\(packagedStore)/%u); until then every login is denied")
+                }
+                return SystemConfiguration()
+            }
             throw .io(path: path, operation: "open", errno: e)
         }
         defer { close(fd) }
@@ -57,6 +66,30 @@ public enum ConfigurationFile {
         try check(st, path: path)
         let bytes = try read(fd, size: Int(st.st_size), path: path)
         return try SystemConfiguration(parsing: bytes, path: path)
+    }
+
+    /// The store directory the package and `make install` set up
+    /// (`store=/var/lib/twostep/%u` in the shipped file).
+    public static let packagedStore = "/var/lib/twostep"
+
+    /// Whether `directory` (default: the packaged store) holds a record: an
+    /// entry that is not hidden and not a directory. A directory that does
+    /// not exist, is empty (systemd's `StateDirectory=` makes it empty on
+    /// every start) or cannot be read (an ordinary user running `twostep`:
+    /// it is root's, mode 0700; the module and twostepd run as root) holds
+    /// none. Costs one failed `open` where there is no such directory.
+    public static func packagedStoreHoldsRecords(_ directory: String = packagedStore) -> Bool {
+        guard let dir = opendir(directory) else { return false }
+        defer { closedir(dir) }
+        while let entry = readdir(dir) {
+            // Only d_name's first byte: the bytes after its NUL may not be there.
+            let first = withUnsafePointer(to: &entry.pointee.d_name) {
+                $0.withMemoryRebound(to: UInt8.self, capacity: 1) { $0.pointee }
+            }
+            if first == 0 || first == UInt8(ascii: ".") || entry.pointee.d_type == UInt8(DT_DIR) { continue }
+            return true
+        }
+        return false
     }
 
     /// The password in `database_password_file=` (SPEC §9): the first

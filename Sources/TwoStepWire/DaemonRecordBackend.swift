@@ -17,8 +17,9 @@ public enum LoginProtocol {
 /// `timeout` seconds or `unavailable`: a login never hangs on a database
 /// that does not answer. The calls of one backend share a connection (a
 /// login's Fetch and Store), which saves a connect and twostepd's
-/// admission checks on every call after the first.
-public final class DaemonRecordBackend: RecordBackend, @unchecked Sendable {
+/// admission checks on every call after the first. It is also the fleet's
+/// `SendCounter`: twostepd counts sends in its database (`AdmitSend`).
+public final class DaemonRecordBackend: RecordBackend, SendCounter, @unchecked Sendable {
     public let socket: VarlinkSocket
     /// Used by one thread at a time: a PAM handle's login, or `twostep migrate`.
     private let connection: VarlinkSocket.Connection
@@ -58,6 +59,17 @@ public final class DaemonRecordBackend: RecordBackend, @unchecked Sendable {
         let reply = try call("Delete", user: user, ["user": .string(user), "version": .int(version)])
         guard let deleted = reply["deleted"]?.boolValue else { throw invalid(user, "Delete: no deleted") }
         return deleted
+    }
+
+    public func admit(account: String, number: PhoneNumber, policy: SendPolicy, at now: Int64) throws(StoreError) -> Int64? {
+        let reply = try call("AdmitSend", user: account, [
+            "user": .string(account), "number": .string(number.e164),
+            "limit": .int(Int64(policy.limit)), "window": .int(policy.window),
+        ])
+        guard let admitted = reply["admitted"]?.boolValue else { throw invalid(account, "AdmitSend: no admitted") }
+        if admitted { return nil }
+        guard let until = reply["until"]?.intValue else { throw invalid(account, "AdmitSend: no until") }
+        return until
     }
 
     private func invalid(_ user: String, _ reason: String) -> StoreError {

@@ -230,6 +230,10 @@ class PAM:
         self.module = module
         self.pamdriver = pamdriver
         self.dir = str(directory)
+        # Root's send tallies (SPEC §5, send_count_dir=), one directory per
+        # test: they count per number across accounts, and the tests share
+        # numbers. Every module line of service() and probe() names it.
+        self.sends = os.path.join(os.path.dirname(self.dir), "sends")
         # pam_wrapper warns on every pam_start without an "other" file.
         self.stack("other", "auth required pam_deny.so\naccount required pam_deny.so\n"
                             "password required pam_deny.so\nsession required pam_deny.so\n")
@@ -241,7 +245,18 @@ class PAM:
 
     def service(self, name, options="", control="required"):
         """`auth CONTROL /abs/libpam_twostep.so OPTIONS` (account permit)."""
-        return self.stack(name, f"auth {control} {self.module} {options}\naccount required pam_permit.so\n")
+        return self.stack(name, f"auth {control} {self.module} {self.with_sends(options)}\naccount required pam_permit.so\n")
+
+    def with_sends(self, options):
+        """OPTIONS with this test's send_count_dir= unless they name one."""
+        return options if "send_count_dir=" in options else f"{options} send_count_dir={self.sends}".strip()
+
+    def confirm_phone(self, user, number):
+        """Root's record that `number` was confirmed for `user` (what
+        `twostep add phone` as root or through twostepd writes): without it
+        the module sends nothing to a phone in a store the user owns."""
+        write_tally(self.sends, f"user.{getattr(user, 'name', user)}",
+                    f"confirmed number={number} time={int(time.time())}\n")
 
     def probe(self, name, options=""):
         """A stack whose outcome tells PAM_SUCCESS, PAM_IGNORE and a denial apart.
@@ -257,7 +272,7 @@ class PAM:
         PAM_SUCCESS with it is the module's PAM_IGNORE.
         """
         return self.stack(name,
-                          f"auth [success=done ignore=ignore default=die] {self.module} {options}\n"
+                          f"auth [success=done ignore=ignore default=die] {self.module} {self.with_sends(options)}\n"
                           f"auth requisite pam_echo.so {IGNORE_MARKER}\n"
                           f"auth required pam_permit.so\n"
                           f"account required pam_permit.so\n")
@@ -350,6 +365,34 @@ def race_shim(tmp_path_factory):
 
 # --------------------------------------------------------------------------
 # Factor files (v1 text format, twostep-factors(5))
+
+
+def write_tally(directory, name, lines):
+    """Adds LINES to the send tally NAME (`user.NAME` or `number.+E164`,
+    twostep-factors(5)) in root's send_count_dir DIRECTORY, made as twostep
+    makes them (root, 0700 directory, 0600 files)."""
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    path = os.path.join(directory, name)
+    try:
+        old = open(path).read()
+    except FileNotFoundError:
+        old = "twostep-sends 1\n"
+    with open(path, "w") as f:
+        f.write(old + lines)
+    os.chmod(path, 0o600)
+    return path
+
+
+def read_tally(directory, name):
+    """The send times in tally NAME ([] when there is none)."""
+    try:
+        text = open(os.path.join(directory, name)).read()
+    except FileNotFoundError:
+        return []
+    for line in text.splitlines():
+        if line.startswith("sends times="):
+            return [int(t) for t in line[len("sends times="):].split(",")]
+    return []
 
 
 def new_secret(nbytes=20):

@@ -76,11 +76,14 @@ def channels(tmp_path):
 
 
 @pytest.fixture
-def phone_user(users):
-    """A user with an SMS phone and one backup code (no authenticator)."""
+def phone_user(users, pam):
+    """A user with an SMS phone and one backup code (no authenticator), in
+    the home-directory store; root confirmed the number (pam.confirm_phone:
+    the module sends only to such numbers from a store the user owns)."""
     u = users.make()
     u.backup = new_backup_code()
     u.write_factors(factor_text(phone_line(), backup_line(u.backup)))
+    pam.confirm_phone(u, NUMBER)
     return u
 
 
@@ -129,6 +132,8 @@ def test_voice_and_phone_only_menu(pam, channels, users):
     a voice phone goes through the voice plugin."""
     u = users.make()
     u.write_factors(factor_text(phone_line(), phone_line("+14155550100", id="phone-2", channel="voice")))
+    pam.confirm_phone(u, NUMBER)
+    pam.confirm_phone(u, "+14155550100")
     pam.service("svc", f"channels={channels}")
     r = pam.run("svc", u, ["", "2", spool_cmd(u)])
     assert r.result == "PAM_SUCCESS", r
@@ -476,10 +481,11 @@ def sshd_server(module, tmp_path):
             subprocess.run(["bash", SSHD_SH, "stop", directory], capture_output=True, timeout=60)
 
 
-def test_sshd_phone_only_user_logs_in_with_sms_code(module, sshd_server, channels, users):
+def test_sshd_phone_only_user_logs_in_with_sms_code(module, sshd_server, channels, users, pam):
     u = users.make()
     u.write_factors(factor_text(phone_line()))
-    stack = (f"auth required {module} channels={channels}\n"
+    pam.confirm_phone(u, NUMBER)
+    stack = (f"auth required {module} channels={channels} send_count_dir={pam.sends}\n"
              "account required pam_unix.so\nsession required pam_permit.so\npassword required pam_deny.so\n")
     port, directory = sshd_server(stack)
     args = [sys.executable, SSH_LOGIN, "--port", str(port), "--user", u.name, "--timeout", "30",
@@ -492,3 +498,78 @@ def test_sshd_phone_only_user_logs_in_with_sms_code(module, sshd_server, channel
     assert f"MESSAGE:   1. SMS to {MASKED}" in p.stdout, p.stdout
     assert len(spooled(u)) == 1 and spooled(u)[0][1:3] == ("sms", NUMBER)
     assert records(u.read_factors(), "pending") == []
+
+
+# Issue 19, items 1 and 2: root counts the sends; a home store's numbers
+# must be confirmed through root
+
+def test_deleting_the_sends_line_does_not_reset_the_limit(pam, channels, phone_user):
+    """A user-owned file's `sends` line is the user's to delete: the count
+    that stops sends is root's (send_count_dir=), which they cannot touch."""
+    u = phone_user
+    pam.service("svc", f"channels={channels}")
+    for _ in range(3):
+        send_code(pam, u)
+        # What the review did between logins: drop the sends and pending lines.
+        u.write_factors("\n".join(l for l in u.read_factors().splitlines()
+                                  if not l.startswith(("sends ", "pending "))) + "\n")
+    r = pam.run("svc", u, ["?", "2"])
+    assert any("Too many codes" in e for e in r.errors), r
+    assert len(spooled(u)) == 3, "no send past the limit"
+    assert len(read_tally(pam.sends, f"user.{u.name}")) == 3
+    assert len(read_tally(pam.sends, f"number.{NUMBER}")) == 3
+    st = os.stat(pam.sends)
+    assert (st.st_uid, st.st_mode & 0o777) == (0, 0o700)
+
+
+def test_a_number_the_user_wrote_is_never_sent_to(pam, channels, users):
+    """Home store: a phone line appended by hand, never confirmed through
+    root, gets no send (the module runs the plugin as root); the other
+    methods still work, and the log says why."""
+    u = users.make()
+    backups = [new_backup_code() for _ in range(3)]
+    u.write_factors(factor_text(*(backup_line(b, id=f"backup-{i}") for i, b in enumerate(backups)),
+                                phone_line("+447700900123")))
+    pam.service("svc", f"channels={channels}")
+    for backup in backups:
+        r = pam.run("svc", u, ["?", "2", backup], wrapper=True)
+        assert r.result == "PAM_SUCCESS", r
+        assert any("not confirmed by an administrator" in e for e in r.errors), r
+    assert spooled(u) == []
+    assert any("never confirmed through root" in line for line in r.syslog), r.syslog
+    # Confirmed by root: sent (the backup codes are used up: the phone is choice 1).
+    pam.confirm_phone(u, "+447700900123")
+    r = pam.run("svc", u, ["?", "1", spool_cmd(u)])
+    assert r.result == "PAM_SUCCESS", r
+    assert [s[2] for s in spooled(u)] == ["+447700900123"]
+
+
+def test_one_number_shares_one_limit_across_accounts(pam, channels, users):
+    """Per number as well as per account: four accounts that all list one
+    number get send_limit sends to it in all."""
+    pam.service("svc", f"channels={channels} send_limit=2")
+    accounts = []
+    for _ in range(4):
+        u = users.make()
+        u.backup = new_backup_code()
+        u.write_factors(factor_text(phone_line(), backup_line(u.backup)))
+        pam.confirm_phone(u, NUMBER)
+        accounts.append(u)
+        send_code(pam, u)
+    assert sum(len(spooled(u)) for u in accounts) == 2
+
+
+def test_an_unusable_send_tally_sends_nothing(pam, channels, phone_user):
+    """Fail closed: a tally directory that is not root's own, or a corrupt
+    tally, means no send (and says so in the log), never an uncounted one."""
+    u = phone_user
+    pam.service("svc", f"channels={channels}")
+    write_tally(pam.sends, f"number.{NUMBER}", "sends times=notanumber\n")
+    r = pam.run("svc", u, ["?", "2", u.backup], wrapper=True)
+    assert r.result == "PAM_SUCCESS" and spooled(u) == [], r
+    assert any("cannot count a send" in line and "corrupt" in line for line in r.syslog), r.syslog
+    os.remove(os.path.join(pam.sends, f"number.{NUMBER}"))
+    os.chmod(pam.sends, 0o755)
+    r = pam.run("svc", u, ["?", "1"], wrapper=True)  # the backup code is spent: the phone is 1
+    assert spooled(u) == [], r
+    assert any("mode 0700" in line for line in r.syslog), r.syslog

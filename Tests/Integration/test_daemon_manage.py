@@ -56,8 +56,12 @@ class Daemon(DaemonProcess):
             shutil.copy(os.path.join(REPO, "channels", "spool"), os.path.join(self.channels, kind))
             os.chmod(os.path.join(self.channels, kind), 0o755)
         self.config = os.path.join(top, "twostep.conf")
+        # Root's send tallies (SPEC §5): this daemon's own, shared with the
+        # module's lines of login_service.
+        self.sends = os.path.join(top, "sends")
         with open(self.config, "w") as f:
-            f.write(f"# test configuration\nstore={self.store}/%u\nchannels={self.channels}\n{extra_config}")
+            f.write(f"# test configuration\nstore={self.store}/%u\nchannels={self.channels}\n"
+                    f"send_count_dir={self.sends}\n{extra_config}")
         os.chmod(self.config, 0o644)
         super().__init__(os.path.join(top, "twostepd.log"))
 
@@ -109,7 +113,7 @@ def user(twostep_bin, daemon, users):
 
 
 def login_service(pam, daemon, name="svc"):
-    return pam.service(name, f"config={daemon.config}")
+    return pam.service(name, f"config={daemon.config} send_count_dir={daemon.sends}")
 
 
 # Enrolment and what the user can see
@@ -532,3 +536,74 @@ def test_idle_exit_waits_while_an_enrolment_confirmation_is_pending(daemon_bin, 
     finally:
         d.stop()
         shutil.rmtree(top, ignore_errors=True)
+
+
+# Issue 19, item 1: the send limit lives where the user cannot reset it
+
+def send_confirmation(daemon, account, code=None):
+    params = {"phone": {"number": PHONE, "channel": "sms"}}
+    if code is not None:
+        params["code"] = code
+    return varlink_call(os.path.join(daemon.sockets, "io.twostep.Manage"), "io.twostep.Manage.SendPhoneConfirmation",
+                        params, uid=account.uid)
+
+
+@pytest.mark.parametrize("self_enroll", ["yes", "no"])
+def test_send_limit_survives_reenrolment_disable_and_import(twostep_bin, daemon_bin, users, self_enroll):
+    """The review's SMS pump: an enrolled user sends confirmation codes to an
+    unconfirmed number, then writes a fresh record (Enroll force, import
+    with force, disable and enrol again) whose empty `sends` line used to
+    start the limit again, and one authorising code served every send. The
+    count is root's now (send_count_dir=), per account and per number:
+    send_limit=3 per window holds across every replacement."""
+    top = root_dir(tempfile.mkdtemp(prefix="twostepd-test-", dir="/var/tmp"))
+    d = Daemon(daemon_bin, top, extra_config=f"self_enroll={self_enroll}\n").start()
+    try:
+        account = users.make(password="pw")
+        u = User(twostep_bin, d, account)
+        if self_enroll == "no":
+            avoid_step_edge(margin=8)
+            r = u.run("enroll", "--user", u.name, "--secret", SECRET, "--code", totp(SECRET), "--json", root=True)
+            assert r.returncode == 0, r.stderr
+            backup = json.loads(r.stdout)["backup_codes"]
+        else:
+            backup = u.enroll()["backup_codes"]
+        before = spooled_count(account)
+        refused = 0
+        for round in range(4):
+            for _ in range(3):
+                reply = send_confirmation(d, account, code=backup[0])
+                if "error" in reply:
+                    assert reply["error"] == "io.twostep.Manage.CodeRefused", reply
+                    assert "too many codes" in reply["parameters"]["message"], reply
+                    refused += 1
+            # A fresh record: re-enrol over it (the old record's code authorises it).
+            avoid_step_edge(margin=8)
+            r = u.run("enroll", "--force", "--secret", SECRET2 if round % 2 == 0 else SECRET,
+                      "--code", totp(SECRET2 if round % 2 == 0 else SECRET), "--old-code", backup[0], "--json")
+            assert r.returncode == 0, r.stderr + d.logtext()
+            backup = json.loads(r.stdout)["backup_codes"]
+        time.sleep(0.5)
+        assert spooled_count(account) - before == 3, d.logtext()
+        assert refused == 9
+        # Disable and enrol again: still counted.
+        r = u.run("disable", "--code", backup[0])
+        assert r.returncode == 0, r.stderr
+        if self_enroll == "yes":
+            backup = u.enroll()["backup_codes"]
+            reply = send_confirmation(d, account, code=backup[0])
+            assert reply.get("error") == "io.twostep.Manage.CodeRefused", reply
+        assert spooled_count(account) - before == 3
+    finally:
+        d.stop()
+        shutil.rmtree(top, ignore_errors=True)
+
+
+def test_send_limit_counts_per_number_across_accounts(twostep_bin, daemon, users):
+    """One number, many accounts: the number's own count stops the pump."""
+    first = User(twostep_bin, daemon, users.make(password="pw"))
+    second = User(twostep_bin, daemon, users.make(password="pw"))
+    codes = [first.enroll()["backup_codes"][0], second.enroll()["backup_codes"][0]]
+    replies = [send_confirmation(daemon, u.account, code=c) for u, c in [(first, codes[0])] * 2 + [(second, codes[1])] * 2]
+    assert ["error" in r for r in replies] == [False, False, False, True], replies
+    assert "too many codes" in replies[3]["parameters"]["message"]

@@ -23,12 +23,15 @@ void twostep_syslog(pam_handle_t *pamh, int priority, const char *text);
 
 /* The PAM_AUTHTOK item, for forward_pass. */
 int twostep_set_authtok(pam_handle_t *pamh, const char *password);
-/* The account of `user` as looked up earlier on this handle (pam_get_data,
-   kept until pam_end): 1 with *found, *uid, *gid and *home (valid until the
-   next put or pam_end) when `user` was looked up, 0 when not. */
-int twostep_account_get(pam_handle_t *pamh, const char *user, int *found, uid_t *uid, gid_t *gid, const char **home);
+/* The account of `user` (the name as typed) as looked up earlier on this
+   handle (pam_get_data, kept until pam_end): 1 with *found, *uid, *gid,
+   *name (the account's own pw_name) and *home (valid until the next put or
+   pam_end) when `user` was looked up, 0 when not. */
+int twostep_account_get(pam_handle_t *pamh, const char *user, int *found, uid_t *uid, gid_t *gid,
+                        const char **name, const char **home);
 /* Remembers a lookup of `user` on the handle (found: 0 for "no such user";
-   home is ignored then), replacing any earlier one. PAM_SUCCESS or
+   name and home are ignored then), replacing any earlier one. PAM_SUCCESS or
    PAM_BUF_ERR/PAM_SYSTEM_ERR. */
-int twostep_account_put(pam_handle_t *pamh, const char *user, int found, uid_t uid, gid_t gid, const char *home);
+int twostep_account_put(pam_handle_t *pamh, const char *user, int found, uid_t uid, gid_t gid,
+                        const char *name, const char *home);
 #endif

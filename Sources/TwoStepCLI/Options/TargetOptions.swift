@@ -71,7 +71,8 @@ struct TargetOptions: ParsableArguments {
         var settings = AccountSettings(options: configuration.options)
         if let channels { settings.channels = channels }
         return Target(account: account, path: path, isAdministrator: user != nil,
-                      service: LocalAccountService(record: record, isAdministrator: user != nil, settings: settings),
+                      service: LocalAccountService(record: record, isAdministrator: user != nil, settings: settings,
+                                                   sendCounter: SystemSettings.sendCounter(configuration)),
                       viaDaemon: false)
     }
 }

@@ -13,6 +13,7 @@ enum AdministratorService {
             return DaemonAccountService(socketDirectory: SystemSettings.socketDirectory(configuration), user: account.name)
         }
         let record = try AccountRecord.locate(account, template: template)
-        return LocalAccountService(record: record, isAdministrator: true, settings: AccountSettings(options: configuration.options))
+        return LocalAccountService(record: record, isAdministrator: true, settings: AccountSettings(options: configuration.options),
+                                   sendCounter: SystemSettings.sendCounter(configuration))
     }
 }

@@ -26,6 +26,13 @@ enum SystemSettings {
         environment("TWOSTEP_SOCKET_DIR") ?? configuration.options.socketDirectory
     }
 
+    /// Where this command counts sends (SPEC §5): root's `send_count_dir=`;
+    /// none for an ordinary user, who can reach only their own store in
+    /// the home directory, whose channel plugin runs as them.
+    static func sendCounter(_ configuration: SystemConfiguration) -> (any SendCounter)? {
+        geteuid() == 0 ? SendCountDirectory(path: configuration.options.sendCountDirectory) : nil
+    }
+
     private static func environment(_ name: String) -> String? {
         guard let value = getenv(name) else { return nil }
         let text = String(cString: value)

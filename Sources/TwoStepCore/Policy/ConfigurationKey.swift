@@ -13,7 +13,7 @@ import Glibc
 public enum ConfigurationKey: UInt8, Sendable, CaseIterable {
     // Module options: the pam.d line and twostep.conf.
     case store, nullok, window, trustDays, trustBy, maxFailures, lockout, channels
-    case sendLimit, sendWindow, exemptRhost, prompt, debug, forwardPass, socketDir
+    case sendLimit, sendWindow, exemptRhost, prompt, debug, forwardPass, socketDir, sendCountDir
     // The pam.d line only: which file to read.
     case config
     // twostep.conf only: twostepd (§8) and fleet mode (§9).
@@ -45,6 +45,7 @@ public enum ConfigurationKey: UInt8, Sendable, CaseIterable {
         case .debug: "debug"
         case .forwardPass: "forward_pass"
         case .socketDir: "socket_dir"
+        case .sendCountDir: "send_count_dir"
         case .config: "config"
         case .selfEnroll: "self_enroll"
         case .backend: "backend"
@@ -106,6 +107,7 @@ public enum ConfigurationKey: UInt8, Sendable, CaseIterable {
         case (12, UInt8(ascii: "m")): key = .maxFailures
         case (12, UInt8(ascii: "e")): key = .exemptRhost
         case (12, UInt8(ascii: "f")): key = .forwardPass
+        case (14, UInt8(ascii: "s")): key = .sendCountDir
         case (15, UInt8(ascii: "o")): key = .offlineMaxAge
         case (16, UInt8(ascii: "d")): key = .databaseTimeout
         case (22, UInt8(ascii: "d")): key = .databasePasswordFile

@@ -27,6 +27,10 @@ public struct ModuleOptions: Sendable, Equatable {
     public var channels = "/usr/lib/twostep/channels"
     /// Codes sent to a user's phones per window (`send_limit=`, `send_window=`).
     public var sendPolicy = SendPolicy.standard
+    /// Where root counts the codes sent, per account and per number
+    /// (`send_count_dir=`, SPEC §5): outside every store directory.
+    public var sendCountDirectory = ModuleOptions.defaultSendCountDirectory
+    public static let defaultSendCountDirectory = "/var/lib/twostep-sends"
     public var exemptRemoteHosts: [CIDR] = []
     public var debug = false
     public var prompt = "Verification code: "
@@ -158,6 +162,7 @@ public struct ModuleOptions: Sendable, Equatable {
             }
             prompt = OptionValue.text(v)
         case .socketDir: socketDirectory = try OptionValue.absolutePath(key, v, what: "directory")
+        case .sendCountDir: sendCountDirectory = try OptionValue.absolutePath(key, v, what: "directory")
         case .config: _ = try OptionValue.absolutePath(key, v, what: "file")
         default: break
         }

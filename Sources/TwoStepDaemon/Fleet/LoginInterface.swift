@@ -3,6 +3,9 @@ import Logging
 import TwoStepCore
 import TwoStepStore
 import TwoStepVarlink
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `io.twostep.Login` (SPEC §9): the PAM module's access to the fleet
 /// store, on DIR/io.twostep.Login (mode 0600, peer uid 0 only). Three
@@ -16,6 +19,8 @@ import TwoStepVarlink
 struct LoginInterface: VarlinkInterface {
     let name = LoginProtocol.interface
     let backend: any RecordBackend
+    /// Where sends are counted (the database's `twostep_sends`, SPEC §5).
+    let counter: any SendCounter
     let logger = Logger(label: "twostepd.login")
 
     var description: String {
@@ -36,6 +41,13 @@ struct LoginInterface: VarlinkInterface {
 
         # Removes the record if it still has version.
         method Delete(user: string, version: int) -> (deleted: bool)
+
+        # Counts one code sent for user to number (E.164) if at most limit-1
+        # were sent for that account, and to that number, in the last window
+        # seconds (SPEC §5): admitted, or not and the time (Unix seconds)
+        # from which the next may go. The count lives in the database,
+        # where no user can reset it.
+        method AdmitSend(user: string, number: string, limit: int, window: int) -> (admitted: bool, until: ?int)
 
         # The database could not be used in time, or refused.
         error Unavailable (reason: string)
@@ -60,6 +72,17 @@ struct LoginInterface: VarlinkInterface {
     private struct StoreReply: Encodable { var stored: Bool }
     private struct DeleteRequest: Decodable { var user: String; var version: Int64 }
     private struct DeleteReply: Encodable { var deleted: Bool }
+    private struct AdmitSendRequest: Decodable { var user: String; var number: String; var limit: Int; var window: Int64 }
+    private struct AdmitSendReply: Encodable {
+        var admitted: Bool
+        var until: Int64?
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(admitted, forKey: .admitted)
+            try c.encode(until, forKey: .until)  // null, not absent
+        }
+        enum CodingKeys: String, CodingKey { case admitted, until }
+    }
 
     func call(method: String, parameters: Data, peer: PeerCredentials) throws(VarlinkError) -> Data {
         guard peer.uid == 0 else { throw .permissionDenied }
@@ -84,6 +107,16 @@ struct LoginInterface: VarlinkInterface {
                 let r = try VarlinkCoding.decode(DeleteRequest.self, from: parameters, fields: ["user", "version"])
                 try check(r.user)
                 return try VarlinkCoding.encode(DeleteReply(deleted: try backend.delete(user: r.user, version: r.version)))
+            case "AdmitSend":
+                let r = try VarlinkCoding.decode(AdmitSendRequest.self, from: parameters, fields: ["user", "number", "limit", "window"])
+                try check(r.user)
+                guard let number = try? PhoneNumber(parsing: r.number), number.e164 == r.number else {
+                    throw VarlinkError.invalidParameter("number")
+                }
+                guard SendPolicy.limitRange.contains(r.limit) else { throw VarlinkError.invalidParameter("limit") }
+                guard SendPolicy.windowRange.contains(Int(clamping: r.window)) else { throw VarlinkError.invalidParameter("window") }
+                let until = try counter.admit(account: r.user, number: number, policy: SendPolicy(limit: r.limit, window: r.window), at: Int64(time(nil)))
+                return try VarlinkCoding.encode(AdmitSendReply(admitted: until == nil, until: until))
             default:
                 throw VarlinkError.methodNotFound(name + "." + method)
             }

@@ -21,7 +21,7 @@ import TwoStepStore
 /// Each statement also checks the schema version in the same snapshot, so
 /// a database migrated by a newer twostepd (or never migrated) is refused
 /// with a clear reason instead of being misread.
-final class PostgresRecordBackend: RecordBackend, Sendable {
+final class PostgresRecordBackend: RecordBackend, SendCounter, Sendable {
     let connections: PostgresConnections
     let logger: Logger
 
@@ -149,10 +149,53 @@ final class PostgresRecordBackend: RecordBackend, Sendable {
         var description: String { "the transaction ended with \(tag), not COMMIT" }
     }
 
+    // MARK: SendCounter
+
+    /// One send for `account` to `number` (SPEC §5), counted in
+    /// `twostep_sends` (one row per account, `user.NAME`, and per number,
+    /// `number.+E164`), where no user can reset it and every host sees the
+    /// same count. One transaction: both rows made if missing, locked
+    /// (`FOR UPDATE`, in name order: no deadlock between two sends), the
+    /// decision made here by TwoStepCore's `SendPolicy`, both rows stored
+    /// and committed; a send refused by the limit rolls back. The answer is
+    /// the COMMIT's: no code goes out before the count is durable.
+    func admit(account: String, number: PhoneNumber, policy: SendPolicy, at now: Int64) throws(StoreError) -> Int64? {
+        let logger = self.logger
+        let user = "user." + account, phone = "number." + number.e164
+        return try run(account) { connection in
+            func query(_ q: PostgresQuery) -> EventLoopFuture<PostgresQueryResult> { connection.query(q, logger: logger) }
+            return query("BEGIN")
+                .flatMap { _ in query("INSERT INTO twostep_sends (subject) VALUES (\(user)), (\(phone)) ON CONFLICT (subject) DO NOTHING") }
+                .flatMap { _ in
+                    query("SELECT subject, times FROM twostep_sends WHERE subject IN (\(user), \(phone)) ORDER BY subject FOR UPDATE")
+                }
+                .flatMapThrowing { result -> (Int64?, [Int64], [Int64]) in
+                    var logs = [String: SendLog]()
+                    for row in result.rows {
+                        let (subject, times) = try row.decode((String, [Int64]).self)
+                        logs[subject] = SendLog(times: times)
+                    }
+                    var userLog = logs[user] ?? SendLog(), phoneLog = logs[phone] ?? SendLog()
+                    let until = policy.admit(account: &userLog, number: &phoneLog, at: now)
+                    return (until, userLog.times, phoneLog.times)
+                }
+                .flatMap { (until, userTimes, phoneTimes) -> EventLoopFuture<Int64?> in
+                    guard until == nil else { return query("ROLLBACK").map { _ in until } }
+                    return query("UPDATE twostep_sends SET times = \(userTimes), updated = now() WHERE subject = \(user)")
+                        .flatMap { _ in query("UPDATE twostep_sends SET times = \(phoneTimes), updated = now() WHERE subject = \(phone)") }
+                        .flatMap { _ in query("COMMIT") }
+                        .flatMapThrowing { end in
+                            guard end.metadata.command == "COMMIT" else { throw NotCommitted(tag: end.metadata.command) }
+                            return nil
+                        }
+                }
+        }
+    }
+
     // MARK: Schema
 
     /// The schema this twostepd reads and writes.
-    static let schemaVersion: Int32 = 1
+    static let schemaVersion: Int32 = 2
 
     /// The statements that take a schema from version `n - 1` to `n`
     /// (index 0: from nothing to version 1). Run in one transaction.
@@ -171,6 +214,15 @@ final class PostgresRecordBackend: RecordBackend, Sendable {
                 updated timestamptz NOT NULL DEFAULT now())
             """,
             "INSERT INTO twostep_schema (version) VALUES (0)",
+        ],
+        // 2: the send counts (SPEC §5), per account and per number.
+        [
+            """
+            CREATE TABLE twostep_sends (
+                subject text PRIMARY KEY CHECK (length(subject) BETWEEN 1 AND 300),
+                times bigint[] NOT NULL DEFAULT '{}',
+                updated timestamptz NOT NULL DEFAULT now())
+            """,
         ],
     ]
 
