@@ -278,8 +278,10 @@ class PAM:
                           f"account required pam_permit.so\n")
 
     def run(self, service, user, answers=(), rhost=None, env=(), no_delay=True,
-            extra=(), wrapper=False, timeout=60, expect=None, environ=None):
-        args = [self.pamdriver, "--service", service]
+            extra=(), wrapper=False, timeout=60, expect=None, environ=None, prefix=()):
+        """One pamdriver run; `prefix`: a command line that runs it (e.g. in
+        a mount namespace)."""
+        args = [*prefix, self.pamdriver, "--service", service]
         if user is not None:
             args += ["--user", getattr(user, "name", user)]
         if rhost:

@@ -4,6 +4,7 @@ fail-open. See fleet.py for the harness (real PostgreSQL 15, 8 twostepd
 instances, the real module through pamdriver)."""
 
 import json
+import shutil
 import os
 import subprocess
 import time
@@ -11,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from fleet import SECRET, Fleet, code_at, current_step, wrong_code
+from fleet import REPO, SECRET, Fleet, code_at, current_step, wrong_code
 from pamtest import module, pamdriver, pam, users  # noqa: F401 (fixtures)
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -236,15 +237,32 @@ def test_a_corrupt_record_in_the_database_denies_with_a_clear_log_line(fleet, us
 def test_a_schema_of_another_version_denies_and_migrate_refuses_a_newer_one(fleet, users):
     u = users.make()
     fleet.enroll(u)
-    fleet.pg.sql("UPDATE twostep_schema SET version = 2")
+    fleet.pg.sql("UPDATE twostep_schema SET version = 3")
     r = fleet.run(0, u, answers=[code_at(current_step() + 1)], wrapper=True)
     assert r.result == "PAM_AUTH_ERR", r
-    assert any("schema is version 2" in line for line in r.syslog), r.syslog
+    assert any("schema is version 3" in line for line in r.syslog), r.syslog
     m = fleet.hosts[0].migrate()
     assert m.returncode == 3 and "newer" in m.stderr, m.stderr
-    fleet.pg.sql("UPDATE twostep_schema SET version = 1")
+    fleet.pg.sql("UPDATE twostep_schema SET version = 2")
     m = fleet.hosts[0].migrate()
     assert m.returncode == 0 and "nothing to do" in m.stdout, m.stdout + m.stderr
+    r = fleet.login(0, u, code_at(current_step() + 1))
+    assert r.result == "PAM_SUCCESS", r
+
+
+def test_migrate_takes_a_version_1_schema_to_2_keeping_the_records(fleet, users):
+    """Schema 2 adds twostep_sends (SPEC §5): a database of the previous
+    twostepd is refused until migrated, and keeps its records."""
+    u = users.make()
+    fleet.enroll(u)
+    fleet.pg.sql("DROP TABLE twostep_sends")
+    fleet.pg.sql("UPDATE twostep_schema SET version = 1")
+    r = fleet.run(0, u, answers=[code_at(current_step() + 1)], wrapper=True)
+    assert r.result == "PAM_AUTH_ERR", r
+    assert any("run 'twostepd --migrate'" in line for line in r.syslog), r.syslog
+    m = fleet.hosts[0].migrate()
+    assert m.returncode == 0 and "now at version 2 (was 1)" in m.stdout, m.stdout + m.stderr
+    assert fleet.pg.sql("SELECT count(*) FROM twostep_sends").strip() == "0"
     r = fleet.login(0, u, code_at(current_step() + 1))
     assert r.result == "PAM_SUCCESS", r
 
@@ -475,3 +493,49 @@ def test_tls_follows_sslmode(daemon_bin, pam, users):
             assert (r.result == "PAM_SUCCESS") == ok, (query, str(r), h.logtext()[-2000:])
             if ok:
                 step += 1
+
+
+def test_the_send_limit_is_the_fleets_and_survives_reenrolment(daemon_bin, pam, users, tmp_path):
+    """Issue 19, item 1, in fleet mode: the count is a table of the database
+    (twostep_sends), so sends on two hosts add up, and a record written
+    anew (re-enrolment) does not start the limit again."""
+    channels = tmp_path / "channels"
+    channels.mkdir(mode=0o755)
+    os.chmod(tmp_path, 0o755)
+    for kind in ("sms", "voice"):
+        shutil.copy(os.path.join(REPO, "channels", "spool"), channels / kind)
+        os.chmod(channels / kind, 0o755)
+    number = "+966501234534"
+    phone = f"phone id=phone-1 number={number} channel=sms label=mobile created=1\n"
+
+    def add_phone(u):
+        fleet.pg.sql(f"UPDATE twostep_records SET record = record || '{phone}', version = version + 1 "
+                     f"WHERE username = '{u.name}'")
+
+    def spooled(u):
+        try:
+            return [l for l in open("/var/spool/twostep/outbox").read().splitlines() if l.split(" ")[1] == u.name]
+        except FileNotFoundError:
+            return []
+
+    with Fleet(daemon_bin, pam, hosts=2, extra=f"channels={channels}\nsend_limit=3\n") as fleet:
+        u = users.make()
+        fleet.enroll(u)
+        add_phone(u)
+        for i in range(3):
+            r = fleet.run(i % 2, u, answers=["?", "2"])
+            assert not any("Too many codes" in e for e in r.errors), r
+        assert len(spooled(u)) == 3
+        r = fleet.run(1, u, answers=["?", "2"])
+        assert any("Too many codes" in e for e in r.errors), r
+        # A fresh record on host 2: the count is not in it.
+        other = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
+        c = fleet.hosts[1].cli("enroll", "--force", "--user", u.name, "--secret", other,
+                               "--code", code_at(current_step(), other), "--json")
+        assert c.returncode == 0, c.stderr
+        add_phone(u)
+        r = fleet.run(0, u, answers=["?", "2"])
+        assert any("Too many codes" in e for e in r.errors), r
+        assert len(spooled(u)) == 3
+        rows = fleet.pg.sql(f"SELECT subject, cardinality(times) FROM twostep_sends ORDER BY subject")
+        assert rows.splitlines() == [f"number.{number}|3", f"user.{u.name}|3"], rows
