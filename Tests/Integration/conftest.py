@@ -1,6 +1,7 @@
 """Shared fixtures for twostep's integration tests.
 
 twostep_bin  path of the twostep binary (env TWOSTEP_BIN, default the debug build)
+daemon_bin   path of twostepd (env TWOSTEP_DAEMON, default this checkout's debug build); fails when missing
 test_user    a fresh local user (useradd -m), removed afterwards; needs root
 """
 
@@ -18,6 +19,14 @@ def twostep_bin():
     path = os.environ.get("TWOSTEP_BIN", "/work/main/.build/debug/twostep")
     if not os.access(path, os.X_OK):
         pytest.skip(f"no twostep binary at {path} (run 'swift build' or set TWOSTEP_BIN)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def daemon_bin():
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    path = os.environ.get("TWOSTEP_DAEMON", os.path.join(repo, ".build", "debug", "twostepd"))
+    assert os.access(path, os.X_OK), f"no twostepd at {path} (swift build --product twostepd, or set TWOSTEP_DAEMON)"
     return path
 
 

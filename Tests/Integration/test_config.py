@@ -8,6 +8,7 @@ test_module.py, pam_wrapper (wrapper=True) where the log is read.
 """
 
 import os
+import subprocess
 import time
 
 import pytest
@@ -148,6 +149,56 @@ def test_a_missing_file_is_the_defaults(pam, enrolled, tmp_path):
     pam.service("svc", f"config={tmp_path}/no-such-dir/twostep.conf")
     r = pam.run("svc", enrolled, [code_for(enrolled)])
     assert r.result == "PAM_SUCCESS", r
+
+
+PACKAGED_STORE = "/var/lib/twostep"
+
+
+@pytest.fixture
+def packaged_store(tmp_path):
+    """packaged_store(records) -> a command prefix running a program in a
+    mount namespace whose /var/lib/twostep (the packaged store, SPEC §7)
+    is a private tmpfs holding `records` (names of root-owned files), and
+    whose /etc/twostep holds no twostep.conf. The host's directories are
+    untouched (/var/lib/twostep is made, empty, only if it is missing)."""
+    made = not os.path.exists(PACKAGED_STORE)
+    os.makedirs(PACKAGED_STORE, mode=0o700, exist_ok=True)
+    os.chmod(tmp_path, 0o755)
+
+    def prefix(records=()):
+        touch = "".join(f"echo 'twostep 1' > {PACKAGED_STORE}/{r}; chmod 600 {PACKAGED_STORE}/{r}; " for r in records)
+        script = (f"mount -t tmpfs -o mode=0700 twostep-test {PACKAGED_STORE} && "
+                  "if [ -d /etc/twostep ]; then mount -t tmpfs -o mode=0755 twostep-test /etc/twostep; fi && "
+                  f'{touch}exec "$@"')
+        return ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", script, "packaged-store"]
+
+    yield prefix
+    if made:
+        os.rmdir(PACKAGED_STORE)
+
+
+def test_a_missing_file_with_records_in_the_packaged_store_denies(pam, enrolled, packaged_store, twostep_bin, daemon_bin,
+                                                                   tmp_path):
+    """Issue 19, item 7: twostep.conf lost (deleted, a failed upgrade) while
+    /var/lib/twostep holds records: its defaults would move every user to
+    %h/.twostep and, with nullok, let the enrolled in on the password alone.
+    The module denies, twostep and twostepd exit 2, each saying why."""
+    other = "bob"  # a record of some other user: any record counts
+    pam.probe("svc", "nullok")
+    r = pam.run("svc", enrolled, [""], prefix=packaged_store(["alice", other]), wrapper=True)
+    assert_configuration_error(r, "/etc/twostep/twostep.conf", "it does not exist, but /var/lib/twostep holds users' records")
+    c = subprocess.run([*packaged_store(["alice"]), "runuser", "-u", "root", "--", twostep_bin, "status", "--user", enrolled.name],
+                       capture_output=True, text=True, timeout=60)
+    assert c.returncode == 2 and "/var/lib/twostep holds users' records" in c.stderr, c
+    sockets = tmp_path / "run"
+    sockets.mkdir(mode=0o755)
+    d = subprocess.run([*packaged_store(["alice"]), daemon_bin, "--socket-dir", str(sockets)],
+                       capture_output=True, text=True, timeout=60)
+    assert d.returncode == 2 and "/var/lib/twostep holds users' records" in d.stderr, d
+    # An empty one (systemd's StateDirectory= makes it on every start), or
+    # one holding only hidden entries and directories, changes nothing.
+    r = pam.run("svc", enrolled, [code_for(enrolled)], prefix=packaged_store([".hidden"]))
+    assert r.verdict == "PAM_SUCCESS", r
 
 
 def test_a_symlink_is_followed(pam, enrolled, conf):

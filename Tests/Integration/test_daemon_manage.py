@@ -36,13 +36,6 @@ def root_dir(path, mode=0o755):
     return path
 
 
-@pytest.fixture(scope="module")
-def daemon_bin():
-    path = os.environ.get("TWOSTEP_DAEMON", os.path.join(REPO, ".build", "debug", "twostepd"))
-    assert os.access(path, os.X_OK), f"no twostepd at {path}"
-    return path
-
-
 class Daemon(DaemonProcess):
     """A twostepd in the foreground on its own sockets, store and configuration."""
 

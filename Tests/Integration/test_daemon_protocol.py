@@ -41,14 +41,6 @@ PER_USER = 16  # DaemonLimits.manageConnections.perUser
 LIFETIME = 60  # DaemonLimits.connectionLifetime
 
 
-@pytest.fixture(scope="module")
-def daemon_bin():
-    path = os.environ.get("TWOSTEP_DAEMON", os.path.join(REPO, ".build", "debug", "twostepd"))
-    if not os.access(path, os.X_OK):
-        pytest.skip(f"no twostepd at {path} (swift build --product twostepd, or set TWOSTEP_DAEMON)")
-    return path
-
-
 @pytest.fixture(scope="module", autouse=True)
 def root_only():
     if os.geteuid() != 0:

@@ -18,13 +18,6 @@ from pamtest import module, pamdriver, pam, users  # noqa: F401 (fixtures)
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-@pytest.fixture(scope="module")
-def daemon_bin():
-    path = os.environ.get("TWOSTEP_DAEMON", os.path.join(REPO, ".build", "debug", "twostepd"))
-    assert os.access(path, os.X_OK), f"no twostepd at {path}"
-    return path
-
-
 @pytest.fixture
 def fleet(daemon_bin, pam):
     # A spent code given again counts as a wrong one (as on one host): the
