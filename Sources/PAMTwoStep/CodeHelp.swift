@@ -97,7 +97,7 @@ struct CodeHelp<Store: RecordStore> {
             session.error("No code could be sent by \(what). Use another method.")
         case .limited(let until):
             let now = Int64(time(nil))
-            let minutes = max(1, (until - now + 59) / 60)
+            let minutes = max(1, UnixTime.adding(UnixTime.subtracting(until, now), 59) / 60)
             session.log(LOG_NOTICE, "\(context): send limit reached (\(options.sendPolicy.limit) per \(options.sendPolicy.window) s); nothing sent to \(phone.id) until \(until)")
             session.error("Too many codes were sent recently: no code was sent. Try again in \(minutes) minute\(minutes == 1 ? "" : "s"), or use another method.")
         case .send(let code, let phone, let pendingID):
