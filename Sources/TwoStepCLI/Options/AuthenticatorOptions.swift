@@ -41,7 +41,8 @@ struct AuthenticatorOptions: ParsableArguments {
         }
         if let digits, !OTPParameters.digitRange.contains(digits) { throw ValidationError("--digits must be 6, 7 or 8") }
         if let period, !OTPParameters.periodRange.contains(period) { throw ValidationError("--period must be 1 to 300 seconds") }
-        if label.isEmpty { throw ValidationError("--label must not be empty") }
+        if let problem = PrintableText.problem(inLabel: label, what: "--label") { throw ValidationError(problem) }
+        if let issuer, let problem = PrintableText.problem(inLabel: issuer, what: "--issuer") { throw ValidationError(problem) }
     }
 
     /// The key to give the app: from `--uri`, or the flags with `--secret`
@@ -50,6 +51,9 @@ struct AuthenticatorOptions: ParsableArguments {
         let hostname = Account.hostname
         if let uri {
             var key = try KeyURI(parsing: uri)
+            for (text, what) in [(key.issuer, "the URI's issuer"), (key.account, "the URI's account")] {
+                if let problem = PrintableText.problem(in: text, what: what) { throw ValidationError(problem) }
+            }
             if key.account.isEmpty { key.account = "\(account.name)@\(hostname)" }
             return key
         }
