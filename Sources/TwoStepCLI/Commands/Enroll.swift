@@ -26,7 +26,7 @@ struct Enroll: ParsableCommand {
     @OptionGroup var target: TargetOptions
     @OptionGroup var key: AuthenticatorOptions
 
-    @Option(help: ArgumentHelp("The code the app shows now, to confirm it was set up right (asked for when not given).", valueName: "code"))
+    @Option(help: ArgumentHelp("The code the app shows now, to confirm it was set up right (asked for when not given). '-' reads it from standard input (one line, after the --secret - and --uri - lines).", valueName: "code"))
     var code: String?
 
     @Option(
@@ -69,6 +69,11 @@ struct Enroll: ParsableCommand {
     }
 
     func run() throws {
+        // Values given as `-` come first on standard input: secret, URI, code.
+        var key = self.key
+        try key.readStandardInput()
+        var code = self.code
+        if code == "-" { code = try Prompter.line(for: "--code") }
         let target = try target.resolve(channels: channels.directory)
         let oldCode = try target.replacementCode(force: force, given: oldCode)
 

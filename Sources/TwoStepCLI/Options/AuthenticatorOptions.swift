@@ -6,13 +6,13 @@ import TwoStepCore
 struct AuthenticatorOptions: ParsableArguments {
     @Option(
         help: ArgumentHelp(
-            "Use this secret (Base32) instead of generating a new 20-byte one. Command-line arguments can be seen by other local users while the command runs.",
+            "Use this secret (Base32) instead of generating a new 20-byte one. Command-line arguments can be seen by other local users while the command runs: '-' reads the secret from standard input instead (one line, before a --uri - line, a --code - line and any answer to a question).",
             valueName: "base32"))
     var secret: String?
 
     @Option(
         help: ArgumentHelp(
-            "Take the secret and parameters from an otpauth://totp/… key URI (as exported by another service) instead of generating them.",
+            "Take the secret and parameters from an otpauth://totp/… key URI (as exported by another service) instead of generating them. '-' reads the URI from standard input (one line, after a --secret - line), out of sight of other local users.",
             valueName: "otpauth-uri"))
     var uri: String?
 
@@ -33,6 +33,14 @@ struct AuthenticatorOptions: ParsableArguments {
 
     @Flag(name: .customLong("no-qr"), help: "Do not draw the QR code; show only the otpauth URI and the secret.")
     var noQR = false
+
+    /// Replaces a `--secret -` and a `--uri -` with a line each from
+    /// standard input, in that order (values given as arguments can be
+    /// read by any local user in /proc/PID/cmdline while the command runs).
+    mutating func readStandardInput() throws {
+        if secret == "-" { secret = try Prompter.line(for: "--secret") }
+        if uri == "-" { uri = try Prompter.line(for: "--uri") }
+    }
 
     func validate() throws {
         if secret != nil && uri != nil { throw ValidationError("give --secret or --uri, not both") }
