@@ -104,6 +104,14 @@ def test_cli_refuses_such_labels(twostep_bin, test_user):
     r = subprocess.run([twostep_bin, "enroll", "--user", test_user.name, "--secret", SECRET, "--code", totp(SECRET),
                         "--no-qr", "--issuer", "Bank" + RLO], capture_output=True, text=True, cwd="/", timeout=60)
     assert r.returncode == 2 and "--issuer" in r.stderr, r
+    # A phone's label is refused before any code is sent to the phone.
+    r = subprocess.run([twostep_bin, "enroll", "--user", test_user.name, "--secret", SECRET, "--code", totp(SECRET),
+                        "--no-qr", "--phone", "+966501234534", "--phone-label", "mobile" + RLO],
+                       capture_output=True, text=True, cwd="/", timeout=60)
+    assert r.returncode == 2 and "--phone-label" in r.stderr and "Sending a code" not in r.stderr, r
+    r = subprocess.run([twostep_bin, "add", "phone", "+966501234534", "--user", test_user.name, "--label", "a\u2066b"],
+                       capture_output=True, text=True, cwd="/", timeout=60)
+    assert r.returncode == 2 and "--label" in r.stderr and "Sending a code" not in r.stderr, r
     # The right-to-left mark of an Arabic label is fine.
     r = subprocess.run([twostep_bin, "enroll", "--user", test_user.name, "--secret", SECRET, "--code", totp(SECRET),
                         "--no-qr", "--label", "هاتفي" + RLM, "--json"], capture_output=True, text=True, cwd="/", timeout=60)

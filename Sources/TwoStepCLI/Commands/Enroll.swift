@@ -59,6 +59,8 @@ struct Enroll: ParsableCommand {
     func validate() throws {
         if let phone {
             do { _ = try PhoneNumber(parsing: phone) } catch { throw ValidationError("--phone: \(error)") }
+            // Checked before a code is sent; the service checks it again (twostepd too).
+            if let problem = PrintableText.problem(inLabel: phoneLabel, what: "--phone-label") { throw ValidationError(problem) }
             guard backupCodes >= 0 else { throw ValidationError("--backup-codes must be 0 or more") }
         } else {
             guard backupCodes >= 1 else {
