@@ -38,7 +38,8 @@ import Testing
     @Test func escapingShowsWhatTheTextHolds() {
         #expect(PrintableText.escaped("a\u{1B}[2Jb") == "a\\u{1B}[2Jb")
         #expect(PrintableText.escaped("x\u{202E}y\nz") == "x\\u{202E}y\\u{A}z")
-        #expect(PrintableText.escaped("x\u{202E}y\nz", keepingNewlines: true) == "x\\u{202E}y\nz")
+        #expect(PrintableText.escaped("x\u{202E}y\nz\tw", keepingLayout: true) == "x\\u{202E}y\nz\tw")
+        #expect(PrintableText.escaped("z\tw") == "z\\u{9}w")
         #expect(PrintableText.escaped("هاتفي\u{200F}") == "هاتفي\u{200F}")
         #expect(PrintableText.escaped("tag\u{E0041}") == "tag\\u{E0041}")
         #expect(PrintableText.escaped("plain") == "plain")

@@ -10,13 +10,13 @@ import Glibc
 ///
 /// Nothing reaches the terminal raw: every line goes through
 /// `PrintableText.escaped` (control and invisible formatting characters
-/// as `\u{1B}`-style escapes; the program's own line feeds kept), JSON
+/// as `\u{1B}`-style escapes; the program's own line feeds and tabs kept), JSON
 /// through `PrintableText.escapedJSON`. A value from a record is escaped
 /// whole where it is put into a line (`Console.field`), line feeds too.
 enum Console {
     /// A line on standard output.
     static func out(_ line: String = "") {
-        print(PrintableText.escaped(line, keepingNewlines: true))
+        print(PrintableText.escaped(line, keepingLayout: true))
     }
 
     /// A JSON text on standard output, as one line.
@@ -38,7 +38,7 @@ enum Console {
     /// Text on standard error as it is (no newline added).
     static func note(_ text: String) {
         fflush(nil)  // what went to standard output first comes first
-        var bytes = Array(PrintableText.escaped(text, keepingNewlines: true).utf8)[...]
+        var bytes = Array(PrintableText.escaped(text, keepingLayout: true).utf8)[...]
         while !bytes.isEmpty {
             let n = bytes.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
             if n < 0 && errno == EINTR { continue }

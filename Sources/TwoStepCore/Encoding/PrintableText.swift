@@ -54,13 +54,14 @@ public enum PrintableText {
 
     /// `text` with every refused scalar written `\u{202E}`-style, so that
     /// it prints as what it holds and cannot drive the terminal. With
-    /// `keepingNewlines`, line feeds stay (for multi-line output the
-    /// program itself made; a value from a record is escaped whole).
-    public static func escaped(_ text: String, keepingNewlines: Bool = false) -> String {
+    /// `keepingLayout`, line feeds and tabs stay (for output the program
+    /// itself laid out, e.g. a quoted configuration line; a value from a
+    /// record is escaped whole). Neither drives a terminal.
+    public static func escaped(_ text: String, keepingLayout: Bool = false) -> String {
         guard text.unicodeScalars.contains(where: isRefused) else { return text }
         var out = String.UnicodeScalarView()
         for scalar in text.unicodeScalars {
-            if isRefused(scalar) && !(keepingNewlines && scalar == "\n") {
+            if isRefused(scalar) && !(keepingLayout && (scalar == "\n" || scalar == "\t")) {
                 out.append(contentsOf: escape(scalar).unicodeScalars)
             } else {
                 out.append(scalar)
