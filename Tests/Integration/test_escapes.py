@@ -143,3 +143,23 @@ def test_arabic_label_with_a_right_to_left_mark_logs_in(pam, users):
     pam.service("svc")
     r = pam.run("svc", u, [totp_code(u.secret)])
     assert r.result == "PAM_SUCCESS", r
+
+
+def test_google_authenticator_import_refuses_such_labels(twostep_bin, users):
+    """`twostep import google-authenticator --label` follows the same rule;
+    nothing is written."""
+    u = users.make()
+    ga = os.path.join(u.home, ".google_authenticator")
+    with open(ga, "w") as f:
+        f.write(f'{SECRET}\n" RATE_LIMIT 3 30\n" WINDOW_SIZE 3\n" TOTP_AUTH\n12345678\n')
+    os.chown(ga, u.uid, u.gid)
+    os.chmod(ga, 0o400)
+    for label in ("ga" + RLO, "ga" + ESC_TITLE):
+        r = subprocess.run([twostep_bin, "import", "google-authenticator", "--user", u.name, "--label", label],
+                           capture_output=True, text=True, cwd="/", timeout=60)
+        assert r.returncode == 2 and "printable" in r.stderr, r
+        assert not os.path.exists(u.factor_path)
+        assert_no_raw(r.stderr.encode(), "the error message")
+    r = subprocess.run([twostep_bin, "import", "google-authenticator", "--user", u.name, "--label", "هاتفي" + RLM],
+                       capture_output=True, text=True, cwd="/", timeout=60)
+    assert r.returncode == 0 and os.path.exists(u.factor_path), r
