@@ -15,7 +15,9 @@
 //   FuzzConfiguration  SystemConfiguration(parsing:path:) (twostep.conf): ranges,
 //                      known keys once each, errors on the input's own lines
 //   FuzzVerifier       Verifier.verify on (file, answer): an accepted answer is
-//                      always a code computed here independently (Nettle HMAC)
+//                      always a code computed here independently (Nettle HMAC);
+//                      times at the ends of Int64 and far in the future (no
+//                      trap, lock-outs capped), the file's sends through SendPolicy
 //   FuzzJSONText       JSONText.parse (the module's reader of twostepd's replies):
 //                      never crashes; what parses writes back to text that
 //                      parses to the same value, and writes the same again

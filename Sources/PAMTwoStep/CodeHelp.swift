@@ -159,7 +159,7 @@ struct CodeHelp<Store: RecordStore> {
     /// The send limit is reached (root's count or the record's).
     private func limited(until: Int64, phone: Phone) {
         let now = Int64(time(nil))
-        let minutes = max(1, (until - now + 59) / 60)
+        let minutes = max(1, UnixTime.adding(UnixTime.subtracting(until, now), 59) / 60)
         session.log(LOG_NOTICE, "\(context): send limit reached (\(options.sendPolicy.limit) per \(options.sendPolicy.window) s); nothing sent to \(phone.id) until \(until)")
         session.error("Too many codes were sent recently: no code was sent. Try again in \(minutes) minute\(minutes == 1 ? "" : "s"), or use another method.")
     }

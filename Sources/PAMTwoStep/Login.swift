@@ -150,6 +150,17 @@ struct Login {
             return .success
         }
         if let until = verifier.lockout(in: factors, at: now) {
+            if until != factors.failures.lockedUntil {
+                // Stored as ending beyond the policy's length (a clock
+                // stepped back): store it capped, so that it runs out.
+                do {
+                    _ = try store.update(from: snapshot, durability: { (_: Bool) in .stateOnly }) { (current: inout FactorFile) -> Bool in
+                        verifier.capLockout(in: &current, at: now)
+                    }
+                } catch {
+                    session.log(LOG_ERR, "\(context): cannot shorten the lock-out: \(error)")
+                }
+            }
             session.log(LOG_NOTICE, "\(context): locked out until \(until); no code checked")
             return deny(Messages.lockedOut(until: until, now: now))
         }

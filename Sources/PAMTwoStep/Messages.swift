@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import TwoStepCore
 
 /// What the user is told. Short, generic where it must be (no hint whether
 /// an account exists), specific where it helps and reveals nothing.
@@ -11,7 +12,7 @@ enum Messages {
     static let noAnswer = "No code was given."
 
     static func lockedOut(until: Int64, now: Int64) -> String {
-        let minutes = max(1, (until - now + 59) / 60)
+        let minutes = max(1, UnixTime.adding(UnixTime.subtracting(until, now), 59) / 60)
         return "Too many wrong codes. Try again in \(minutes) minute\(minutes == 1 ? "" : "s") (after \(clock(until)))."
     }
 

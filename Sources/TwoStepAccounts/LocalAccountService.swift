@@ -487,12 +487,10 @@ public struct LocalAccountService: AccountService {
 }
 
 extension LocalAccountService {
-    /// A label as records and listings show it: 1 to 64 printable
-    /// characters (no control characters reach a terminal through `status`).
+    /// A label as records and listings show it: `PrintableText`'s rule (1 to
+    /// 64 characters, at most 256 bytes, no control or invisible formatting
+    /// character), the same for the CLI and twostepd.
     static func checkLabel(_ label: String) throws(AccountError) {
-        guard (1...64).contains(label.count),
-              label.unicodeScalars.allSatisfy({ !($0.value < 0x20 || (0x7f...0x9f).contains($0.value)) }) else {
-            throw .usage("a label must be 1 to 64 printable characters")
-        }
+        if let problem = PrintableText.problem(inLabel: label) { throw .usage(problem) }
     }
 }

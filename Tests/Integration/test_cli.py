@@ -428,3 +428,41 @@ def test_no_qr_and_json_draw_no_qr_code(cli):
     r = cli.run("enroll", "--secret", SECRET, "--code", totp(SECRET), "--no-qr")
     assert r.returncode == 0, r.stderr
     assert "█" not in r.stdout and "URI:" in r.stdout and "JBSW Y3DP" in r.stdout
+
+
+# Secrets on standard input (issue 19): `--secret -`, `--uri -`, `--code -`
+# read one line each, in that order, before any answer to a question, so
+# they never appear in /proc/PID/cmdline.
+
+
+def test_enroll_reads_secret_and_code_from_standard_input(cli):
+    avoid_step_edge(margin=8)
+    r = cli.run("enroll", "--secret", "-", "--code", "-", "--json", stdin=f"{SECRET}\n{totp(SECRET)}\n")
+    assert r.returncode == 0, r.stderr
+    result = json.loads(r.stdout)
+    assert result["secret"] == SECRET
+    assert SECRET not in r.stderr
+    assert cli.status()[1]["enabled"] is True
+
+
+def test_enroll_reads_a_uri_from_standard_input_then_prompts(cli):
+    """--uri - takes the first line; the code is then asked for and read
+    from the next line."""
+    avoid_step_edge(margin=8)
+    uri = f"otpauth://totp/Example:me?secret={SECRET2}&issuer=Example"
+    r = cli.run("enroll", "--uri", "-", "--json", stdin=f"{uri}\n{totp(SECRET2)}\n")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["secret"] == SECRET2
+    assert "Enter the code from your app" in r.stderr
+
+
+def test_enroll_wrong_code_from_standard_input_fails(cli):
+    avoid_step_edge(margin=8)
+    right = totp(SECRET)
+    wrong = f"{(int(right) + 1) % 1_000_000:06d}"
+    r = cli.run("enroll", "--secret", "-", "--code", "-", "--json", stdin=f"{SECRET}\n{wrong}\n")
+    assert r.returncode != 0, r.stdout
+    assert not os.path.exists(cli.path)
+    r = cli.run("enroll", "--secret", "-", "--code", "-", stdin=f"{SECRET}\n")
+    assert r.returncode == 2 and "--code -" in r.stderr, r.stderr
+    assert not os.path.exists(cli.path)

@@ -72,6 +72,14 @@ def scenario(pam, users, run):
     homeless = users.make(home=False)
     corrupt = enroll(users)
     corrupt.write_factors(b"twostep 1\ntotp id=x \xff\n")
+    # Times far in the future (issue 19, item 8): the lock-out is capped and
+    # stored before the prompt; a last step beyond the window is lowered.
+    latest = 1 << 40
+    future_lock = enroll(users)
+    future_lock.write_factors(factor_text(totp_line(future_lock.secret), f"sends times={latest},{latest}",
+                                          f"failures count=5 locked-until={latest} last={latest}"))
+    future_step = enroll(users)
+    future_step.write_factors(factor_text(totp_line(future_step.secret, last_step=latest // 30)))
     linked = enroll(users)
     os.rename(linked.factor_path, linked.home + "/elsewhere")
     os.symlink(linked.home + "/elsewhere", linked.factor_path)
@@ -93,6 +101,8 @@ def scenario(pam, users, run):
         ("probe", bare, [], None, (), ["PAM_SUCCESS"]),                            # nullok: PAM_IGNORE (probe)
         ("probe", homeless, [], None, (), ["PAM_AUTH_ERR"]),
         ("svc", corrupt, ["123456"], None, (), ["PAM_AUTH_ERR"]),
+        ("svc", future_lock, ["123456"], None, (), ["PAM_AUTH_ERR"]),              # capped far-future lock-out
+        ("svc", future_step, [totp_code(future_step.secret)], None, (), ["PAM_AUTH_ERR"]),  # a replay, step lowered
         ("svc", linked, ["123456"], None, (), ["PAM_AUTH_ERR"]),
         ("bad", good, ["123456"], None, (), ["PAM_SERVICE_ERR"]),
         ("fp", fp_user, [f"{pw} {fresh_code(fp_user.secret, fp_user.read_factors())}"], None, (), ["PAM_SUCCESS"]),
@@ -107,6 +117,8 @@ def scenario(pam, users, run):
         outputs.append((out, err))
     # The lock-out happened under the tool too.
     assert locked_until(locked.read_factors()) > 0
+    assert 0 < locked_until(future_lock.read_factors()) < latest, "the far-future lock-out is stored capped"
+    assert int(records(future_step.read_factors(), "totp")[0]["last-step"]) < latest // 30
     return outputs
 
 

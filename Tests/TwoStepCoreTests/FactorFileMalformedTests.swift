@@ -89,6 +89,8 @@ struct FactorFileMalformedTests {
         Case(name: "empty integer", text: onLine7(backup.replacing("created=1764220800", with: "created=")), line: 7, reason: "created"),
         Case(name: "integer overflow (20 digits)", text: onLine5(totp(replacing: "created=1764220800", with: "created=99999999999999999999")), line: 5, reason: "created"),
         Case(name: "integer overflow (Int64.max + 1)", text: onLine5(totp(replacing: "created=1764220800", with: "created=9223372036854775808")), line: 5, reason: "created"),
+        Case(name: "a time beyond 2^40 (Int64.max)", text: onLine5(totp(replacing: "created=1764220800", with: "created=9223372036854775807")), line: 5, reason: "from 0 to 1099511627776"),
+        Case(name: "a last step beyond 2^40", text: onLine5(totp("last-step=1099511627777")), line: 5, reason: "last-step"),
         Case(name: "negative last-step", text: onLine5(totp("last-step=-1")), line: 5, reason: "last-step"),
         Case(name: "last-step overflow", text: onLine5(totp("last-step=18446744073709551615")), line: 5, reason: "last-step"),
         // OTP parameters and secret.
@@ -141,7 +143,7 @@ struct FactorFileMalformedTests {
         _ = try FactorFile(parsing: Self.onLine5(Self.backup))
         _ = try FactorFile(parsing: Self.onLine5(Self.trust))
         _ = try FactorFile(parsing: Self.onLine5("failures count=1 locked-until=5 last=4"))
-        _ = try FactorFile(parsing: Self.onLine7(Self.totp("last-step=9223372036854775807")))
+        _ = try FactorFile(parsing: Self.onLine7(Self.totp("last-step=1099511627776")))  // UnixTime.latest
         _ = try FactorFile(parsing: Self.onLine7(Self.trust.replacing("expires=1766812800", with: "expires=1764220800")))
         _ = try FactorFile(parsing: Self.onLine7(Self.trust.replacing("rhost=192.0.2.7", with: "key=SHA256:abc")))
         _ = try FactorFile(parsing: Self.onLine7(Self.totp(replacing: Self.secret, with: Self.secret.lowercased())))

@@ -18,7 +18,7 @@ struct FactorFileTests {
                               label: "", created: 0, lastStep: 0),
             makeAuthenticator(id: "x", secret: try randomBytes(10),
                               parameters: try OTPParameters(algorithm: .sha1, digits: 6, period: 1),
-                              label: "手机 📱 a+b:c/d@e,f", created: Int64.max, lastStep: UInt64(Int64.max)),
+                              label: "手机 📱 a+b:c/d@e,f", created: UnixTime.latest, lastStep: UInt64(UnixTime.latest)),
         ]
         for i in 1...3 {
             factors.append(try BackupCode.generate(id: "backup-\(i)", created: 1_764_220_800 + Int64(i)).factor)
@@ -27,7 +27,7 @@ struct FactorFileTests {
             TrustedDevice(id: "trust-1", service: "sshd", remoteHost: "192.0.2.7", keyFingerprint: nil, created: 1_764_220_800, expires: 1_766_812_800),
             TrustedDevice(id: "trust-2", service: "login", remoteHost: nil,
                           keyFingerprint: "SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8+/=", created: 5, expires: 5),
-            TrustedDevice(id: "trust-3", service: "my service", remoteHost: "2001:db8::1", keyFingerprint: "SHA256:abc", created: 0, expires: Int64.max),
+            TrustedDevice(id: "trust-3", service: "my service", remoteHost: "2001:db8::1", keyFingerprint: "SHA256:abc", created: 0, expires: UnixTime.latest),
         ]
         return FactorFile(factors: factors, trustedDevices: devices, failures: FailureState(count: 2, lockedUntil: 1_764_221_300, last: 1_764_221_000))
     }

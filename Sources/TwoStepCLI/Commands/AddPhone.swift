@@ -39,7 +39,8 @@ struct AddPhone: ParsableCommand {
 
     func validate() throws {
         do { _ = try PhoneNumber(parsing: number) } catch { throw ValidationError("\(error)") }
-        if label.isEmpty { throw ValidationError("--label must not be empty") }
+        // Checked before a code is sent; the service checks it again (twostepd too).
+        if let problem = PrintableText.problem(inLabel: label, what: "--label") { throw ValidationError(problem) }
     }
 
     func run() throws {

@@ -27,6 +27,8 @@ struct AddTOTP: ParsableCommand {
     var code: String?
 
     func run() throws {
+        var key = self.key
+        try key.readStandardInput()
         let target = try target.resolve()
         let status = try target.enabledStatus()
         if !target.isAdministrator { try CodeCheck.refuseDuringLockout(status) }

@@ -26,7 +26,7 @@ struct Enroll: ParsableCommand {
     @OptionGroup var target: TargetOptions
     @OptionGroup var key: AuthenticatorOptions
 
-    @Option(help: ArgumentHelp("The code the app shows now, to confirm it was set up right (asked for when not given).", valueName: "code"))
+    @Option(help: ArgumentHelp("The code the app shows now, to confirm it was set up right (asked for when not given). '-' reads it from standard input (one line, after the --secret - and --uri - lines).", valueName: "code"))
     var code: String?
 
     @Option(
@@ -59,6 +59,8 @@ struct Enroll: ParsableCommand {
     func validate() throws {
         if let phone {
             do { _ = try PhoneNumber(parsing: phone) } catch { throw ValidationError("--phone: \(error)") }
+            // Checked before a code is sent; the service checks it again (twostepd too).
+            if let problem = PrintableText.problem(inLabel: phoneLabel, what: "--phone-label") { throw ValidationError(problem) }
             guard backupCodes >= 0 else { throw ValidationError("--backup-codes must be 0 or more") }
         } else {
             guard backupCodes >= 1 else {
@@ -69,6 +71,11 @@ struct Enroll: ParsableCommand {
     }
 
     func run() throws {
+        // Values given as `-` come first on standard input: secret, URI, code.
+        var key = self.key
+        try key.readStandardInput()
+        var code = self.code
+        if code == "-" { code = try Prompter.line(for: "--code") }
         let target = try target.resolve(channels: channels.directory)
         let oldCode = try target.replacementCode(force: force, given: oldCode)
 

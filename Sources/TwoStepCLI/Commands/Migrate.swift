@@ -52,7 +52,7 @@ struct Migrate: ParsableCommand {
             let account = login.account
             let record: AccountRecord
             do { record = try AccountRecord.locate(account, template: template) } catch {
-                print("\(account.name): not copied: \(error)")
+                Console.out("\(account.name): not copied: \(error)")
                 counts.failed += 1
                 continue
             }
@@ -63,32 +63,32 @@ struct Migrate: ParsableCommand {
                 }) else { continue }
                 file = found
             } catch {
-                print("\(account.name): not copied: \(error)")
+                Console.out("\(account.name): not copied: \(error)")
                 counts.failed += 1
                 continue
             }
             guard file.isEnabled else {
-                print("\(account.name): not copied: \(record.path) holds no authenticator or backup code")
+                Console.out("\(account.name): not copied: \(record.path) holds no authenticator or backup code")
                 counts.failed += 1
                 continue
             }
             let target = VersionedRecordStore(backend: backend, user: account.name)
             do {
                 try target.create(file)
-                print("\(account.name): copied from \(record.path)")
+                Console.out("\(account.name): copied from \(record.path)")
                 counts.copied += 1
             } catch StoreError.alreadyExists {
                 let same = (try? target.read().text) == file.text
-                print("\(account.name): already in the store\(same ? "" : " (with other content: left as it is)")")
+                Console.out("\(account.name): already in the store\(same ? "" : " (with other content: left as it is)")")
                 counts.present += 1
             } catch StoreError.unavailable(_, let reason) {
                 throw CLIError.failure("twostepd cannot store the records: \(reason)")
             } catch {
-                print("\(account.name): not copied: \(error)")
+                Console.out("\(account.name): not copied: \(error)")
                 counts.failed += 1
             }
         }
-        print("\(counts.copied) copied, \(counts.present) already in the store, \(counts.failed) not copied")
+        Console.out("\(counts.copied) copied, \(counts.present) already in the store, \(counts.failed) not copied")
         if counts.failed > 0 { throw ExitCode(1) }
     }
 }

@@ -83,7 +83,8 @@ extension AccountReport {
                 row.enrolled == .no ? "the record holds no method" : "",
             ]
         }
-        let all = [header] + table
+        // Cells from records escaped whole (a note may quote a file's line).
+        let all = ([header] + table).map { $0.map(Console.field) }
         var widths = [Int](repeating: 0, count: header.count)
         for line in all {
             for (i, cell) in line.enumerated() { widths[i] = max(widths[i], cell.count) }
@@ -98,7 +99,7 @@ extension AccountReport {
         }
         var summary = "\(self.summary.accounts) accounts, \(self.summary.enrolled) enrolled, \(self.summary.lockedOut) locked out"
         if self.summary.unreadable > 0 { summary += ", \(self.summary.unreadable) unreadable" }
-        Console.out(summary + " (store \(storeTemplate); \(Clock.local(now)))")
+        Console.out(summary + " (store \(Console.field(storeTemplate)); \(Clock.local(now)))")
     }
 }
 
@@ -117,7 +118,7 @@ enum ReportTime {
 
     /// `45 s ago`, `12 min ago`, `5 h ago`, `3 d ago`; `in …` for the future.
     static func relative(_ t: Int64, now: Int64) -> String {
-        let d = t - now
+        let d = UnixTime.subtracting(t, now)
         let a = d.magnitude
         let amount = a < 60 ? "\(a) s" : a < 3_600 ? "\(a / 60) min" : a < 172_800 ? "\(a / 3_600) h" : "\(a / 86_400) d"
         return d > 0 ? "in \(amount)" : "\(amount) ago"

@@ -25,22 +25,22 @@ extension AccountStatus {
     /// The human listing.
     func show() {
         guard enabled else {
-            Console.out("Two-step verification is off for \(user) (no factor file at \(path)).")
+            Console.out("Two-step verification is off for \(Console.field(user)) (no factor file at \(Console.field(path))).")
             Console.out("Run 'twostep enroll' to turn it on.")
             return
         }
-        Console.out("Two-step verification is on for \(user) (\(path)).")
+        Console.out("Two-step verification is on for \(Console.field(user)) (\(Console.field(path))).")
         Console.out()
         Console.out("Authenticator apps:")
         if authenticators.isEmpty { Console.out("  none") }
         for a in authenticators {
-            Console.out("  \(a.id)  \"\(a.label)\"  \(a.algorithm), \(a.digits) digits, \(a.period) s  added \(Clock.local(a.created))")
+            Console.out("  \(Console.field(a.id))  \"\(Console.field(a.label))\"  \(a.algorithm), \(a.digits) digits, \(a.period) s  added \(Clock.local(a.created))")
         }
         if !phones.isEmpty {
             Console.out("Phones (codes by SMS or voice call):")
             for p in phones {
                 let how = p.channel == "sms" ? "SMS" : "voice call"
-                Console.out("  \(p.id)  \(p.number)  \(how)  \"\(p.label)\"  added \(Clock.local(p.created))")
+                Console.out("  \(Console.field(p.id))  \(Console.field(p.number))  \(how)  \"\(Console.field(p.label))\"  added \(Clock.local(p.created))")
             }
         }
         Console.out("Backup codes left: \(backupCodesLeft)")

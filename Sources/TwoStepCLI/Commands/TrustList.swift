@@ -32,9 +32,9 @@ struct TrustList: ParsableCommand {
         Console.out("Trusted devices:")
         for d in devices {
             var what = [String]()
-            if let rhost = d.rhost { what.append("from \(rhost)") }
-            if let key = d.key { what.append("key \(key)") }
-            Console.out("  \(d.id)  \(d.service) \(what.joined(separator: ", "))  trusted \(Clock.local(d.created)) until \(Clock.local(d.expires))")
+            if let rhost = d.rhost { what.append("from \(Console.field(rhost))") }
+            if let key = d.key { what.append("key \(Console.field(key))") }
+            Console.out("  \(Console.field(d.id))  \(Console.field(d.service)) \(what.joined(separator: ", "))  trusted \(Clock.local(d.created)) until \(Clock.local(d.expires))")
         }
     }
 }

@@ -6,13 +6,13 @@ import TwoStepCore
 struct AuthenticatorOptions: ParsableArguments {
     @Option(
         help: ArgumentHelp(
-            "Use this secret (Base32) instead of generating a new 20-byte one. Command-line arguments can be seen by other local users while the command runs.",
+            "Use this secret (Base32) instead of generating a new 20-byte one. Command-line arguments can be seen by other local users while the command runs: '-' reads the secret from standard input instead (one line, before a --uri - line, a --code - line and any answer to a question).",
             valueName: "base32"))
     var secret: String?
 
     @Option(
         help: ArgumentHelp(
-            "Take the secret and parameters from an otpauth://totp/… key URI (as exported by another service) instead of generating them.",
+            "Take the secret and parameters from an otpauth://totp/… key URI (as exported by another service) instead of generating them. '-' reads the URI from standard input (one line, after a --secret - line), out of sight of other local users.",
             valueName: "otpauth-uri"))
     var uri: String?
 
@@ -34,6 +34,14 @@ struct AuthenticatorOptions: ParsableArguments {
     @Flag(name: .customLong("no-qr"), help: "Do not draw the QR code; show only the otpauth URI and the secret.")
     var noQR = false
 
+    /// Replaces a `--secret -` and a `--uri -` with a line each from
+    /// standard input, in that order (values given as arguments can be
+    /// read by any local user in /proc/PID/cmdline while the command runs).
+    mutating func readStandardInput() throws {
+        if secret == "-" { secret = try Prompter.line(for: "--secret") }
+        if uri == "-" { uri = try Prompter.line(for: "--uri") }
+    }
+
     func validate() throws {
         if secret != nil && uri != nil { throw ValidationError("give --secret or --uri, not both") }
         if uri != nil && (algorithm != nil || digits != nil || period != nil || issuer != nil) {
@@ -41,7 +49,8 @@ struct AuthenticatorOptions: ParsableArguments {
         }
         if let digits, !OTPParameters.digitRange.contains(digits) { throw ValidationError("--digits must be 6, 7 or 8") }
         if let period, !OTPParameters.periodRange.contains(period) { throw ValidationError("--period must be 1 to 300 seconds") }
-        if label.isEmpty { throw ValidationError("--label must not be empty") }
+        if let problem = PrintableText.problem(inLabel: label, what: "--label") { throw ValidationError(problem) }
+        if let issuer, let problem = PrintableText.problem(inLabel: issuer, what: "--issuer") { throw ValidationError(problem) }
     }
 
     /// The key to give the app: from `--uri`, or the flags with `--secret`
@@ -50,6 +59,9 @@ struct AuthenticatorOptions: ParsableArguments {
         let hostname = Account.hostname
         if let uri {
             var key = try KeyURI(parsing: uri)
+            for (text, what) in [(key.issuer, "the URI's issuer"), (key.account, "the URI's account")] {
+                if let problem = PrintableText.problem(in: text, what: what) { throw ValidationError(problem) }
+            }
             if key.account.isEmpty { key.account = "\(account.name)@\(hostname)" }
             return key
         }

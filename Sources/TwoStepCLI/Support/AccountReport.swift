@@ -209,9 +209,11 @@ extension AccountReportRow {
         failures = status.failures
         lockedUntil = status.lockedUntil
         trustedDevices = status.trustedDevices.count
-        let cap = Int64(trustDays) * 86_400
-        trustedDevicesValid = trustDays > 0
-            ? status.trustedDevices.filter { $0.created <= now && now < min($0.expires, $0.created + cap) }.count : 0
+        let policy = TrustPolicy(trustDays: trustDays, trustBy: nil)
+        trustedDevicesValid = status.trustedDevices.filter {
+            policy.isCurrent(TrustedDevice(id: $0.id, service: $0.service, remoteHost: $0.rhost, keyFingerprint: $0.key,
+                                           created: $0.created, expires: $0.expires), at: now)
+        }.count
     }
 
     /// `totp×2, sms, voice`; nil when there is none.

@@ -18,6 +18,22 @@ enum Prompter {
         let line = readLine(strippingNewline: true)
         if isatty(STDIN_FILENO) != 1 { Console.note("\n") }  // the answer did not echo
         guard let line else { throw .usage("no answer on standard input; give it with \(flag)") }
-        return String(line.drop(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed())
+        return trimmed(line)
+    }
+
+    /// The value of an option given as `-` (`flag` names it): the next
+    /// line of standard input, without surrounding spaces, no question
+    /// asked. Such values are read before any question is asked.
+    static func line(for flag: String) throws(CLIError) -> String {
+        guard let line = readLine(strippingNewline: true) else {
+            throw .usage("\(flag) -: no line on standard input")
+        }
+        let value = trimmed(line)
+        guard !value.isEmpty else { throw .usage("\(flag) -: an empty line on standard input") }
+        return value
+    }
+
+    private static func trimmed(_ line: String) -> String {
+        String(line.drop(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed())
     }
 }

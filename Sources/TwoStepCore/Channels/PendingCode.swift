@@ -56,7 +56,7 @@ public struct PendingCode: Factor, Equatable {
         }
         let salt = try SaltedCodeHash.randomSalt()
         let factor = PendingCode(id: id, phoneID: phoneID, salt: salt, hash: digest(chars, salt: salt),
-                                 created: now, expires: now + lifetime)
+                                 created: now, expires: UnixTime.adding(now, lifetime))
         let code = String(decoding: chars, as: UTF8.self)
         cleanse(&chars)
         return (code, factor)
@@ -80,8 +80,8 @@ public struct PendingCode: Factor, Equatable {
         let stored = try SaltedCodeHash(from: &reader)
         salt = stored.salt
         hash = stored.hash
-        created = try reader.integer("created", in: 0...Int64.max)
-        expires = try reader.integer("expires", in: 0...Int64.max)
+        created = try reader.time("created")
+        expires = try reader.time("expires")
         guard expires >= created else { throw reader.error("expires before it was created") }
         try reader.finish()
     }

@@ -32,7 +32,7 @@ public struct Phone: Factor, Equatable {
         }
         self.channel = channel
         label = try reader.required("label")
-        created = try reader.integer("created", in: 0...Int64.max)
+        created = try reader.time("created")
         try reader.finish()
     }
 

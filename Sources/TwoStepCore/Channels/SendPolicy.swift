@@ -23,8 +23,8 @@ public struct SendLog: Sendable, Equatable {
         var times = [Int64]()
         for part in parts {
             guard !part.isEmpty, part.count <= 19, part.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
-                  let t = Int64(part) else {
-                throw r.error("times must be Unix times separated by commas")
+                  let t = Int64(part), UnixTime.range.contains(t) else {
+                throw r.error("times must be Unix times from 0 to \(UnixTime.latest) separated by commas")
             }
             times.append(t)
         }
@@ -43,7 +43,7 @@ public struct SendLog: Sendable, Equatable {
 /// (module options `send_limit=` and `send_window=`), so nobody can bomb a
 /// phone by pressing Enter at a login prompt.
 public struct SendPolicy: Sendable, Equatable {
-    /// Sends allowed per window.
+    /// Sends allowed per window (below 1 counts as 1).
     public var limit: Int
     /// The window, seconds.
     public var window: Int64
@@ -59,16 +59,24 @@ public struct SendPolicy: Sendable, Equatable {
     }
 
     /// Nil when a code may be sent at `now`; otherwise the time from which
-    /// the next one may. Sends dated in the future (a clock set back) count
-    /// as recent.
+    /// the next one may, at most `window` seconds after `now`. Sends dated
+    /// in the future (a clock set back) count as sent now.
     public func nextAllowed(after log: SendLog, at now: Int64) -> Int64? {
-        let recent = log.times.filter { $0 > now - window }.sorted()
+        let recent = recentTimes(in: log, at: now)
+        let limit = max(self.limit, 1)
         guard recent.count >= limit else { return nil }
-        return max(recent[recent.count - limit] + window, now + 1)
+        return max(UnixTime.adding(recent[recent.count - limit], window), UnixTime.adding(now, 1))
     }
 
-    /// Records a send at `now` and forgets sends that left the window.
+    /// Records a send at `now` and forgets sends that left the window; a
+    /// send dated in the future is kept as sent now.
     public func record(_ log: inout SendLog, at now: Int64) {
-        log.times = (log.times.filter { $0 > now - window } + [now]).sorted()
+        log.times = recentTimes(in: log, at: now) + [now]
+    }
+
+    /// The sends inside the window at `now`, oldest first, future ones as `now`.
+    private func recentTimes(in log: SendLog, at now: Int64) -> [Int64] {
+        let start = UnixTime.subtracting(now, window)
+        return log.times.lazy.map { UnixTime.clamped($0, to: now) }.filter { $0 > start }.sorted()
     }
 }

@@ -77,7 +77,7 @@ public struct SendTally: Sendable, Equatable {
                 do { phone = try PhoneNumber(parsing: try r.required("number")) } catch {
                     throw r.error("number must be an E.164 number")
                 }
-                let time = try r.integer("time", in: 0...TimeField.latest)
+                let time = try r.integer("time", in: UnixTime.range)
                 try r.finish()
                 confirmed.append((phone, time))
             } else {
@@ -111,10 +111,4 @@ extension SendPolicy {
         record(&number, at: now)
         return nil
     }
-}
-
-/// The range of a Unix time in a record or tally: from 1970 to about
-/// 2^40 s (year 36812); anything else is impossible, not a date.
-public enum TimeField {
-    public static let latest: Int64 = 1 << 40
 }

@@ -473,6 +473,16 @@ public struct RecordReader {
         return try parseInteger(spans[i], key: key, in: range)
     }
 
+    /// A Unix time field: a whole number in `UnixTime.range`.
+    public mutating func time(_ key: FieldKey) throws(TwoStepError) -> Int64 {
+        try integer(key, in: UnixTime.range)
+    }
+
+    /// An optional Unix time field: a whole number in `UnixTime.range`.
+    public mutating func optionalTime(_ key: FieldKey) throws(TwoStepError) -> Int64? {
+        try optionalInteger(key, in: UnixTime.range)
+    }
+
     private func parseInteger(_ span: Record.FieldSpan, key: FieldKey, in range: ClosedRange<Int64>) throws(TwoStepError) -> Int64 {
         guard let n = record.withValue(of: span, DecimalDigits.parse), range.contains(n) else {
             throw error("field '\(key)' must be a whole number from \(range.lowerBound) to \(range.upperBound)")

@@ -43,8 +43,8 @@ public struct TrustedDevice: Sendable, Equatable {
         service = try r.required(Key.service)
         remoteHost = r.optional(Key.rhost)
         keyFingerprint = r.optional(Key.key)
-        created = try r.integer(Key.created, in: 0...Int64.max)
-        expires = try r.integer(Key.expires, in: 0...Int64.max)
+        created = try r.time(Key.created)
+        expires = try r.time(Key.expires)
         guard remoteHost != nil || keyFingerprint != nil else { throw r.error("needs rhost= or key=") }
         guard expires >= created else { throw r.error("expires before it was created") }
         try r.finish()
@@ -102,9 +102,9 @@ public struct FailureState: Sendable, Equatable {
         var r = RecordReader(record)
         count = Int(try r.integer(Key.count, in: 0...1_000_000_000))
         // 0 is how the fixed-width line says "none".
-        lockedUntil = try r.optionalInteger(Key.lockedUntil, in: 0...Int64.max).flatMap { $0 == 0 ? nil : $0 }
-        last = try r.optionalInteger(Key.last, in: 0...Int64.max).flatMap { $0 == 0 ? nil : $0 }
-        lastAccepted = try r.optionalInteger(Key.accepted, in: 0...Int64.max).flatMap { $0 == 0 ? nil : $0 }
+        lockedUntil = try r.optionalTime(Key.lockedUntil).flatMap { $0 == 0 ? nil : $0 }
+        last = try r.optionalTime(Key.last).flatMap { $0 == 0 ? nil : $0 }
+        lastAccepted = try r.optionalTime(Key.accepted).flatMap { $0 == 0 ? nil : $0 }
         try r.finish()
     }
 

@@ -109,7 +109,7 @@ public struct BackupCode: Factor, Equatable {
         let stored = try SaltedCodeHash(from: &reader)
         salt = stored.salt
         hash = stored.hash
-        created = try reader.integer(Key.created, in: 0...Int64.max)
+        created = try reader.time(Key.created)
         try reader.finish()
     }
 

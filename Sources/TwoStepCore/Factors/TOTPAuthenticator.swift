@@ -52,9 +52,24 @@ public struct TOTPAuthenticator: Factor, Equatable {
         guard bytes.count >= 10 else { throw reader.error("secret is shorter than 10 bytes") }
         secret = SecretBytes(bytes)
         label = try reader.required(Key.label)
-        created = try reader.integer(Key.created, in: 0...Int64.max)
-        lastStep = try reader.optionalInteger(Key.lastStep, in: 0...Int64.max).map { UInt64($0) }
+        created = try reader.time(Key.created)
+        // A step is a time divided by the period: within the times a file may hold.
+        lastStep = try reader.optionalInteger(Key.lastStep, in: UnixTime.range).map { UInt64($0) }
         try reader.finish()
+    }
+
+    /// This authenticator with a `lastStep` beyond the last step of the
+    /// window at `now` (a clock stepped back since it was recorded) lowered
+    /// to that step, or nil when it is not beyond: a future step would
+    /// otherwise make every code a replay, and the lowered one lets codes
+    /// in again once the steps move past the window.
+    public func cappingLastStep(at now: Int64, window: Int) -> TOTPAuthenticator? {
+        guard let last = lastStep else { return nil }
+        let (end, overflow) = OTP.timeStep(at: now, period: parameters.period).addingReportingOverflow(UInt64(max(window, 0)))
+        guard !overflow, last > end else { return nil }
+        var capped = self
+        capped.lastStep = end
+        return capped
     }
 
     public func write(to record: inout Record) {
@@ -76,7 +91,7 @@ public struct TOTPAuthenticator: Factor, Equatable {
     }
 
     /// Accepts a code from any step within `window` of now that is later than
-    /// `lastStep`; for an answer of `digits` digits every step in the window
+    /// `lastStep` (the `Verifier` first lowers a `lastStep` beyond the window to the window's last step); for an answer of `digits` digits every step in the window
     /// is computed and compared whatever the answer (as numbers: one integer
     /// compare each, no early exit). Any other answer is no match, unchecked
     /// (its shape is all the time tells).

@@ -44,10 +44,8 @@ public struct TrustPolicy: Sendable, Equatable {
     public func trustedRecord(in file: FactorFile, for device: Device, at now: Int64) -> TrustedDevice? {
         guard trustDays > 0, canTrust(device) else { return nil }
         let mode = mode(for: device)
-        let cap = Int64(trustDays) * 86_400
         return file.trustedDevices.first { record in
-            guard record.service == device.service, record.created <= now,
-                  now < min(record.expires, record.created + cap) else { return false }
+            guard record.service == device.service, isCurrent(record, at: now) else { return false }
             if let host = record.remoteHost, host != device.remoteHost { return false }
             if let key = record.keyFingerprint, key != device.keyFingerprint { return false }
             switch mode {
@@ -56,6 +54,13 @@ public struct TrustPolicy: Sendable, Equatable {
             case .both: return record.remoteHost != nil && record.keyFingerprint != nil
             }
         }
+    }
+
+    /// True when `record` lets its device in at `now`: not dated in the
+    /// future, before its `expires` and within `trustDays` of its `created`.
+    public func isCurrent(_ record: TrustedDevice, at now: Int64) -> Bool {
+        trustDays > 0 && record.created <= now
+            && now < min(record.expires, UnixTime.adding(record.created, UnixTime.seconds(days: trustDays)))
     }
 
     /// True when trust is on and the device has what the mode needs to be recognised.
@@ -82,7 +87,7 @@ public struct TrustPolicy: Sendable, Equatable {
         }
         let record = TrustedDevice(
             id: file.nextID(prefix: TrustedDevice.idPrefix), service: device.service,
-            remoteHost: host, keyFingerprint: key, created: now, expires: now + Int64(trustDays) * 86_400)
+            remoteHost: host, keyFingerprint: key, created: now, expires: UnixTime.adding(now, UnixTime.seconds(days: trustDays)))
         file.trustedDevices.append(record)
         return file
     }

@@ -73,7 +73,7 @@ public struct OfflineChange: Sendable, Equatable {
             file.failures.count += failures
             file.failures.last = max(file.failures.last ?? .min, time)
             if file.failures.count >= policy.maxFailures, file.failures.lockedUntil == nil {
-                file.failures.lockedUntil = time + policy.lockoutSeconds
+                file.failures.lockedUntil = UnixTime.adding(time, policy.lockoutSeconds)
             }
         }
         return conflicts.sorted()

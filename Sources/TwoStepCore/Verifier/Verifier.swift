@@ -34,17 +34,30 @@ public struct Verifier: Sendable {
 
     public init(policy: VerificationPolicy = .standard) { self.policy = policy }
 
-    /// The end of a running lock-out, or nil when codes may be tried.
+    /// The end of a running lock-out, or nil when codes may be tried. A
+    /// lock-out stored as ending more than `lockoutSeconds` after `now` (a
+    /// clock stepped back since it started) ends `lockoutSeconds` after
+    /// `now`: `capLockout` stores that, so that it runs out.
     public func lockout(in file: FactorFile, at now: Int64) -> Int64? {
-        guard let until = file.failures.lockedUntil, now < until else { return nil }
-        return until
+        guard let until = file.failures.lockedUntil else { return nil }
+        let capped = min(until, UnixTime.adding(now, max(policy.lockoutSeconds, 0)))
+        return now < capped ? capped : nil
+    }
+
+    /// Caps a running lock-out stored as ending beyond `lockoutSeconds`
+    /// from `now` (see `lockout(in:at:)`); true when `file` changed.
+    public func capLockout(in file: inout FactorFile, at now: Int64) -> Bool {
+        guard let until = lockout(in: file, at: now), until != file.failures.lockedUntil else { return false }
+        file.failures.lockedUntil = until
+        return true
     }
 
     /// The outcome of one verification and the file as it must be stored.
     public struct Result: Sendable {
         public var decision: Decision
         public var file: FactorFile
-        /// False when nothing needs writing (only a lock-out refusal).
+        /// False when nothing needs writing (a lock-out refusal, unless the
+        /// lock-out was capped).
         public var changed: Bool
 
         /// True when the change is verification state only — the step of an
@@ -78,17 +91,27 @@ public struct Verifier: Sendable {
     /// or replayed one adds to it, and the `maxFailures`-th starts a lock-out.
     public func verify(_ answer: String, in file: FactorFile, at now: Int64) -> Result {
         if let until = lockout(in: file, at: now) {
-            return Result(decision: .lockedOut(until: until), file: file, changed: false)
+            var capped = file
+            let changed = capLockout(in: &capped, at: now)
+            return Result(decision: .lockedOut(until: until), file: capped, changed: changed)
         }
         var updated = file
         if updated.failures.lockedUntil != nil {
             // The lock-out has run out: a fresh start.
             updated.failures = FailureState(lastAccepted: updated.failures.lastAccepted)
         }
+        // A last step beyond the window (a clock stepped back) is stored
+        // as the window's last step, whatever the answer.
+        for (index, factor) in updated.factors.enumerated() {
+            if let capped = (factor as? TOTPAuthenticator)?.cappingLastStep(at: now, window: policy.window) {
+                updated.factors[index] = capped
+            }
+        }
+        let checked = updated.factors
         let context = VerificationContext(now: now, window: policy.window)
         var match: Match?
         var replay = false
-        for (index, factor) in file.factors.enumerated() {
+        for (index, factor) in checked.enumerated() {
             switch factor.check(answer, context: context) {
             case .accepted(let replacement):
                 if match == nil { match = Match(index: index, replacement: replacement) }
@@ -99,7 +122,7 @@ public struct Verifier: Sendable {
             }
         }
         if let match {
-            let factor = file.factors[match.index]
+            let factor = checked[match.index]
             if let replacement = match.replacement {
                 updated.factors[match.index] = replacement
             } else {
@@ -114,7 +137,7 @@ public struct Verifier: Sendable {
         updated.failures.last = now
         var lockedUntil: Int64?
         if updated.failures.count >= policy.maxFailures {
-            lockedUntil = now + policy.lockoutSeconds
+            lockedUntil = UnixTime.adding(now, policy.lockoutSeconds)
             updated.failures.lockedUntil = lockedUntil
         }
         let refusal = Refusal(replay: replay, failures: updated.failures.count, lockedUntil: lockedUntil)

@@ -8,7 +8,12 @@ import TwoStepCore
 ///   independently (Nettle's HMAC directly), a code of the accepted
 ///   factor: a TOTP code of an unused step within the window, or the
 ///   preimage of a backup/pending code's hash. During a lock-out nothing is
-///   accepted and nothing changes, and the new file always parses again.
+///   accepted and nothing changes but a lock-out stored beyond the policy's
+///   length, capped at `lockoutSeconds` from now; the new file always
+///   parses again. `now` is sometimes at the ends of Int64 (nothing traps),
+///   and the file's `sends` line goes through the send policy: a next
+///   send allowed after now and at most a window away, the log kept
+///   within the window after a send.
 ///
 /// odd — a file built here with a known secret and a known backup code,
 ///   a lock-out state, a window and an answer derived from the right code
@@ -24,6 +29,15 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
 private let backupAlphabet = Array("23456789abcdefghjkmnpqrstuvwxyz".utf8)
 
 private func bytes(of secret: SecretBytes) -> [UInt8] { secret.withUnsafeBytes { Array($0) } }
+
+/// The last step a factor's `lastStep` counts as (and is stored as) at
+/// `now`: a step beyond the window counts as the window's last (a clock
+/// stepped back).
+private func effectiveLast(_ last: UInt64?, now: Int64, period: Int, window: Int) -> UInt64? {
+    let current = now <= 0 ? 0 : UInt64(now) / UInt64(period)
+    let (end, overflow) = current.addingReportingOverflow(UInt64(window))
+    return last.map { overflow ? $0 : min($0, end) }
+}
 
 /// The TOTP steps within `window` of `now` whose code is `answer` (spaces ignored).
 private func matchingSteps(_ answer: String, key: [UInt8], algorithm: String, digits: Int, period: Int,
@@ -47,19 +61,33 @@ private func hashMatches(_ answer: String, salt: [UInt8], hash: [UInt8], lowerca
 }
 
 private func arbitrary(_ input: inout FuzzInput) {
-    let now = Int64(input.integer(in: 0...(1 << 36)))
+    // The top few values of the drawn time stand for the ends of Int64 and
+    // of the file's times (the seeds' layout is unchanged).
+    let extremes: [Int64] = [.max, .min, .max - 1, UnixTime.latest, UnixTime.latest + 1, -1]
+    let raw = input.integer(in: 0...(1 << 36))
+    let top = (1 << 36) - raw
+    let now = top < extremes.count ? extremes[top] : Int64(raw)
     let window = input.integer(in: 0...3)
-    let policy = VerificationPolicy(window: window, maxFailures: input.integer(in: 1...10), lockoutSeconds: 300)
+    let lockoutSeconds: Int64 = 300
+    let policy = VerificationPolicy(window: window, maxFailures: input.integer(in: 1...10), lockoutSeconds: lockoutSeconds)
+    let sendPolicy = SendPolicy(limit: policy.maxFailures,
+                                window: Int64(SendPolicy.windowRange.lowerBound + raw % SendPolicy.windowRange.count))
     let (fileBytes, answerBytes) = splitAtNUL(input.rest())
     guard let text = String(validating: fileBytes, as: UTF8.self), let file = try? FactorFile(parsing: text) else { return }
+    checkSends(file.sends, policy: sendPolicy, now: now)
     let answer = String(decoding: answerBytes, as: UTF8.self)
     let result = Verifier(policy: policy).verify(answer, in: file, at: now)
 
-    require((try? FactorFile(parsing: result.file.text)) != nil, "the verifier's new file does not parse:\n\(result.file.text)")
+    require((try? FactorFile(parsing: result.file.text)) != nil || now > UnixTime.latest || now < 0,
+            "the verifier's new file does not parse:\n\(result.file.text)")
     if !result.changed { require(result.file.text == file.text, "unchanged result with a changed file") }
     if let until = file.failures.lockedUntil, now < until {
-        require(result.decision == .lockedOut(until: until), "no lock-out decision during a lock-out")
-        require(result.file.text == file.text, "a locked-out attempt changed the file")
+        let (sum, overflow) = now.addingReportingOverflow(lockoutSeconds)
+        let capped = overflow ? until : min(until, sum)
+        require(result.decision == .lockedOut(until: capped), "no lock-out decision (until \(capped)) during a lock-out: \(result.decision)")
+        var expected = file
+        expected.failures.lockedUntil = capped
+        require(result.file.text == expected.text, "a locked-out attempt changed more than the lock-out's end")
         return
     }
     guard case .accepted(let acceptance) = result.decision else { return }
@@ -72,7 +100,9 @@ private func arbitrary(_ input: inout FuzzInput) {
     case let totp as TOTPAuthenticator:
         var steps = matchingSteps(answer, key: bytes(of: totp.secret), algorithm: totp.parameters.algorithm.rawValue,
                                   digits: totp.parameters.digits, period: totp.parameters.period, now: now, window: window)
-        if let last = totp.lastStep { steps.removeAll { $0 <= last } }
+        if let last = effectiveLast(totp.lastStep, now: now, period: totp.parameters.period, window: window) {
+            steps.removeAll { $0 <= last }
+        }
         require(!steps.isEmpty, "accepted a TOTP answer that is no unused code within the window")
         let updated = result.file.authenticators.first { $0.id == totp.id }
         require(updated?.lastStep == steps.max(), "last-step not advanced to the accepted step")
@@ -99,14 +129,18 @@ private func constructed(_ input: inout FuzzInput) {
     let maxFailures = input.integer(in: 1...10)
     let lockoutSeconds = Int64(input.integer(in: 0...600))
     let step = UInt64(now) / UInt64(period)
-    let lastStep: UInt64? = input.bool() ? UInt64(Int64(step) + Int64(input.integer(in: -5...5))) : nil
+    // Now and then a last step or a lock-out far in the future (a clock
+    // stepped back): neither may lock the user out beyond the policy.
+    let farFuture = input.integer(in: 0...7) == 0
+    let lastStep: UInt64? = input.bool()
+        ? (farFuture ? UInt64(UnixTime.latest) / UInt64(period) : UInt64(Int64(step) + Int64(input.integer(in: -5...5)))) : nil
     let imported = input.bool()
     let backupCode: [UInt8] = imported
         ? (0..<8).map { _ in UInt8(ascii: "0") + input.byte() % 10 }
         : (0..<10).map { _ in backupAlphabet[Int(input.byte()) % backupAlphabet.count] }
     let salt = input.bytes(16)
     let failureCount = input.integer(in: 0...12)
-    let lockedUntil: Int64? = input.bool() ? now + Int64(input.integer(in: -100...100)) : nil
+    let lockedUntil: Int64? = input.bool() ? (farFuture ? UnixTime.latest : now + Int64(input.integer(in: -100...100))) : nil
 
     var lines = ["twostep 1",
                  "totp id=totp-1 algorithm=\(algorithm) digits=\(digits) period=\(period) secret=\(Reference.base32(key)) label=phone created=1"
@@ -150,13 +184,16 @@ private func constructed(_ input: inout FuzzInput) {
     let policy = VerificationPolicy(window: window, maxFailures: maxFailures, lockoutSeconds: lockoutSeconds)
     let result = Verifier(policy: policy).verify(answerText, in: file, at: now)
     require((try? FactorFile(parsing: result.file.text)) != nil, "the verifier's new file does not parse:\n\(result.file.text)")
-    if let until = lockedUntil, now < until {
-        require(result.decision == .lockedOut(until: until), "expected the lock-out, got \(result.decision)")
-        require(result.file.text == file.text, "a locked-out attempt changed the file")
+    if let until = lockedUntil, now < until, now < min(until, now + lockoutSeconds) {
+        let capped = min(until, now + lockoutSeconds)
+        require(result.decision == .lockedOut(until: capped), "expected the lock-out until \(capped), got \(result.decision)")
+        require(result.file.failures.lockedUntil == capped, "the lock-out is not stored capped at \(capped)")
+        require(result.changed == (capped != until), "a locked-out attempt changed the file, or a capped lock-out was not stored")
         return
     }
     let steps = matchingSteps(answerText, key: key, algorithm: algorithm, digits: digits, period: period, now: now, window: window)
-    let unused = steps.filter { lastStep == nil || $0 > lastStep! }
+    let last = effectiveLast(lastStep, now: now, period: period, window: window)
+    let unused = steps.filter { last == nil || $0 > last! }
     let backupMatch = hashMatches(answerText, salt: salt, hash: Reference.hmac("SHA256", key: salt, message: backupCode), lowercase: true)
     if let accepted = unused.max() {
         guard case .accepted(let a) = result.decision, a.kind == .authenticator, a.factorID == "totp-1", a.backupCodesLeft == nil else {
@@ -179,7 +216,23 @@ private func constructed(_ input: inout FuzzInput) {
             require(false, "expected a refusal (replay \(!steps.isEmpty), \(count) failures, locked until \(String(describing: until))), got \(result.decision) for '\(answerText)'")
             return
         }
-        require(result.file.authenticators.first?.lastStep == lastStep, "a refusal moved last-step")
+        require(result.file.authenticators.first?.lastStep == last, "a refusal moved last-step (other than lowering a future one to the window's end)")
         require(result.file.backupCodes.count == 1, "a refusal spent the backup code")
     }
+}
+
+/// The send policy on a log read from a file: never traps; a send refused
+/// now is allowed again after `now` and at most a window from now (sends
+/// dated in the future count as sent now); after a send is recorded the
+/// log holds only times inside the window, none after now.
+private func checkSends(_ log: SendLog, policy: SendPolicy, now: Int64) {
+    if let next = policy.nextAllowed(after: log, at: now) {
+        require(next > now || now == .max, "the next send (\(next)) is not after now (\(now))")
+        let (limit, overflow) = now.addingReportingOverflow(policy.window)
+        require(overflow || next <= limit, "the next send (\(next)) is more than a window after now (\(now))")
+    }
+    var recorded = log
+    policy.record(&recorded, at: now)
+    require(recorded.times.last == now && recorded.times.allSatisfy { $0 <= now }, "the recorded log has times after now: \(recorded.times)")
+    require(recorded.times == recorded.times.sorted(), "the recorded log is not oldest first")
 }
