@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 from pamtest import *  # noqa: F401,F403  (fixtures and helpers)
 from test_cli import SECRET, SECRET2, totp
-from test_daemon_manage import daemon, daemon_bin, user, varlink_call  # noqa: F401  (fixtures)
+from test_daemon_manage import daemon, user, varlink_call  # noqa: F401  (fixtures; daemon_bin is conftest's)
 
 ESC_TITLE = "\x1b]0;you have been owned\x07"
 ESC_CLEAR = "\x1b[2J\x1b[H"

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from pamtest import *  # noqa: F401,F403  (fixtures and helpers)
-from test_channels import channels, phone_line, spool_cmd, spooled  # noqa: F401  (fixtures)
+from test_channels import NUMBER, channels, phone_line, spool_cmd, spooled  # noqa: F401  (fixtures)
 
 UNAVAILABLE = "Two-step verification is unavailable for this account. Contact your administrator."
 INT64_MAX = 9223372036854775807
@@ -46,6 +46,7 @@ def test_int64_max_times_are_refused_not_a_crash(pam, channels, users, line):
     u = users.make()
     u.backup = new_backup_code()
     u.write_factors(factor_text(phone_line(), backup_line(u.backup), line))
+    pam.confirm_phone(u, NUMBER)  # root confirmed it (a home store)
     pam.service("svc", f"channels={channels}")
     r = pam.run("svc", u, ["?", "2", u.backup], rhost="192.0.2.7")
     assert_no_crash(r)
@@ -59,6 +60,7 @@ def test_future_sends_count_as_sent_now(pam, channels, users):
     u = users.make()
     u.backup = new_backup_code()
     u.write_factors(factor_text(phone_line(), backup_line(u.backup), f"sends times={LATEST},{LATEST},{LATEST}"))
+    pam.confirm_phone(u, NUMBER)  # root confirmed it (a home store)
     pam.service("svc", f"channels={channels}")
     r = pam.run("svc", u, ["?", "2", u.backup])
     assert_no_crash(r)
@@ -72,6 +74,7 @@ def test_one_future_send_still_lets_a_code_go(pam, channels, users):
     """One send dated in the future counts as one send now: the next goes."""
     u = users.make()
     u.write_factors(factor_text(phone_line(), f"sends times={LATEST}"))
+    pam.confirm_phone(u, NUMBER)  # root confirmed it (a home store)
     pam.service("svc", f"channels={channels}")
     r = pam.run("svc", u, ["?", "1", spool_cmd(u)])
     assert_no_crash(r)
