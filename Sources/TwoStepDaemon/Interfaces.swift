@@ -23,18 +23,22 @@ struct DaemonInterfaces {
         let configuration = try ConfigurationFile.load(path: configurationPath)
         let database = try Self.database(configuration, path: configurationPath, logger: logger)
         self.database = database
-        manage = ManageInterface(configuration: configuration, database: database)
         guard let database else {
+            manage = ManageInterface(configuration: configuration, database: nil)
             login = nil
             return
         }
         switch configuration.offline {
         case .deny:
+            manage = ManageInterface(configuration: configuration, database: database)
             login = LoginInterface(backend: database)
         case .cached:
-            login = LoginInterface(backend: try OfflineCache(
+            let cache = try OfflineCache(
                 database: database, directory: cacheDirectory, maxAge: configuration.offlineMaxAge,
-                policy: configuration.options.policy, logger: Logger(label: "twostepd.offline")))
+                policy: configuration.options.policy, logger: Logger(label: "twostepd.offline"))
+            // Changes made through Manage (a reset) reach this host's copies.
+            manage = ManageInterface(configuration: configuration, database: cache.online)
+            login = LoginInterface(backend: cache)
         }
     }
 

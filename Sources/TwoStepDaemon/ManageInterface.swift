@@ -19,8 +19,10 @@ struct ManageInterface: VarlinkInterface {
     let name = "io.twostep.Manage"
     var description: String { Self.idl }
     let configuration: SystemConfiguration
-    /// The fleet store (backend=postgresql); nil: the files of `store=`.
-    var database: PostgresRecordBackend? = nil
+    /// The fleet store (backend=postgresql: the database, or with
+    /// offline=cached `OfflineCache.online`, which keeps this host's copies
+    /// current); nil: the files of `store=`.
+    var database: (any RecordBackend)? = nil
     /// Codes sent to phones being added, between two calls.
     let confirmations = PhoneConfirmations()
     var holdsState: Bool { confirmations.holdsState(at: Clock.now, window: configuration.options.sendPolicy.window) }
@@ -129,7 +131,7 @@ struct ManageInterface: VarlinkInterface {
         let isAdministrator = peer.uid == 0 && named != nil
         if let database {
             // Fleet mode: the record is the user name's row, the same on every host.
-            let record = AccountRecord(account: account, store: VersionedRecordStore(backend: database, user: account.name))
+            let record = Self.record(account, in: database)
             return LocalAccountService(record: record, isAdministrator: isAdministrator, settings: settings, confirmations: confirmations)
         }
         let template = configuration.options.store
@@ -140,6 +142,11 @@ struct ManageInterface: VarlinkInterface {
                 "\(record.path) is not in an administrator-managed store (a root-owned directory outside the home): twostep uses it directly, not through twostepd")
         }
         return LocalAccountService(record: record, isAdministrator: isAdministrator, settings: settings, confirmations: confirmations)
+    }
+
+    /// The fleet record of `account`: the user name's row.
+    private static func record<Backend: RecordBackend>(_ account: UserAccount, in backend: Backend) -> AccountRecord {
+        AccountRecord(account: account, store: VersionedRecordStore(backend: backend, user: account.name))
     }
 
     /// `self_enroll=no`: an ordinary user who is not enrolled may not enrol

@@ -475,3 +475,43 @@ def test_tls_follows_sslmode(daemon_bin, pam, users):
             assert (r.result == "PAM_SUCCESS") == ok, (query, str(r), h.logtext()[-2000:])
             if ok:
                 step += 1
+
+
+# Issue 19, item 5: the offline copy does not outlive a reset
+
+def copy_of(host, user):
+    """The path of `host`'s offline copy of `user`'s record (DIR/HEX(name)), whether or not it exists."""
+    return os.path.join(host.cache, user.name.encode().hex())
+
+
+def test_offline_copy_does_not_outlive_a_reset_and_a_restart(daemon_bin, pam, users):
+    with Fleet(daemon_bin, pam, hosts=2, extra="window=10\noffline=cached\noffline_max_age=3600\n") as f:
+        here = f.hosts[0]
+        u, v = users.make(), users.make()  # u reset on this host, v on the other one
+        f.enroll(u)
+        f.enroll(v)
+        step = current_step() + 1
+        for user in (u, v):
+            r = f.login(0, user, code_at(step))
+            assert r.result == "PAM_SUCCESS", r
+            assert os.path.exists(copy_of(here, user))
+        r = here.cli("reset", "--user", u.name)
+        assert r.returncode == 0, r.stderr
+        # A change through this host's io.twostep.Manage reaches its copy at once.
+        u_copy_left = os.path.exists(copy_of(here, u))
+        r = f.hosts[1].cli("reset", "--user", v.name)
+        assert r.returncode == 0, r.stderr
+        # twostepd exits when idle: its memory of which copies it wrote is gone.
+        here.stop()
+        here.start()
+        # The database says v has no record: the copy from before the restart goes too.
+        r = f.login(0, v, code_at(step + 1))
+        assert r.result == "PAM_AUTH_ERR", r
+        v_copy_left = os.path.exists(copy_of(here, v))
+        f.pg.stop()
+        # The stolen phone's codes, during an outage: refused for both.
+        for user in (u, v):
+            r = f.login(0, user, code_at(step + 2))
+            assert r.result == "PAM_AUTH_ERR", f"{user.name}: {r}\n" + here.logtext()
+        assert not u_copy_left and not v_copy_left, (u_copy_left, v_copy_left)
+
