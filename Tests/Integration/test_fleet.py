@@ -5,13 +5,17 @@ instances, the real module through pamdriver)."""
 
 import json
 import os
+import shutil
+import socket
 import subprocess
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from fleet import SECRET, Fleet, code_at, current_step, wrong_code
+from pamtest import factor_text, totp_line
 from pamtest import module, pamdriver, pam, users  # noqa: F401 (fixtures)
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -514,4 +518,66 @@ def test_offline_copy_does_not_outlive_a_reset_and_a_restart(daemon_bin, pam, us
             r = f.login(0, user, code_at(step + 2))
             assert r.result == "PAM_AUTH_ERR", f"{user.name}: {r}\n" + here.logtext()
         assert not u_copy_left and not v_copy_left, (u_copy_left, v_copy_left)
+
+
+# Issue 19, small item (i): the module trusts only a Login socket served by root
+
+def test_the_module_denies_a_login_socket_served_by_another_uid(pam, users):
+    """An ordinary user who can write the directory `socket_dir=` names
+    listens on io.twostep.Login and answers with a record whose secret
+    they know: the module must refuse the answer (SO_PEERCRED is not
+    uid 0), deny, and log why."""
+    attacker, victim = users.make(), users.make()
+    top = tempfile.mkdtemp(prefix="twostep-fake-login-", dir="/var/tmp")
+    os.chmod(top, 0o755)
+    run = os.path.join(top, "run")
+    os.mkdir(run)
+    os.chown(run, attacker.uid, attacker.gid)
+    path = os.path.join(run, "io.twostep.Login")
+    record = factor_text(totp_line(SECRET))
+    ready_r, ready_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the fake twostepd, as the attacker
+        try:
+            os.close(ready_r)
+            os.setgroups([])
+            os.setgid(attacker.gid)
+            os.setuid(attacker.uid)
+            server = socket.socket(socket.AF_UNIX)
+            server.bind(path)
+            server.listen(8)
+            os.write(ready_w, b"x")
+            server.settimeout(60)
+            while True:
+                conn, _ = server.accept()
+                with conn:
+                    data = b""
+                    while True:
+                        while b"\0" not in data:
+                            chunk = conn.recv(65536)
+                            if not chunk:
+                                break
+                            data += chunk
+                        if b"\0" not in data:
+                            break
+                        message, data = data.split(b"\0", 1)
+                        method = json.loads(message)["method"].rsplit(".", 1)[-1]
+                        reply = {"Fetch": {"record": record, "version": 1, "offline": False},
+                                 "Store": {"stored": True}, "Delete": {"deleted": True}}.get(method, {})
+                        conn.sendall(json.dumps({"parameters": reply}).encode() + b"\0")
+        finally:
+            os._exit(0)
+    os.close(ready_w)
+    try:
+        assert os.read(ready_r, 1) == b"x"
+        pam.service("svc", f"store=twostepd socket_dir={run}")
+        r = pam.run("svc", victim, answers=[code_at(current_step())], wrapper=True)
+        assert r.result == "PAM_AUTH_ERR", r
+        log = "\n".join(r.syslog)
+        assert f"runs as uid {attacker.uid}, not uid 0" in log, log
+    finally:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        os.close(ready_r)
+        shutil.rmtree(top, ignore_errors=True)
 
