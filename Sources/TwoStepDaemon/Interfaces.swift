@@ -51,6 +51,7 @@ struct DaemonInterfaces {
         do { uri = try DatabaseURI(text) } catch {
             throw DaemonError.configuration(path: path, message: "\(error)")
         }
+        if let warning = uri.transportWarning { logger.warning("\(path): \(warning)") }
         var password: String?
         if let file = configuration.databasePasswordFile {
             let secret = try ConfigurationFile.secret(path: file)

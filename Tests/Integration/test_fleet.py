@@ -581,3 +581,50 @@ def test_the_module_denies_a_login_socket_served_by_another_uid(pam, users):
         os.close(ready_r)
         shutil.rmtree(top, ignore_errors=True)
 
+
+# Issue 19, small item (ii): a database on another host without a checked certificate
+
+def test_a_remote_database_without_verify_full_is_warned_about(daemon_bin, tmp_path):
+    os.chmod(tmp_path, 0o755)
+    twostep = os.environ.get("TWOSTEP_BIN", os.path.join(REPO, ".build", "debug", "twostep"))
+    sockets = tmp_path / "run"
+    sockets.mkdir()
+    password = tmp_path / "db-password"
+    password.write_text("x\n")
+    os.chmod(password, 0o600)
+    config = tmp_path / "twostep.conf"
+
+    def run(database):
+        config.write_text(f"store=twostepd\nbackend=postgresql\ndatabase={database}\n"
+                          f"database_password_file={password}\ndatabase_timeout=1\nsocket_dir={sockets}\n")
+        os.chmod(config, 0o644)
+        log = tmp_path / "twostepd.log"
+        with open(log, "w") as out:
+            d = subprocess.Popen([daemon_bin, "--socket-dir", str(sockets), "--config", str(config),
+                                  "--cache-dir", str(tmp_path / "cache")], stdout=out, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.time() + 20
+            while time.time() < deadline and not os.path.exists(sockets / "io.twostep.Login"):
+                assert d.poll() is None, log.read_text()
+                time.sleep(0.05)
+            env = dict(os.environ, TWOSTEP_CONFIG=str(config), TWOSTEP_SOCKET_DIR=str(sockets))
+            report = subprocess.run([twostep, "report", "--json"], capture_output=True, text=True, env=env, timeout=300)
+            assert report.returncode == 0, report.stderr
+            text = subprocess.run([twostep, "report"], capture_output=True, text=True, env=env, timeout=300)
+            setup = subprocess.run([twostep, "setup", "--status"], capture_output=True, text=True, env=env, timeout=60)
+            return log.read_text(), json.loads(report.stdout)["database_warning"], text.stdout, setup.stdout
+        finally:
+            d.terminate()
+            d.wait(timeout=30)
+
+    log, warning, text, setup = run("postgresql://twostep@db.invalid:5432/twostep?sslmode=require")
+    assert "sslmode=require" in log and "db.invalid" in log, log
+    assert warning and "sslmode=require" in warning and "verify-full" in warning, warning
+    assert "Warning: database=: the server db.invalid" in text, text
+    assert "Warning: database=: the server db.invalid" in setup, setup
+    for quiet in ("postgresql://twostep@db.invalid/twostep?sslmode=verify-full",
+                  "postgresql://twostep@127.0.0.1/twostep?sslmode=disable",
+                  "postgresql://twostep@[::1]/twostep", "postgresql://twostep@localhost/twostep",
+                  "postgresql://twostep@/twostep?host=/run/postgresql"):
+        log, warning, text, setup = run(quiet)
+        assert warning is None and "sslmode" not in log and "Warning" not in text + setup, (quiet, log, warning)

@@ -54,7 +54,7 @@ struct Report: ParsableCommand {
         let rows = LoginAccount.all().map {
             AccountReportRow($0, template: template, configuration: configuration, now: now)
         }
-        let report = AccountReport(accounts: rows, template: template, now: now)
+        let report = AccountReport(accounts: rows, template: template, now: now, databaseWarning: configuration.databaseWarning)
         if json { try JSONOutput.print(report) } else { report.show() }
     }
 }
@@ -101,6 +101,7 @@ extension AccountReport {
         if self.summary.unreadable > 0 { summary += ", \(self.summary.unreadable) unreadable" }
         if self.summary.busy > 0 { summary += ", \(self.summary.busy) busy" }
         Console.out(summary + " (store \(storeTemplate); \(Clock.local(now)))")
+        if let databaseWarning { Console.out("Warning: \(databaseWarning).") }
     }
 }
 

@@ -252,10 +252,15 @@ struct AccountReport: Encodable {
     var storeTemplate: String
     var accounts: [AccountReportRow]
     var summary: Summary
+    /// `SystemConfiguration.databaseWarning`: the fleet store's connection
+    /// does not protect the records on the network; nil (`null`) when it does
+    /// or there is none.
+    var databaseWarning: String?
 
-    init(accounts: [AccountReportRow], template: StorePathTemplate, now: Int64) {
+    init(accounts: [AccountReportRow], template: StorePathTemplate, now: Int64, databaseWarning: String? = nil) {
         generated = now
         storeTemplate = template.template
+        self.databaseWarning = databaseWarning
         self.accounts = accounts
         summary = Summary(
             accounts: accounts.count,
@@ -263,5 +268,19 @@ struct AccountReport: Encodable {
             lockedOut: accounts.filter { $0.lockedUntil != nil }.count,
             unreadable: accounts.filter { $0.enrolled == .unreadable }.count,
             busy: accounts.filter { $0.enrolled == .busy }.count)
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case generated, storeTemplate, accounts, summary, databaseWarning
+    }
+
+    /// Every key always, `null` for no database warning.
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(generated, forKey: .generated)
+        try c.encode(storeTemplate, forKey: .storeTemplate)
+        try c.encode(accounts, forKey: .accounts)
+        try c.encode(summary, forKey: .summary)
+        try c.encode(databaseWarning, forKey: .databaseWarning)
     }
 }
