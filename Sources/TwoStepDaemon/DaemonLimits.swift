@@ -28,7 +28,7 @@ enum DaemonLimits {
     /// Threads of their own for the root-only sockets (io.twostep.Login,
     /// the module's in fleet mode): calls on io.twostep.Manage, which every
     /// user can make, never hold them.
-    static let rootOnlyCallThreads = 4
+    static let rootOnlyCallThreads = 8
     /// Calls of one uid other than root on io.twostep.Manage running or
     /// waiting for a thread at once: a further call is answered at once
     /// with `io.twostep.Manage.Busy`. A user whose calls block (they hold
