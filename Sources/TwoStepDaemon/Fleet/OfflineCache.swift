@@ -201,7 +201,11 @@ final class OfflineCache: RecordBackend, @unchecked Sendable {
 
     private func copyPath(_ user: String) -> String { directory + "/" + Hex.encode(Array(user.utf8)) }
 
-    private func remember(_ user: String, _ stored: StoredRecord?) {
+    /// Keeps `stored` as `user`'s copy; nil removes the copy. With
+    /// `onlyExisting`, a record replaces a copy this host has and makes
+    /// none where it has none (io.twostep.Manage: a host keeps copies of
+    /// the users who log in on it, not of every user a command looks at).
+    private func remember(_ user: String, _ stored: StoredRecord?, onlyExisting: Bool = false) {
         guard let stored else {
             // Not only when this process copied it: a copy from before a restart counts too.
             forget(user)
@@ -211,6 +215,7 @@ final class OfflineCache: RecordBackend, @unchecked Sendable {
             return
         }
         lock.withLock { _ in
+            if onlyExisting && access(copyPath(user), F_OK) != 0 { return }
             var bytes = stored.text.withUnsafeBytes { [UInt8]($0) }
             defer { cleanse(&bytes) }
             do {
@@ -237,27 +242,30 @@ final class OfflineCache: RecordBackend, @unchecked Sendable {
     /// `RecordBackend` for io.twostep.Manage in `offline=cached`: reads and
     /// writes the database as `PostgresRecordBackend` does (an unreachable
     /// database is `unavailable`, never the copy), and refreshes this
-    /// host's copy with what the database said: a record fetched or stored
-    /// replaces it, none (or one deleted) removes it.
+    /// host's copy, if it has one, with what the database said: a record
+    /// fetched or stored replaces it, none (or one deleted) removes it.
     struct Online: RecordBackend {
         let cache: OfflineCache
         var name: String { cache.name }
 
         func fetch(user: String) throws(StoreError) -> StoredRecord? {
             let stored = try cache.database.fetch(user: user)
-            cache.remember(user, stored)
+            cache.remember(user, stored, onlyExisting: true)
             return stored
         }
 
         func store(user: String, text: [UInt8], replacing version: Int64?) throws(StoreError) -> Bool {
-            guard version.map({ $0 >= 0 }) ?? true else {
-                throw .unavailable(path: "\(name): \(user)", reason: "not a database version")
+            let stored = try cache.database.store(user: user, text: text, replacing: version)
+            if stored {
+                cache.remember(user, StoredRecord(text: SecretBytes(text), version: (version ?? 0) + 1), onlyExisting: true)
             }
-            return try cache.store(user: user, text: text, replacing: version)
+            return stored
         }
 
         func delete(user: String, version: Int64) throws(StoreError) -> Bool {
-            try cache.delete(user: user, version: version)
+            let deleted = try cache.database.delete(user: user, version: version)
+            if deleted { cache.forget(user) }
+            return deleted
         }
     }
 
