@@ -101,7 +101,9 @@ struct Login {
             session.log(LOG_ERR, "\(context): \(error); denying")
             return deny(Messages.unavailable)
         }
-        let file = FileAccess(store: FactorStore(path: path, user: account.uid), account: account)
+        // The login waits for the lock as long as it takes (`LockWait.untilAcquired`):
+        // only this user (or root) can hold it, and it is this user's login that waits.
+        let file = FileAccess(store: FactorStore(path: path, user: account.uid, lockWait: .untilAcquired), account: account)
         session.debugLog("\(context): factor file \(path), \(file.actsAsUser ? "as the user" : "as root (root-owned store)")")
         // A store in the home directory (SPEC §2) is in a directory the user
         // owns. A root-owned one there is the mount point of a home that is

@@ -26,7 +26,9 @@ public struct TwoStep: ParsableCommand {
 
             Exit status: 0 success; 1 a code was refused or a lock-out is running (and, \
             for status, two-step verification is off); 2 usage error; 3 the factor file \
-            is missing, unsafe (permissions, owner, symlink), corrupt or could not be written.
+            is missing, unsafe (permissions, owner, symlink), corrupt or could not be written, \
+            or busy: another process held its lock for 5 s (a user can hold their own \
+            file's lock; twostep then gives up, saying so, instead of waiting for ever).
             """,
         subcommands: [
             Enroll.self, Status.self, Verify.self, Codes.self, Add.self, Remove.self,

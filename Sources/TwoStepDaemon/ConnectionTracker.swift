@@ -44,6 +44,8 @@ final class ConnectionTracker: Sendable {
         var open: [Int: Connection] = [:]
         var perSocket: [String: Int] = [:]
         var perUser: [UInt32: Int] = [:]
+        /// Calls running or queued for a thread, by uid (`beginCall`).
+        var calls: [UInt32: Int] = [:]
         var nextID = 1
         var idleSince = NIODeadline.now()
         var accepting = true
@@ -110,6 +112,29 @@ final class ConnectionTracker: Sendable {
             let left = state.perUser[connection.uid, default: 1] - 1
             state.perUser[connection.uid] = left > 0 ? left : nil
             if state.open.isEmpty { state.idleSince = .now() }
+        }
+    }
+
+    /// Counts a call of `uid` about to run on a thread; false (nothing
+    /// counted) when that uid already has `limit` calls running or
+    /// waiting. Root (uid 0) is not limited. Every true is followed by
+    /// `endCall(uid:)` once the call is answered.
+    func beginCall(uid: UInt32, limit: Int) -> Bool {
+        guard uid != 0 else { return true }
+        return state.withLockedValue { state in
+            let running = state.calls[uid, default: 0]
+            guard running < limit else { return false }
+            state.calls[uid] = running + 1
+            return true
+        }
+    }
+
+    /// The end of a call counted by `beginCall`.
+    func endCall(uid: UInt32) {
+        guard uid != 0 else { return }
+        state.withLockedValue { state in
+            let left = state.calls[uid, default: 1] - 1
+            state.calls[uid] = left > 0 ? left : nil
         }
     }
 

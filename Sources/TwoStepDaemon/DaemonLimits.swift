@@ -20,10 +20,21 @@ enum DaemonLimits {
     /// Each root-only socket (io.twostep.Login) has a budget of its own,
     /// which the users of io.twostep.Manage cannot touch.
     static let rootOnlyConnections = ConnectionTracker.Budget(total: 256, perUser: 0, reservedForRoot: 256)
-    /// Interface calls running at once (each may block on a lock or a
+    /// Interface calls of io.twostep.Manage running at once (each may
+    /// block on a lock, at most `FactorStore.LockWait.standard`, or on a
     /// channel plugin); the rest wait. org.varlink.service and errors are
     /// answered on the event loop, without a thread.
     static let callThreads = 8
+    /// Threads of their own for the root-only sockets (io.twostep.Login,
+    /// the module's in fleet mode): calls on io.twostep.Manage, which every
+    /// user can make, never hold them.
+    static let rootOnlyCallThreads = 8
+    /// Calls of one uid other than root on io.twostep.Manage running or
+    /// waiting for a thread at once: a further call is answered at once
+    /// with `io.twostep.Manage.Busy`. A user whose calls block (they hold
+    /// their own record's lock) thus holds at most this many of the
+    /// `callThreads`, each for at most the lock's wait.
+    static let callsPerUser = 2
     /// On SIGTERM, how long calls that are running may take to finish
     /// before their connections are closed anyway.
     static let shutdownGrace = TimeAmount.seconds(30)

@@ -23,18 +23,23 @@ struct DaemonInterfaces {
         let configuration = try ConfigurationFile.load(path: configurationPath)
         let database = try Self.database(configuration, path: configurationPath, logger: logger)
         self.database = database
-        manage = ManageInterface(configuration: configuration, database: database)
         guard let database else {
+            manage = ManageInterface(configuration: configuration, database: nil)
             login = nil
             return
         }
         switch configuration.offline {
         case .deny:
+            manage = ManageInterface(configuration: configuration, database: database, sendCounter: database)
             login = LoginInterface(backend: database, counter: database)
         case .cached:
-            login = LoginInterface(backend: try OfflineCache(
+            let cache = try OfflineCache(
                 database: database, directory: cacheDirectory, maxAge: configuration.offlineMaxAge,
-                policy: configuration.options.policy, logger: Logger(label: "twostepd.offline")), counter: database)
+                policy: configuration.options.policy, logger: Logger(label: "twostepd.offline"))
+            // Changes made through Manage (a reset) reach this host's copies.
+            // Sends are counted in the database itself: no send offline.
+            manage = ManageInterface(configuration: configuration, database: cache.online, sendCounter: database)
+            login = LoginInterface(backend: cache, counter: database)
         }
     }
 
@@ -47,6 +52,7 @@ struct DaemonInterfaces {
         do { uri = try DatabaseURI(text) } catch {
             throw DaemonError.configuration(path: path, message: "\(error)")
         }
+        if let warning = uri.transportWarning { logger.warning("\(path): \(warning)") }
         var password: String?
         if let file = configuration.databasePasswordFile {
             let secret = try ConfigurationFile.secret(path: file)

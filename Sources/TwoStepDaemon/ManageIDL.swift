@@ -97,5 +97,8 @@ extension ManageInterface {
         error NotManaged (message: string)
         # self_enroll=no: a user with no record may not enrol through twostepd.
         error SelfEnrollDisabled (message: string)
+        # The caller (a uid other than root) already has as many calls running
+        # as twostepd allows one user; nothing was done.
+        error Busy (message: string)
         """
 }

@@ -19,8 +19,20 @@ struct ManageInterface: VarlinkInterface {
     let name = "io.twostep.Manage"
     var description: String { Self.idl }
     let configuration: SystemConfiguration
-    /// The fleet store (backend=postgresql); nil: the files of `store=`.
-    var database: PostgresRecordBackend? = nil
+    /// The fleet store (backend=postgresql: the database, or with
+    /// offline=cached `OfflineCache.online`, which keeps this host's copies
+    /// current); nil: the files of `store=`.
+    var database: (any RecordBackend)? = nil
+    /// Where sends are counted (SPEC §5): the database's `twostep_sends`
+    /// in fleet mode (never the offline copy: no send without the
+    /// database), else root's `send_count_dir=`.
+    let sendCounter: any SendCounter
+
+    init(configuration: SystemConfiguration, database: (any RecordBackend)? = nil, sendCounter: (any SendCounter)? = nil) {
+        self.configuration = configuration
+        self.database = database
+        self.sendCounter = sendCounter ?? SendCountDirectory(path: configuration.options.sendCountDirectory)
+    }
     /// Codes sent to phones being added, between two calls.
     let confirmations = PhoneConfirmations()
     var holdsState: Bool { confirmations.holdsState(at: Clock.now, window: configuration.options.sendPolicy.window) }
@@ -129,9 +141,9 @@ struct ManageInterface: VarlinkInterface {
         let isAdministrator = peer.uid == 0 && named != nil
         if let database {
             // Fleet mode: the record is the user name's row, the same on every host.
-            let record = AccountRecord(account: account, store: VersionedRecordStore(backend: database, user: account.name))
+            let record = Self.record(account, in: database)
             return LocalAccountService(record: record, isAdministrator: isAdministrator, settings: settings, confirmations: confirmations,
-                                       sendCounter: database)
+                                       sendCounter: sendCounter)
         }
         let template = configuration.options.store
         let record: AccountRecord
@@ -141,7 +153,12 @@ struct ManageInterface: VarlinkInterface {
                 "\(record.path) is not in an administrator-managed store (a root-owned directory outside the home): twostep uses it directly, not through twostepd")
         }
         return LocalAccountService(record: record, isAdministrator: isAdministrator, settings: settings, confirmations: confirmations,
-                                   sendCounter: SendCountDirectory(path: configuration.options.sendCountDirectory))
+                                   sendCounter: sendCounter)
+    }
+
+    /// The fleet record of `account`: the user name's row.
+    private static func record<Backend: RecordBackend>(_ account: UserAccount, in backend: Backend) -> AccountRecord {
+        AccountRecord(account: account, store: VersionedRecordStore(backend: backend, user: account.name))
     }
 
     /// `self_enroll=no`: an ordinary user who is not enrolled may not enrol

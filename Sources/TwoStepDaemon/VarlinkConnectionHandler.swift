@@ -12,7 +12,9 @@ import TwoStepVarlink
 ///   a client that pipelines, or never reads its replies, holds at most one
 ///   message (64 KiB) and one write buffer.
 /// - Interface calls run on the thread pool; org.varlink.service and errors
-///   are answered here, on the event loop.
+///   are answered here, on the event loop. With `callsPerUser`, a call of
+///   an ordinary uid that already has that many calls running or waiting
+///   (on any connection) is answered at once with `INTERFACE.Busy`.
 /// - A message over 64 KiB or one that is not a Varlink call gets
 ///   `org.varlink.service.InvalidParameter` (`parameter` names the part:
 ///   `message`, `method`, …) and the connection is closed.
@@ -33,6 +35,10 @@ final class VarlinkConnectionHandler: ChannelDuplexHandler {
     private let service: VarlinkService
     private let peer: PeerCredentials
     private let pool: NIOThreadPool
+    /// Counts each uid's calls (`ConnectionTracker.beginCall`).
+    private let calls: ConnectionTracker
+    /// The most calls of one ordinary uid at once; nil: no limit (root-only sockets).
+    private let callsPerUser: Int?
     private let logger: Logger
     private var framer = VarlinkFramer(limit: DaemonLimits.messageBytes)
     /// An interface call of this connection is running on the pool.
@@ -46,10 +52,13 @@ final class VarlinkConnectionHandler: ChannelDuplexHandler {
     private var idleTimer: Scheduled<Void>?
     private var lifetimeTimer: Scheduled<Void>?
 
-    init(service: VarlinkService, peer: PeerCredentials, pool: NIOThreadPool, logger: Logger) {
+    init(service: VarlinkService, peer: PeerCredentials, pool: NIOThreadPool, calls: ConnectionTracker,
+         callsPerUser: Int?, logger: Logger) {
         self.service = service
         self.peer = peer
         self.pool = pool
+        self.calls = calls
+        self.callsPerUser = callsPerUser
         self.logger = logger
     }
 
@@ -173,6 +182,15 @@ final class VarlinkConnectionHandler: ChannelDuplexHandler {
     }
 
     private func start(_ call: VarlinkCall, _ context: ChannelHandlerContext) {
+        let uid = peer.uid
+        if let limit = callsPerUser, !calls.beginCall(uid: uid, limit: limit) {
+            logger.info("call refused: \(limit) calls of this uid already running or waiting", metadata: ["method": "\(call.method)"])
+            let error = VarlinkError(name: call.interface + ".Busy", parameters: [
+                "message": .string("busy: uid \(uid) already has \(limit) calls running on \(call.interface); try again once they are answered")])
+            if let reply = service.finish(call, .failure(error)) { write(context, reply) }
+            return
+        }
+        let counted = callsPerUser != nil
         busy = true
         idleTimer?.cancel()
         idleTimer = nil
@@ -182,6 +200,7 @@ final class VarlinkConnectionHandler: ChannelDuplexHandler {
         pool.runIfActive(eventLoop: context.eventLoop) {
             service.run(call, peer: peer)
         }.assumeIsolated().whenComplete { outcome in
+            if counted { self.calls.endCall(uid: uid) }
             self.busy = false
             guard !self.closing else { return }
             switch outcome {

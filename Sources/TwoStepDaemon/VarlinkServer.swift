@@ -8,7 +8,10 @@ import ServiceLifecycle
 import TwoStepVarlink
 
 /// The Varlink server: every socket twostepd serves, on one event loop,
-/// with interface calls on a thread pool.
+/// with interface calls on thread pools: one for io.twostep.Manage, one
+/// for the root-only sockets (io.twostep.Login), so that users' calls
+/// cannot take the module's threads; and at most
+/// `DaemonLimits.callsPerUser` calls of one ordinary uid at once.
 ///
 /// Runs until graceful shutdown (SIGTERM, SIGINT) or, with an idle limit,
 /// until no connection has been open for that long. Then it stops
@@ -46,17 +49,21 @@ final class VarlinkServer: Service {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let pool = NIOThreadPool(numberOfThreads: DaemonLimits.callThreads)
         pool.start()
+        let rootPool = NIOThreadPool(numberOfThreads: DaemonLimits.rootOnlyCallThreads)
+        rootPool.start()
         let tracker = ConnectionTracker(logger: logger)
         var serverChannels: [any Channel] = []
         do {
             for listener in listeners {
-                serverChannels.append(try await bootstrap(listener, group: group, pool: pool, tracker: tracker))
+                serverChannels.append(try await bootstrap(
+                    listener, group: group, pool: listener.rootOnly ? rootPool : pool, tracker: tracker))
                 logger.info("listening", metadata: ["socket": "\(listener.bound?.path ?? listener.name)"])
             }
         } catch {
             for channel in serverChannels { try? await channel.close() }
             removeSocketFiles()
             try? await pool.shutdownGracefully()
+            try? await rootPool.shutdownGracefully()
             try? await group.shutdownGracefully()
             throw error
         }
@@ -87,6 +94,7 @@ final class VarlinkServer: Service {
             tracker.closeAll()
         }
         try? await pool.shutdownGracefully()
+        try? await rootPool.shutdownGracefully()
         try? await group.shutdownGracefully()
         logger.info("stopped")
     }
@@ -186,8 +194,9 @@ final class VarlinkServer: Service {
             connectionLogger[metadataKey: "connection"] = "\(id)"
             connectionLogger[metadataKey: "uid"] = "\(peer.uid)"
             connectionLogger[metadataKey: "pid"] = "\(peer.pid)"
-            try channel.pipeline.syncOperations.addHandler(
-                VarlinkConnectionHandler(service: listener.service, peer: peer, pool: pool, logger: connectionLogger))
+            try channel.pipeline.syncOperations.addHandler(VarlinkConnectionHandler(
+                service: listener.service, peer: peer, pool: pool, calls: tracker,
+                callsPerUser: listener.rootOnly ? nil : DaemonLimits.callsPerUser, logger: connectionLogger))
         }.flatMapErrorThrowing { error in
             if !(error is ConnectionRefused) {
                 logger.warning("connection dropped: cannot read its credentials", metadata: ["error": "\(error)"])

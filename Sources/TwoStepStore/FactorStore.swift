@@ -16,7 +16,8 @@ import CLinux
 ///   with no group or other permission bits, and at most `maxSize` bytes.
 ///
 /// Changes go through `update`: an exclusive `flock` is held from the read
-/// to the write, and the new content is written to a temporary file in the
+/// to the write (waited for at most `lockWait`: 5 s but for the module's
+/// login, then `StoreError.busy`), and the new content is written to a temporary file in the
 /// same directory, fsynced, renamed over the old one, and the directory is
 /// fsynced. A failure at any point leaves the old file as it was. Readers
 /// take a shared `flock` for the read only.
@@ -63,9 +64,30 @@ public struct FactorStore: Sendable {
     private let directory: String
     private let name: String
 
-    public init(path: String, user: uid_t) {
+    /// How long a lock on the file is waited for.
+    public enum LockWait: Sendable, Equatable {
+        /// As long as it takes: only for the PAM module's own login, where
+        /// what waits is a login of the record's own user (only that user
+        /// and root can open, and so lock, the file), bounded by the PAM
+        /// application's own time limit (sshd's LoginGraceTime).
+        case untilAcquired
+        /// At most this many milliseconds, then `StoreError.busy`: every
+        /// other caller (the CLI, twostepd), so that a user who holds their
+        /// own file's lock (`flock -x ~/.twostep`, a stopped `su`) cannot
+        /// hang root's commands or twostepd's threads.
+        case upTo(milliseconds: Int)
+
+        /// The bound everything but the module's login uses: 5 s.
+        public static let standard = LockWait.upTo(milliseconds: 5_000)
+    }
+
+    /// How long `read`, `update` and the other locked operations wait for the lock.
+    public let lockWait: LockWait
+
+    public init(path: String, user: uid_t, lockWait: LockWait = .standard) {
         self.path = path
         self.user = user
+        self.lockWait = lockWait
         // `/` is one byte: its UTF-8 index is a character boundary.
         if let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")) {
             let dir = String(path[..<slash])
@@ -341,11 +363,36 @@ public struct FactorStore: Sendable {
         }
     }
 
+    /// Takes `operation` (`LOCK_SH`, `LOCK_EX`) on `fd` as `lockWait` says:
+    /// with `.upTo`, by `LOCK_NB` tries with a growing pause (1 ms doubling
+    /// to 50 ms) until the deadline, then `StoreError.busy`.
     private func lock(_ fd: Int32, _ operation: Int32) throws(StoreError) {
-        while flock(fd, operation) != 0 {
-            if errno == EINTR { continue }
-            throw .io(path: path, operation: "lock", errno: errno)
+        guard case .upTo(let milliseconds) = lockWait else {
+            while flock(fd, operation) != 0 {
+                if errno == EINTR { continue }
+                throw .io(path: path, operation: "lock", errno: errno)
+            }
+            return
         }
+        let deadline = Self.monotonicMilliseconds() + Int64(milliseconds)
+        var pause: Int64 = 1
+        while flock(fd, operation | LOCK_NB) != 0 {
+            let e = errno
+            if e == EINTR { continue }
+            guard e == EWOULDBLOCK else { throw .io(path: path, operation: "lock", errno: e) }
+            let left = deadline - Self.monotonicMilliseconds()
+            guard left > 0 else { throw .busy(path: path, seconds: (milliseconds + 999) / 1000) }
+            // A signal may cut the pause short: the loop tries again, the deadline holds.
+            var pauseTime = timespec(tv_sec: 0, tv_nsec: Int(min(pause, left)) * 1_000_000)
+            nanosleep(&pauseTime, nil)
+            pause = min(pause * 2, 50)
+        }
+    }
+
+    private static func monotonicMilliseconds() -> Int64 {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
     }
 
     // MARK: Opening and checking

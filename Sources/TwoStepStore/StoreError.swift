@@ -23,6 +23,10 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
     case unavailable(path: String, reason: String)
     /// Other writers changed the record every time this one tried.
     case contended(path: String)
+    /// Another process held the file's lock for `seconds` (`FactorStore.LockWait`):
+    /// nothing was read or written. A user can hold their own file's lock
+    /// as long as they like; callers other than the module's login give up.
+    case busy(path: String, seconds: Int)
 
     public var description: String {
         switch self {
@@ -34,6 +38,7 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
         case .alreadyExists(let p): "\(p) already exists"
         case .unavailable(let p, let r): "\(p) is unavailable: \(r)"
         case .contended(let p): "\(p) kept changing under this update; nothing was stored"
+        case .busy(let p, let s): "\(p) is busy: another process has held its lock for \(s) s; nothing was read or changed, try again later"
         }
     }
 }

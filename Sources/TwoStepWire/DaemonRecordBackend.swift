@@ -29,7 +29,10 @@ public final class DaemonRecordBackend: RecordBackend, SendCounter, @unchecked S
     ///   - timeout: seconds for one call; twostepd answers within
     ///     `database_timeout`, so this is that plus a margin.
     public init(socketDirectory: String, timeout: Double) {
-        socket = VarlinkSocket(path: socketDirectory + "/" + LoginProtocol.socketName, timeout: timeout, replyLimit: 256 * 1024)
+        // Only twostepd, root, may answer: a listener of another uid on the
+        // socket's path (a socket_dir= others can write) is refused.
+        socket = VarlinkSocket(path: socketDirectory + "/" + LoginProtocol.socketName, timeout: timeout,
+                               replyLimit: 256 * 1024, peerUID: 0)
         connection = VarlinkSocket.Connection(socket)
     }
 

@@ -27,6 +27,9 @@ public enum VarlinkClientError: Error, Sendable, Hashable, CustomStringConvertib
     case invalidRequest(path: String, reason: String)
     /// Any other system call failure: `operation` failed with `errno`.
     case system(path: String, operation: String, errno: Int32)
+    /// The process listening on the socket runs as `uid`, not as the
+    /// `expected` one (`VarlinkSocket.peerUID`): nothing was sent to it.
+    case untrustedPeer(path: String, uid: UInt32, pid: Int32, expected: UInt32)
 
     /// The service is not there to answer (no socket, or nobody listening):
     /// the case for "start twostepd.socket".
@@ -59,6 +62,8 @@ public enum VarlinkClientError: Error, Sendable, Hashable, CustomStringConvertib
             return "cannot send the call to \(path): \(reason)"
         case .system(let path, let operation, let code):
             return "\(operation) \(path): \(String(cString: strerror(code)))"
+        case .untrustedPeer(let path, let uid, let pid, let expected):
+            return "the process listening on \(path) (pid \(pid)) runs as uid \(uid), not uid \(expected): not trusted, nothing sent"
         }
     }
 

@@ -14,11 +14,18 @@ public struct VarlinkSocket: Sendable {
     public let timeout: Double
     /// The longest reply accepted, in bytes.
     public let replyLimit: Int
+    /// When set, the uid the service must run as: once connected, the
+    /// peer's credentials (`SO_PEERCRED`) are read and any other uid is
+    /// `untrustedPeer`, before anything is sent. The module's fleet client
+    /// requires 0: a socket in a `socket_dir=` that someone else could
+    /// bind must not be able to answer a login.
+    public let peerUID: UInt32?
 
-    public init(path: String, timeout: Double, replyLimit: Int = 1 << 20) {
+    public init(path: String, timeout: Double, replyLimit: Int = 1 << 20, peerUID: UInt32? = nil) {
         self.path = path
         self.timeout = timeout
         self.replyLimit = replyLimit
+        self.peerUID = peerUID
     }
 
     /// A connection kept open for several exchanges (the PAM module's
@@ -79,7 +86,30 @@ public struct VarlinkSocket: Sendable {
         return try receive(fd, deadline: deadline)
     }
 
+    /// Connects within `deadline`, then checks the peer (`peerUID`).
     private func connect(_ fd: Int32, deadline: Double) throws(VarlinkClientError) {
+        try connectSocket(fd, deadline: deadline)
+        guard let peerUID else { return }
+        var credentials = PeerCredentials()
+        var size = socklen_t(MemoryLayout<PeerCredentials>.size)
+        guard getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &credentials, &size) == 0,
+              size == socklen_t(MemoryLayout<PeerCredentials>.size) else {
+            throw .system(path: path, operation: "read the peer credentials of", errno: errno)
+        }
+        guard credentials.uid == peerUID else {
+            throw .untrustedPeer(path: path, uid: credentials.uid, pid: credentials.pid, expected: peerUID)
+        }
+    }
+
+    /// `struct ucred` of <sys/socket.h> (pid_t, uid_t, gid_t), which Glibc's
+    /// module leaves out without _GNU_SOURCE; same layout.
+    private struct PeerCredentials {
+        var pid: Int32 = 0
+        var uid: UInt32 = 0
+        var gid: UInt32 = 0
+    }
+
+    private func connectSocket(_ fd: Int32, deadline: Double) throws(VarlinkClientError) {
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         let name = Array(path.utf8)

@@ -18,6 +18,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -600,3 +601,56 @@ def test_send_limit_counts_per_number_across_accounts(twostep_bin, daemon, users
     replies = [send_confirmation(daemon, u.account, code=c) for u, c in [(first, codes[0])] * 2 + [(second, codes[1])] * 2]
     assert ["error" in r for r in replies] == [False, False, False, True], replies
     assert "too many codes" in replies[3]["parameters"]["message"]
+
+
+# Issue 19, item 4: a user who holds their own record's lock
+
+def hold_lock(path):
+    """A process holding an exclusive flock on `path` (as a stopped `su` in
+    the module's update would), once it does."""
+    holder = subprocess.Popen(["flock", "-o", "-x", path, "sleep", "300"])  # -o: killing flock ends the lock
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        if subprocess.run(["flock", "-n", "-s", path, "true"]).returncode != 0:
+            return holder
+        time.sleep(0.05)
+    holder.kill()
+    raise AssertionError("flock did not take the lock")
+
+
+def test_a_user_holding_their_record_lock_cannot_starve_twostepd(user, daemon, users):
+    """A dozen Verify calls of a user whose record is locked: before, they
+    took every one of twostepd's call threads for ever and root's calls
+    hung. Now that user's calls end within the lock's wait (5 s), those
+    beyond the per-uid bound at once, and root is answered meanwhile."""
+    user.enroll()
+    other = User(user.binary, daemon, users.make())
+    other.enroll()
+    manage = os.path.join(daemon.sockets, "io.twostep.Manage")
+    holder = hold_lock(daemon.record(user))
+    try:
+        with ThreadPoolExecutor(max_workers=12) as pool:
+            t0 = time.monotonic()
+            calls = [pool.submit(lambda: (varlink_call(manage, "io.twostep.Manage.Verify", {"code": "123456"},
+                                                       uid=user.account.uid), time.monotonic() - t0))
+                     for _ in range(12)]
+            time.sleep(1)
+            t1 = time.monotonic()
+            reply = varlink_call(manage, "io.twostep.Manage.Status", {"user": other.name})
+            assert time.monotonic() - t1 < 3, "root's call waited behind the locked user's calls"
+            assert reply.get("parameters", {}).get("enabled") is True, reply
+            replies = [c.result(timeout=30) for c in calls]
+        errors = sorted(r.get("error", "none") for r, _ in replies)
+        assert errors.count("io.twostep.Manage.Busy") == 10, errors  # beyond 2 at once: at once
+        assert errors.count("io.twostep.Manage.StoreProblem") == 2, errors  # the lock's wait ran out
+        assert all("busy" in r["parameters"]["message"] for r, _ in replies), replies
+        assert max(seconds for _, seconds in replies) < 10, replies
+        # The user's own command: exit 3 (a store problem), saying so, within the wait.
+        t2 = time.monotonic()
+        r = user.run("verify", "--code", "123456")
+        assert r.returncode == 3 and "busy" in r.stderr, r
+        assert time.monotonic() - t2 < 10
+    finally:
+        holder.kill()
+        holder.wait()
+    assert user.run("status", "--json").returncode == 0

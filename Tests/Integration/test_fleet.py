@@ -6,13 +6,20 @@ instances, the real module through pamdriver)."""
 import json
 import shutil
 import os
+import shutil
+import socket
 import subprocess
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from fleet import REPO, SECRET, Fleet, code_at, current_step, wrong_code
+
+
+from fleet import SECRET, Fleet, code_at, current_step, wrong_code
+from pamtest import factor_text, totp_line
 from pamtest import module, pamdriver, pam, users  # noqa: F401 (fixtures)
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -532,3 +539,152 @@ def test_the_send_limit_is_the_fleets_and_survives_reenrolment(daemon_bin, pam, 
         assert len(spooled(u)) == 3
         rows = fleet.pg.sql(f"SELECT subject, cardinality(times) FROM twostep_sends ORDER BY subject")
         assert rows.splitlines() == [f"number.{number}|3", f"user.{u.name}|3"], rows
+
+
+# Issue 19, item 5: the offline copy does not outlive a reset
+
+def copy_of(host, user):
+    """The path of `host`'s offline copy of `user`'s record (DIR/HEX(name)), whether or not it exists."""
+    return os.path.join(host.cache, user.name.encode().hex())
+
+
+def test_offline_copy_does_not_outlive_a_reset_and_a_restart(daemon_bin, pam, users):
+    with Fleet(daemon_bin, pam, hosts=2, extra="window=10\noffline=cached\noffline_max_age=3600\n") as f:
+        here = f.hosts[0]
+        u, v = users.make(), users.make()  # u reset on this host, v on the other one
+        f.enroll(u)
+        f.enroll(v)
+        step = current_step() + 1
+        for user in (u, v):
+            r = f.login(0, user, code_at(step))
+            assert r.result == "PAM_SUCCESS", r
+            assert os.path.exists(copy_of(here, user))
+        r = here.cli("reset", "--user", u.name)
+        assert r.returncode == 0, r.stderr
+        # A change through this host's io.twostep.Manage reaches its copy at once.
+        u_copy_left = os.path.exists(copy_of(here, u))
+        r = f.hosts[1].cli("reset", "--user", v.name)
+        assert r.returncode == 0, r.stderr
+        # twostepd exits when idle: its memory of which copies it wrote is gone.
+        here.stop()
+        here.start()
+        # The database says v has no record: the copy from before the restart goes too.
+        r = f.login(0, v, code_at(step + 1))
+        assert r.result == "PAM_AUTH_ERR", r
+        v_copy_left = os.path.exists(copy_of(here, v))
+        f.pg.stop()
+        # The stolen phone's codes, during an outage: refused for both.
+        for user in (u, v):
+            r = f.login(0, user, code_at(step + 2))
+            assert r.result == "PAM_AUTH_ERR", f"{user.name}: {r}\n" + here.logtext()
+        assert not u_copy_left and not v_copy_left, (u_copy_left, v_copy_left)
+
+
+# Issue 19, small item (i): the module trusts only a Login socket served by root
+
+def test_the_module_denies_a_login_socket_served_by_another_uid(pam, users):
+    """An ordinary user who can write the directory `socket_dir=` names
+    listens on io.twostep.Login and answers with a record whose secret
+    they know: the module must refuse the answer (SO_PEERCRED is not
+    uid 0), deny, and log why."""
+    attacker, victim = users.make(), users.make()
+    top = tempfile.mkdtemp(prefix="twostep-fake-login-", dir="/var/tmp")
+    os.chmod(top, 0o755)
+    run = os.path.join(top, "run")
+    os.mkdir(run)
+    os.chown(run, attacker.uid, attacker.gid)
+    path = os.path.join(run, "io.twostep.Login")
+    record = factor_text(totp_line(SECRET))
+    ready_r, ready_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the fake twostepd, as the attacker
+        try:
+            os.close(ready_r)
+            os.setgroups([])
+            os.setgid(attacker.gid)
+            os.setuid(attacker.uid)
+            server = socket.socket(socket.AF_UNIX)
+            server.bind(path)
+            server.listen(8)
+            os.write(ready_w, b"x")
+            server.settimeout(60)
+            while True:
+                conn, _ = server.accept()
+                with conn:
+                    data = b""
+                    while True:
+                        while b"\0" not in data:
+                            chunk = conn.recv(65536)
+                            if not chunk:
+                                break
+                            data += chunk
+                        if b"\0" not in data:
+                            break
+                        message, data = data.split(b"\0", 1)
+                        method = json.loads(message)["method"].rsplit(".", 1)[-1]
+                        reply = {"Fetch": {"record": record, "version": 1, "offline": False},
+                                 "Store": {"stored": True}, "Delete": {"deleted": True}}.get(method, {})
+                        conn.sendall(json.dumps({"parameters": reply}).encode() + b"\0")
+        finally:
+            os._exit(0)
+    os.close(ready_w)
+    try:
+        assert os.read(ready_r, 1) == b"x"
+        pam.service("svc", f"store=twostepd socket_dir={run}")
+        r = pam.run("svc", victim, answers=[code_at(current_step())], wrapper=True)
+        assert r.result == "PAM_AUTH_ERR", r
+        log = "\n".join(r.syslog)
+        assert f"runs as uid {attacker.uid}, not uid 0" in log, log
+    finally:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        os.close(ready_r)
+        shutil.rmtree(top, ignore_errors=True)
+
+
+# Issue 19, small item (ii): a database on another host without a checked certificate
+
+def test_a_remote_database_without_verify_full_is_warned_about(daemon_bin, tmp_path):
+    os.chmod(tmp_path, 0o755)
+    twostep = os.environ.get("TWOSTEP_BIN", os.path.join(REPO, ".build", "debug", "twostep"))
+    sockets = tmp_path / "run"
+    sockets.mkdir()
+    password = tmp_path / "db-password"
+    password.write_text("x\n")
+    os.chmod(password, 0o600)
+    config = tmp_path / "twostep.conf"
+
+    def run(database):
+        config.write_text(f"store=twostepd\nbackend=postgresql\ndatabase={database}\n"
+                          f"database_password_file={password}\ndatabase_timeout=1\nsocket_dir={sockets}\n")
+        os.chmod(config, 0o644)
+        log = tmp_path / "twostepd.log"
+        with open(log, "w") as out:
+            d = subprocess.Popen([daemon_bin, "--socket-dir", str(sockets), "--config", str(config),
+                                  "--cache-dir", str(tmp_path / "cache")], stdout=out, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.time() + 20
+            while time.time() < deadline and not os.path.exists(sockets / "io.twostep.Login"):
+                assert d.poll() is None, log.read_text()
+                time.sleep(0.05)
+            env = dict(os.environ, TWOSTEP_CONFIG=str(config), TWOSTEP_SOCKET_DIR=str(sockets))
+            report = subprocess.run([twostep, "report", "--json"], capture_output=True, text=True, env=env, timeout=300)
+            assert report.returncode == 0, report.stderr
+            text = subprocess.run([twostep, "report"], capture_output=True, text=True, env=env, timeout=300)
+            setup = subprocess.run([twostep, "setup", "--status"], capture_output=True, text=True, env=env, timeout=60)
+            return log.read_text(), json.loads(report.stdout)["database_warning"], text.stdout, setup.stdout
+        finally:
+            d.terminate()
+            d.wait(timeout=30)
+
+    log, warning, text, setup = run("postgresql://twostep@db.invalid:5432/twostep?sslmode=require")
+    assert "sslmode=require" in log and "db.invalid" in log, log
+    assert warning and "sslmode=require" in warning and "verify-full" in warning, warning
+    assert "Warning: database=: the server db.invalid" in text, text
+    assert "Warning: database=: the server db.invalid" in setup, setup
+    for quiet in ("postgresql://twostep@db.invalid/twostep?sslmode=verify-full",
+                  "postgresql://twostep@127.0.0.1/twostep?sslmode=disable",
+                  "postgresql://twostep@[::1]/twostep", "postgresql://twostep@localhost/twostep",
+                  "postgresql://twostep@/twostep?host=/run/postgresql"):
+        log, warning, text, setup = run(quiet)
+        assert warning is None and "sslmode" not in log and "Warning" not in text + setup, (quiet, log, warning)

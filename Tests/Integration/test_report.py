@@ -351,3 +351,44 @@ def test_a_bad_store_template_is_a_usage_error(twostep):
     r = twostep.run("report", "--store", "relative/%u")
     assert r.returncode == 2
     assert "--store" in r.stderr
+
+
+# --------------------------------------------------------------------------
+# Issue 19, item 4: a user who holds their own file's lock
+
+
+def test_a_user_holding_their_file_lock_does_not_hang_root(twostep, users):
+    """`flock -x ~/.twostep` as the user: root's report marks that row busy
+    and goes on (text and --json), and `status --user` exits 3 saying so,
+    each within the lock's wait (5 s), instead of hanging for ever."""
+    holder, other = users.make(), users.make()
+    for u in (holder, other):
+        u.write_factors(factor_text(totp_line_(new_secret())))
+    # -o: only flock holds the lock (not sleep), so killing it ends the lock.
+    lock = subprocess.Popen(["flock", "-o", "-x", holder.factor_path, "sleep", "300"], cwd="/",
+                            user=holder.uid, group=holder.gid, extra_groups=[])
+    try:
+        deadline = time.time() + 10
+        while subprocess.run(["flock", "-n", "-s", holder.factor_path, "true"]).returncode == 0:
+            assert time.time() < deadline, "flock did not take the lock"
+            time.sleep(0.05)
+        t0 = time.monotonic()
+        rows, data = twostep.report()
+        assert time.monotonic() - t0 < 15
+        assert rows[holder.name]["enrolled"] == "busy" and rows[holder.name]["problem"] == "busy", rows[holder.name]
+        assert "busy" in rows[holder.name]["error"]
+        assert rows[other.name]["enrolled"] == "yes", rows[other.name]
+        assert data["summary"]["busy"] == 1 and data["database_warning"] is None, data["summary"]
+        r = twostep.run("report")
+        assert r.returncode == 0, r.stderr
+        row = next(line for line in r.stdout.splitlines() if line.startswith(holder.name + " "))
+        assert row.split()[1] == "busy" and "busy:" in row, row
+        assert ", 1 busy (store" in r.stdout.splitlines()[-1], r.stdout
+        t0 = time.monotonic()
+        r = twostep.run("status", "--user", holder.name)
+        assert r.returncode == 3 and "busy" in r.stderr, r
+        assert time.monotonic() - t0 < 10
+    finally:
+        lock.kill()
+        lock.wait()
+    assert twostep.run("status", "--user", holder.name).returncode == 0

@@ -391,3 +391,34 @@ private func parseError(_ text: String) -> ConfigurationError? {
         #expect(throws: TwoStepError.self) { try o.set(name: "nullok", value: "1") }
     }
 }
+
+/// Issue 19: a database on another host reached without a checked certificate is warned about.
+@Suite struct DatabaseTransportWarningTests {
+    private func warning(_ uri: String) throws -> String? { try DatabaseURI(uri).transportWarning }
+
+    @Test func aRemoteHostWithoutVerificationIsWarnedAbout() throws {
+        for mode in ["", "?sslmode=disable", "?sslmode=allow", "?sslmode=prefer", "?sslmode=require"] {
+            let text = try #require(try warning("postgresql://twostep@db.example.com/twostep" + mode), "\(mode)")
+            #expect(text.contains("db.example.com") && text.contains("verify-full"))
+        }
+        #expect(try warning("postgresql://twostep@192.0.2.10:5432/twostep?sslmode=require") != nil)
+        #expect(try warning("postgresql://twostep@[2001:db8::1]/twostep") != nil)
+        #expect(try warning("postgresql://twostep@128.0.0.1/twostep") != nil)
+    }
+
+    @Test func verifiedOrLocalIsNot() throws {
+        #expect(try warning("postgresql://twostep@db.example.com/twostep?sslmode=verify-full") == nil)
+        #expect(try warning("postgresql://twostep@db.example.com/twostep?sslmode=verify-ca") == nil)
+        for local in ["postgresql://twostep@127.0.0.1/twostep?sslmode=disable", "postgresql://twostep@127.3.4.5/twostep",
+                      "postgresql://twostep@localhost/twostep", "postgresql://twostep@LOCALHOST/twostep",
+                      "postgresql://twostep@[::1]:5433/twostep", "postgresql:///twostep", "postgresql://twostep@/twostep?host=/run/postgresql"] {
+            #expect(try warning(local) == nil, "\(local)")
+        }
+    }
+
+    @Test func theConfigurationSaysItOnlyForThePostgresqlBackend() throws {
+        let remote = "database=postgresql://twostep@db.example.com/twostep?sslmode=require\n"
+        #expect(try parse("store=twostepd\nbackend=postgresql\n" + remote).databaseWarning != nil)
+        #expect(try parse(remote).databaseWarning == nil)
+    }
+}

@@ -56,6 +56,33 @@ func modeOf(_ path: String) -> mode_t {
         #expect(throws: StoreError.directoryMissing(path: s.dir + "/nowhere/.twostep")) { try gone.read() }
     }
 
+    /// Issue 19, item 4: a lock held by another open file (another
+    /// process, or here another descriptor: flock locks belong to the open
+    /// file) makes every bounded operation give up with `busy` after the
+    /// wait, and the file is left as it was.
+    @Test func aLockHeldElsewhereIsBusyAfterTheWait() throws {
+        let s = Scratch()
+        let file = try sampleFile()
+        try s.store().create(file)
+        let holder = open(s.path, O_RDONLY | O_CLOEXEC)
+        #expect(holder >= 0)
+        defer { close(holder) }
+        #expect(flock(holder, LOCK_EX) == 0)
+        let store = FactorStore(path: s.path, user: getuid(), lockWait: .upTo(milliseconds: 300))
+        let busy = StoreError.busy(path: s.path, seconds: 1)
+        var start = timespec(), end = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &start)
+        #expect(throws: busy) { try store.read() }
+        clock_gettime(CLOCK_MONOTONIC, &end)
+        let waited = Double(end.tv_sec - start.tv_sec) + Double(end.tv_nsec - start.tv_nsec) / 1e9
+        #expect(waited >= 0.3 && waited < 2)
+        #expect(throws: busy) { try store.update { (f: inout FactorFile) in f.factors.removeAll() } }
+        #expect(throws: busy) { try store.remove() }
+        #expect("\(busy)".contains("busy"))
+        flock(holder, LOCK_UN)
+        #expect(try store.read() == file)
+    }
+
     @Test func symlinkIsRefused() throws {
         let s = Scratch()
         let real = s.dir + "/real"

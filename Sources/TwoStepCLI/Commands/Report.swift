@@ -20,8 +20,9 @@ struct Report: ParsableCommand {
             account) and read as 'twostep status --user' reads it: a file in a directory \
             the user owns with the user's identity, an administrator-managed one as root. \
             Nothing is written. A record that is unsafe, corrupt or cannot be read is shown \
-            as 'unreadable' with the reason in its own row; the report goes on. Times are \
-            local; --json gives Unix seconds.
+            as 'unreadable' with the reason in its own row; one whose lock another process \
+            holds for more than 5 s (a user's 'flock ~/.twostep') as 'busy'; the report goes \
+            on. Times are local; --json gives Unix seconds.
 
             Exit status 0 when the report was made (whatever the rows say), 2 for a usage \
             error (also when not run as root).
@@ -53,7 +54,7 @@ struct Report: ParsableCommand {
         let rows = LoginAccount.all().map {
             AccountReportRow($0, template: template, configuration: configuration, now: now)
         }
-        let report = AccountReport(accounts: rows, template: template, now: now)
+        let report = AccountReport(accounts: rows, template: template, now: now, databaseWarning: configuration.databaseWarning)
         if json { try JSONOutput.print(report) } else { report.show() }
     }
 }
@@ -65,9 +66,9 @@ extension AccountReport {
         let now = generated
         let table = accounts.map { row -> [String] in
             let dash = "-"
-            guard row.enrolled != .unreadable else {
+            guard row.enrolled != .unreadable, row.enrolled != .busy else {
                 let note = [row.problem?.rawValue, row.error].compactMap { $0 }.joined(separator: ": ")
-                return [row.user, "unreadable", dash, dash, dash, dash, dash, dash, note]
+                return [row.user, row.enrolled.rawValue, dash, dash, dash, dash, dash, dash, note]
             }
             guard row.recordExists == true else { return [row.user, "no", dash, dash, dash, dash, dash, dash, ""] }
             let trusted = row.trustedDevices ?? 0
@@ -99,7 +100,9 @@ extension AccountReport {
         }
         var summary = "\(self.summary.accounts) accounts, \(self.summary.enrolled) enrolled, \(self.summary.lockedOut) locked out"
         if self.summary.unreadable > 0 { summary += ", \(self.summary.unreadable) unreadable" }
+        if self.summary.busy > 0 { summary += ", \(self.summary.busy) busy" }
         Console.out(summary + " (store \(Console.field(storeTemplate)); \(Clock.local(now)))")
+        if let databaseWarning { Console.out("Warning: \(databaseWarning).") }
     }
 }
 

@@ -58,6 +58,10 @@ struct AccountReportRow: Encodable {
         case no
         /// The record could not be used: `problem` and `error` say why.
         case unreadable
+        /// Another process held the record's lock past the wait
+        /// (`StoreError.busy`): its state is unknown right now (`problem`
+        /// is `busy` too); the rest of the report goes on.
+        case busy
     }
 
     /// Why a record is unreadable.
@@ -69,6 +73,8 @@ struct AccountReportRow: Encodable {
         case corrupt
         /// The directory that should hold the file does not exist.
         case noDirectory = "no-directory"
+        /// Another process held the file's lock too long (`StoreError.busy`).
+        case busy
         /// Anything else (a system call failed, a name unusable in a path).
         case error
     }
@@ -187,6 +193,9 @@ extension AccountReportRow {
             case .unsafe: problem = .unsafe
             case .corrupt: problem = .corrupt
             case .directoryMissing: problem = .noDirectory
+            case .busy:
+                problem = .busy
+                enrolled = .busy
             default: problem = .error
             }
             error = "\(failure)"
@@ -235,6 +244,8 @@ struct AccountReport: Encodable {
         var enrolled: Int
         var lockedOut: Int
         var unreadable: Int
+        /// Rows whose record was locked by another process past the wait.
+        var busy: Int
     }
 
     /// When the report was made, Unix seconds.
@@ -243,15 +254,35 @@ struct AccountReport: Encodable {
     var storeTemplate: String
     var accounts: [AccountReportRow]
     var summary: Summary
+    /// `SystemConfiguration.databaseWarning`: the fleet store's connection
+    /// does not protect the records on the network; nil (`null`) when it does
+    /// or there is none.
+    var databaseWarning: String?
 
-    init(accounts: [AccountReportRow], template: StorePathTemplate, now: Int64) {
+    init(accounts: [AccountReportRow], template: StorePathTemplate, now: Int64, databaseWarning: String? = nil) {
         generated = now
         storeTemplate = template.template
+        self.databaseWarning = databaseWarning
         self.accounts = accounts
         summary = Summary(
             accounts: accounts.count,
             enrolled: accounts.filter { $0.enrolled == .yes }.count,
             lockedOut: accounts.filter { $0.lockedUntil != nil }.count,
-            unreadable: accounts.filter { $0.enrolled == .unreadable }.count)
+            unreadable: accounts.filter { $0.enrolled == .unreadable }.count,
+            busy: accounts.filter { $0.enrolled == .busy }.count)
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case generated, storeTemplate, accounts, summary, databaseWarning
+    }
+
+    /// Every key always, `null` for no database warning.
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(generated, forKey: .generated)
+        try c.encode(storeTemplate, forKey: .storeTemplate)
+        try c.encode(accounts, forKey: .accounts)
+        try c.encode(summary, forKey: .summary)
+        try c.encode(databaseWarning, forKey: .databaseWarning)
     }
 }

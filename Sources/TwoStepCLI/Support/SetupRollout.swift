@@ -279,6 +279,8 @@ enum SetupRollout {
     // MARK: Status
 
     static func status() throws(CLIError) {
+        // The fleet store's connection, when it leaves the records open on the network.
+        if let warning = (try? SystemSettings.load())?.databaseWarning { Console.out("Warning: \(warning).") }
         let directory = SetupStateDirectory()
         guard let state = try directory.load() else {
             Console.out("twostep setup has not changed sshd's configuration.")

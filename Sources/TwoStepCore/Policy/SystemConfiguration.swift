@@ -62,6 +62,14 @@ public struct SystemConfiguration: Sendable, Equatable {
     /// `offline_max_age=`: seconds, 1 to 2592000 (30 days).
     public var offlineMaxAge: Int64 = 86_400
 
+    /// With backend=postgresql, what `DatabaseURI.transportWarning` says of
+    /// `database=`; nil otherwise, and for a URI that does not parse
+    /// (twostepd refuses that one at start).
+    public var databaseWarning: String? {
+        guard backend == .postgresql, let database, let uri = try? DatabaseURI(database) else { return nil }
+        return uri.transportWarning
+    }
+
     public static let databaseTimeoutRange = 1...60
     public static let offlineMaxAgeRange = 1...2_592_000
 

@@ -22,6 +22,12 @@ import Glibc
 ///   is refused), compared-and-set on the copy (each step at most once on
 ///   this host), and journalled in `DIR/journal` (fsynced) before it is
 ///   acknowledged.
+/// - When the database says there is no record, the copy is removed,
+///   whether or not this process wrote it (a copy left by an earlier run,
+///   before a `twostep reset`, must not outlive the record).
+/// - io.twostep.Manage goes through `online`: every record it reads or
+///   writes refreshes the copy, and one it removes is unlinked; it never
+///   decides from the copy.
 /// - When the database answers again, the journal is merged into it
 ///   (highest step wins, failures add up), before the next fetch and every
 ///   few seconds; a step the database already had is logged as used on
@@ -195,15 +201,21 @@ final class OfflineCache: RecordBackend, @unchecked Sendable {
 
     private func copyPath(_ user: String) -> String { directory + "/" + Hex.encode(Array(user.utf8)) }
 
-    private func remember(_ user: String, _ stored: StoredRecord?) {
+    /// Keeps `stored` as `user`'s copy; nil removes the copy. With
+    /// `onlyExisting`, a record replaces a copy this host has and makes
+    /// none where it has none (io.twostep.Manage: a host keeps copies of
+    /// the users who log in on it, not of every user a command looks at).
+    private func remember(_ user: String, _ stored: StoredRecord?, onlyExisting: Bool = false) {
         guard let stored else {
-            if copied.withLock({ $0[user] }) != nil { forget(user) }
+            // Not only when this process copied it: a copy from before a restart counts too.
+            forget(user)
             return
         }
         if copied.withLock({ $0[user] }) == stored.version {
             return
         }
         lock.withLock { _ in
+            if onlyExisting && access(copyPath(user), F_OK) != 0 { return }
             var bytes = stored.text.withUnsafeBytes { [UInt8]($0) }
             defer { cleanse(&bytes) }
             do {
@@ -217,8 +229,43 @@ final class OfflineCache: RecordBackend, @unchecked Sendable {
 
     private func forget(_ user: String) {
         lock.withLock { _ in
-            unlink(copyPath(user))
+            if unlink(copyPath(user)) == 0 { logger.info("\(user) has no record in the database: this host's copy removed") }
             copied.withLock { $0[user] = nil }
+        }
+    }
+
+    /// The database through this cache, never from the copy: what
+    /// io.twostep.Manage uses, so that every change made there (a reset, a
+    /// removed authenticator) reaches this host's copy at once.
+    var online: Online { Online(cache: self) }
+
+    /// `RecordBackend` for io.twostep.Manage in `offline=cached`: reads and
+    /// writes the database as `PostgresRecordBackend` does (an unreachable
+    /// database is `unavailable`, never the copy), and refreshes this
+    /// host's copy, if it has one, with what the database said: a record
+    /// fetched or stored replaces it, none (or one deleted) removes it.
+    struct Online: RecordBackend {
+        let cache: OfflineCache
+        var name: String { cache.name }
+
+        func fetch(user: String) throws(StoreError) -> StoredRecord? {
+            let stored = try cache.database.fetch(user: user)
+            cache.remember(user, stored, onlyExisting: true)
+            return stored
+        }
+
+        func store(user: String, text: [UInt8], replacing version: Int64?) throws(StoreError) -> Bool {
+            let stored = try cache.database.store(user: user, text: text, replacing: version)
+            if stored {
+                cache.remember(user, StoredRecord(text: SecretBytes(text), version: (version ?? 0) + 1), onlyExisting: true)
+            }
+            return stored
+        }
+
+        func delete(user: String, version: Int64) throws(StoreError) -> Bool {
+            let deleted = try cache.database.delete(user: user, version: version)
+            if deleted { cache.forget(user) }
+            return deleted
         }
     }
 

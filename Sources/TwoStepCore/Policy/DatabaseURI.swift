@@ -5,33 +5,59 @@
 /// port, database, `sslmode` and `sslrootcert`. A password in the URI is
 /// refused: it would be in a world-readable file; it goes in
 /// `database_password_file=`.
-struct DatabaseURI: Equatable, Sendable {
+///
+/// In TwoStepCore (plain Swift, no I/O) so that twostepd, which connects
+/// with it, and the CLI, which reports on it (`transportWarning`), read
+/// the URI the same way.
+public struct DatabaseURI: Equatable, Sendable {
     /// libpq's `sslmode` values. `prefer` is libpq's default.
-    enum SSLMode: String, Sendable {
+    public enum SSLMode: String, Sendable {
         case disable, allow, prefer, require
         case verifyCA = "verify-ca"
         case verifyFull = "verify-full"
     }
 
-    var user = "twostep"
+    public var user = "twostep"
     /// A host name or address, or a directory holding the server's Unix socket.
-    var host = "/var/run/postgresql"
-    var port = 5432
-    var database = "twostep"
-    var sslMode = SSLMode.prefer
-    var sslRootCertificate: String?
+    public var host = "/var/run/postgresql"
+    public var port = 5432
+    public var database = "twostep"
+    public var sslMode = SSLMode.prefer
+    public var sslRootCertificate: String?
 
     /// True when `host` is a Unix-socket directory.
-    var isUnixSocket: Bool { host.hasPrefix("/") }
+    public var isUnixSocket: Bool { host.hasPrefix("/") }
     /// The socket file of a Unix-socket `host`, as PostgreSQL names it.
-    var socketPath: String { "\(host)/.s.PGSQL.\(port)" }
+    public var socketPath: String { "\(host)/.s.PGSQL.\(port)" }
 
-    struct Invalid: Error, CustomStringConvertible {
-        let reason: String
-        var description: String { "database=: \(reason)" }
+    /// True when the server is on this host: a Unix-socket directory,
+    /// `localhost`, an address in 127.0.0.0/8, or ::1.
+    public var isLocal: Bool {
+        if isUnixSocket || host.lowercased() == "localhost" { return true }
+        return Self.loopback.contains { $0.contains(host) }
     }
 
-    init(_ text: String) throws(Invalid) {
+    private static let loopback: [CIDR] = ["127.0.0.0/8", "::1/128"].compactMap { try? CIDR(parsing: $0) }
+
+    /// Why the connection does not protect the records on the network, nil
+    /// when it does: a server on another host reached with an `sslmode`
+    /// other than `verify-full` or `verify-ca`, so that whoever sits between
+    /// the hosts can read every record (TOTP secrets included) or answer in
+    /// the server's place. twostepd logs it at start; `twostep report` and
+    /// `twostep setup --status` show it.
+    public var transportWarning: String? {
+        guard !isLocal, sslMode != .verifyFull, sslMode != .verifyCA else { return nil }
+        return "database=: the server \(host) is not on this host and sslmode=\(sslMode.rawValue) does not check its certificate: "
+            + "anyone on the network between can read the records (TOTP secrets included) or answer as the server; "
+            + "use sslmode=verify-full (with sslrootcert=)"
+    }
+
+    public struct Invalid: Error, CustomStringConvertible {
+        public let reason: String
+        public var description: String { "database=: \(reason)" }
+    }
+
+    public init(_ text: String) throws(Invalid) {
         var rest: Substring
         if text.hasPrefix("postgresql://") {
             rest = text.dropFirst("postgresql://".count)
