@@ -228,6 +228,7 @@ install-files: install-channels
 	$(if $(CHANNELS),install -m 0755 $(CHANNELS) $(DESTDIR)$(CHANNELDIR)/)
 	$(if $(CHANNEL_EXAMPLES),install -D -m 0644 -t $(DESTDIR)$(DOCDIR)/examples $(CHANNEL_EXAMPLES))
 	install -D -m 0644 packaging/systemd/twostepd-fleet.conf $(DESTDIR)$(DOCDIR)/examples/twostepd-fleet.conf
+	install -D -m 0644 packaging/systemd/twostepd-gateway.conf $(DESTDIR)$(DOCDIR)/examples/twostepd-gateway.conf
 # twostep.conf (store=/var/lib/twostep/%u, SPEC §7) only when there is none:
 # an administrator's file is never overwritten (the .deb makes it a conffile).
 # It must be root's and not writable by others, or every login is denied.
@@ -254,7 +255,7 @@ uninstall: uninstall-channels
 	done
 	$(if $(CHANNELS),rm -f $(addprefix $(DESTDIR)$(CHANNELDIR)/,$(notdir $(CHANNELS))))
 	$(if $(CHANNEL_EXAMPLES),rm -f $(addprefix $(DESTDIR)$(DOCDIR)/examples/,$(notdir $(CHANNEL_EXAMPLES))))
-	rm -f $(DESTDIR)$(DOCDIR)/examples/twostepd-fleet.conf
+	rm -f $(DESTDIR)$(DOCDIR)/examples/twostepd-fleet.conf $(DESTDIR)$(DOCDIR)/examples/twostepd-gateway.conf
 	rmdir --ignore-fail-on-non-empty $(DESTDIR)$(CHANNELDIR) $(DESTDIR)$(PREFIX)/lib/twostep \
 	  $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR) 2>/dev/null || true
 # twostep.conf only if it is still the shipped one; /var/lib/twostep only if
