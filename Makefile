@@ -297,7 +297,7 @@ test-deb: deb
 # systemd-container .deb and never installed here) with --volatile=overlay,
 # once per group of checks; the .deb is installed with dpkg -i in each.
 system-test: deb
-	@missing=$$(for p in debootstrap oathtool; do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	@missing=$$(for p in debootstrap oathtool openssl; do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "apt-get install $$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
