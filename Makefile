@@ -9,6 +9,8 @@
 #   make deb        out/libpam-twostep_VERSION_ARCH.deb, with dpkg-buildpackage (debian/)
 #   make test-deb   lintian, piuparts, and that .deb installed into a fresh
 #                   Debian 12 root and logged in through
+#   make system-test  that .deb under a real systemd (PID 1) in a container:
+#                   socket activation, the sandbox, setup sshd with ssh.service
 
 SHELL := /bin/bash
 export PATH := $(PATH):/opt/swift/usr/bin
@@ -119,7 +121,7 @@ MODULE_FLAGS := -c release --product pam_twostep --scratch-path $(MODULE_BUILD) 
 	  -Xlinker --symbol-ordering-file=$(CURDIR)/pam/hot-symbols.txt -Xlinker --no-warn-symbol-ordering) \
 	-Xlinker --version-script=$(CURDIR)/pam/exports.map -Xlinker -znodelete -Xlinker -znow -Xlinker -s
 
-.PHONY: all build module bench deps test-deps install install-files uninstall man completions deb test-deb test unit-test integration-test clean
+.PHONY: all build module bench deps test-deps install install-files uninstall man completions deb test-deb system-test test unit-test integration-test clean
 
 all: build
 
@@ -226,6 +228,7 @@ install-files: install-channels
 	$(if $(CHANNELS),install -m 0755 $(CHANNELS) $(DESTDIR)$(CHANNELDIR)/)
 	$(if $(CHANNEL_EXAMPLES),install -D -m 0644 -t $(DESTDIR)$(DOCDIR)/examples $(CHANNEL_EXAMPLES))
 	install -D -m 0644 packaging/systemd/twostepd-fleet.conf $(DESTDIR)$(DOCDIR)/examples/twostepd-fleet.conf
+	install -D -m 0644 packaging/systemd/twostepd-gateway.conf $(DESTDIR)$(DOCDIR)/examples/twostepd-gateway.conf
 # twostep.conf (store=/var/lib/twostep/%u, SPEC §7) only when there is none:
 # an administrator's file is never overwritten (the .deb makes it a conffile).
 # It must be root's and not writable by others, or every login is denied.
@@ -252,7 +255,7 @@ uninstall: uninstall-channels
 	done
 	$(if $(CHANNELS),rm -f $(addprefix $(DESTDIR)$(CHANNELDIR)/,$(notdir $(CHANNELS))))
 	$(if $(CHANNEL_EXAMPLES),rm -f $(addprefix $(DESTDIR)$(DOCDIR)/examples/,$(notdir $(CHANNEL_EXAMPLES))))
-	rm -f $(DESTDIR)$(DOCDIR)/examples/twostepd-fleet.conf
+	rm -f $(DESTDIR)$(DOCDIR)/examples/twostepd-fleet.conf $(DESTDIR)$(DOCDIR)/examples/twostepd-gateway.conf
 	rmdir --ignore-fail-on-non-empty $(DESTDIR)$(CHANNELDIR) $(DESTDIR)$(PREFIX)/lib/twostep \
 	  $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR) 2>/dev/null || true
 # twostep.conf only if it is still the shipped one; /var/lib/twostep only if
@@ -288,7 +291,20 @@ test-deb: deb
 	fi
 	packaging/test-deb $(DEB)
 
-test: test-deps unit-test integration-test fuzz-short test-deb
+# The package under a real systemd (Tests/System/system-test,
+# Tests/System/README.md): systemd-nspawn boots a Debian 12 root (debootstrap,
+# cached under /var/cache/twostep-test with nspawn itself, taken from the
+# systemd-container .deb and never installed here) with --volatile=overlay,
+# once per group of checks; the .deb is installed with dpkg -i in each.
+system-test: deb
+	@missing=$$(for p in debootstrap oathtool openssl; do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "apt-get install $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	Tests/System/system-test $(DEB)
+
+test: test-deps unit-test integration-test fuzz-short test-deb system-test
 
 unit-test:
 	$(SWIFT) build --build-tests
