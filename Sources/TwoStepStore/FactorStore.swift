@@ -75,10 +75,10 @@ public struct FactorStore: Sendable {
         /// other caller (the CLI, twostepd), so that a user who holds their
         /// own file's lock (`flock -x ~/.twostep`, a stopped `su`) cannot
         /// hang root's commands or twostepd's threads.
-        case upTo(milliseconds: Int)
+        case within(milliseconds: Int)
 
         /// The bound everything but the module's login uses: 5 s.
-        public static let standard = LockWait.upTo(milliseconds: 5_000)
+        public static let standard = LockWait.within(milliseconds: 5_000)
     }
 
     /// How long `read`, `update` and the other locked operations wait for the lock.
@@ -364,10 +364,10 @@ public struct FactorStore: Sendable {
     }
 
     /// Takes `operation` (`LOCK_SH`, `LOCK_EX`) on `fd` as `lockWait` says:
-    /// with `.upTo`, by `LOCK_NB` tries with a growing pause (1 ms doubling
+    /// with `.within`, by `LOCK_NB` tries with a growing pause (1 ms doubling
     /// to 50 ms) until the deadline, then `StoreError.busy`.
     private func lock(_ fd: Int32, _ operation: Int32) throws(StoreError) {
-        guard case .upTo(let milliseconds) = lockWait else {
+        guard case .within(let milliseconds) = lockWait else {
             while flock(fd, operation) != 0 {
                 if errno == EINTR { continue }
                 throw .io(path: path, operation: "lock", errno: errno)

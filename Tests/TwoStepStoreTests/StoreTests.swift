@@ -68,7 +68,7 @@ func modeOf(_ path: String) -> mode_t {
         #expect(holder >= 0)
         defer { close(holder) }
         #expect(flock(holder, LOCK_EX) == 0)
-        let store = FactorStore(path: s.path, user: getuid(), lockWait: .upTo(milliseconds: 300))
+        let store = FactorStore(path: s.path, user: getuid(), lockWait: .within(milliseconds: 300))
         let busy = StoreError.busy(path: s.path, seconds: 1)
         var start = timespec(), end = timespec()
         clock_gettime(CLOCK_MONOTONIC, &start)
