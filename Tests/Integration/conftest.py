@@ -1,7 +1,7 @@
 """Shared fixtures for twostep's integration tests.
 
-twostep_bin  path of the twostep binary (env TWOSTEP_BIN, default the debug build)
-daemon_bin   path of twostepd (env TWOSTEP_DAEMON, default this checkout's debug build); fails when missing
+twostep_bin  path of the twostep binary (env TWOSTEP_BIN, default this checkout's debug build)
+daemon_bin   path of twostepd (env TWOSTEP_DAEMON, likewise); each fails, naming the build command, when missing
 test_user    a fresh local user (useradd -m), removed afterwards; needs root
 """
 
@@ -14,20 +14,25 @@ from dataclasses import dataclass
 import pytest
 
 
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def built(variable, product):
+    """The binary `variable` names, else this checkout's debug build of
+    `product`; a missing one fails the test, naming how to build it."""
+    path = os.environ.get(variable, os.path.join(REPO, ".build", "debug", product))
+    assert os.access(path, os.X_OK), f"no {product} at {path} (swift build --product {product}, or set {variable})"
+    return path
+
+
 @pytest.fixture(scope="session")
 def twostep_bin():
-    path = os.environ.get("TWOSTEP_BIN", "/work/main/.build/debug/twostep")
-    if not os.access(path, os.X_OK):
-        pytest.skip(f"no twostep binary at {path} (run 'swift build' or set TWOSTEP_BIN)")
-    return path
+    return built("TWOSTEP_BIN", "twostep")
 
 
 @pytest.fixture(scope="session")
 def daemon_bin():
-    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    path = os.environ.get("TWOSTEP_DAEMON", os.path.join(repo, ".build", "debug", "twostepd"))
-    assert os.access(path, os.X_OK), f"no twostepd at {path} (swift build --product twostepd, or set TWOSTEP_DAEMON)"
-    return path
+    return built("TWOSTEP_DAEMON", "twostepd")
 
 
 @dataclass
