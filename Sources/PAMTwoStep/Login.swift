@@ -86,38 +86,33 @@ struct Login {
             context = "user \(typed) (account \(user)) service \(device.service) from \(device.remoteHost ?? "local")"
             session.log(LOG_NOTICE, "\(context): the name given differs from the account's name; using the account's")
         }
-        if options.store.isDaemon {
+        // The login waits for the lock as long as it takes (`LockWait.untilAcquired`):
+        // only this user (or root) can hold it, and it is this user's login that waits.
+        let location: RecordLocation
+        do {
+            location = try RecordLocation(of: account, in: options.store, lockWait: .untilAcquired)
+        } catch {
+            // A home store in root's directory (home not mounted?): a missing
+            // file there proves nothing (no nullok), and root must not use one found there.
+            session.log(LOG_ERR, "\(context): \(error); denying")
+            return deny(Messages.unavailable)
+        }
+        switch location {
+        case .twostepd:
             // Fleet mode (SPEC §9): twostepd's Login socket, every change a
             // compare-and-set that its database has committed.
             let backend = DaemonRecordBackend(socketDirectory: options.socketDirectory, timeout: Double(databaseTimeout) + 1)
             let store = VersionedRecordStore(backend: backend, user: user)
             session.debugLog("\(context): record from twostepd (\(backend.socket.path))")
             return verify(store: store, counter: backend, confirmedOnly: nil, user: user, device: device, context: context)
+        case .file(let file):
+            session.debugLog("\(context): factor file \(file.path), \(file.actsAsUser ? "as the user" : "as root (root-owned store)")")
+            // Sends are counted root-side (SPEC §5); to a store the user owns
+            // only numbers root confirmed are sent to.
+            let tallies = SendCountDirectory(path: options.sendCountDirectory)
+            return verify(store: file, counter: tallies, confirmedOnly: file.actsAsUser ? tallies : nil,
+                          user: user, device: device, context: context)
         }
-        let path: String
-        do {
-            path = try options.store.path(user: user, home: account.home)
-        } catch {
-            session.log(LOG_ERR, "\(context): \(error); denying")
-            return deny(Messages.unavailable)
-        }
-        // The login waits for the lock as long as it takes (`LockWait.untilAcquired`):
-        // only this user (or root) can hold it, and it is this user's login that waits.
-        let file = FileAccess(store: FactorStore(path: path, user: account.uid, lockWait: .untilAcquired), account: account)
-        session.debugLog("\(context): factor file \(path), \(file.actsAsUser ? "as the user" : "as root (root-owned store)")")
-        // A store in the home directory (SPEC §2) is in a directory the user
-        // owns. A root-owned one there is the mount point of a home that is
-        // not mounted (or not the user's home): a missing file there proves
-        // nothing (no nullok), and root must not use a file found there.
-        if options.store.template.hasPrefix("%h"), !file.actsAsUser, account.uid != 0 {
-            session.log(LOG_ERR, "\(context): \(path) is in a directory owned by root, not by the user (home not mounted?); denying")
-            return deny(Messages.unavailable)
-        }
-        // Sends are counted root-side (SPEC §5); to a store the user owns
-        // only numbers root confirmed are sent to.
-        let tallies = SendCountDirectory(path: options.sendCountDirectory)
-        return verify(store: file, counter: tallies, confirmedOnly: file.actsAsUser ? tallies : nil,
-                      user: user, device: device, context: context)
     }
 
     /// The flow once the record's store is known: the same for a factor
@@ -289,53 +284,5 @@ enum Decoy {
                                            hash: [UInt8](repeating: 0, count: 32), created: now))
         }
         return file
-    }
-}
-
-/// Opens the user's file with the right identity: the user's (setfsuid via
-/// FileSystemIdentity) for a store in a directory the user owns, root's
-/// for an administrator-managed store whose directory root owns.
-struct FileAccess {
-    let store: FactorStore
-    let account: UserAccount
-    /// Decided once per login, before the file is touched.
-    let actsAsUser: Bool
-
-    init(store: FactorStore, account: UserAccount) {
-        self.store = store
-        self.account = account
-        actsAsUser = !store.isAdministratorManaged
-    }
-
-    /// Runs `body` with the file-system identity the file needs: the user's
-    /// (setfsuid, setfsgid, the primary group only: the file is the user's
-    /// own, mode 0600, so no other group can matter), or root's.
-    func run<T>(_ body: () throws -> T) throws -> T {
-        actsAsUser ? try FileSystemIdentity.run(uid: account.uid, gid: account.gid, body) : try body()
-    }
-}
-
-/// The factor file as the login flow's `RecordStore`: every access with
-/// the identity it needs. The verification's update usually goes through
-/// the descriptor opened, as the user, for the read before the prompt
-/// (`FactorStore.updateInPlace`); otherwise the full update opens the file
-/// again with the user's identity.
-extension FileAccess: RecordStore {
-    var location: String { store.path }
-
-    /// The read before the prompt, keeping the file open for `updateInPlace`.
-    func readSnapshot() throws -> FactorStore.Snapshot { try run { try store.readSnapshot(keepOpen: true) } }
-    func exists() throws -> Bool { try run { try store.exists() } }
-    func create(_ file: FactorFile) throws { try run { try store.create(file) } }
-    func remove() throws { try run { try store.remove() } }
-
-    func update<T>(from snapshot: FactorStore.Snapshot?, durability: (T) -> FactorStore.Durability,
-                   _ body: (inout FactorFile) throws -> T) throws -> T {
-        if let snapshot, let done = try store.updateInPlace(from: snapshot, durability: durability, body) { return done }
-        return try run { try store.update(from: snapshot, durability: durability, body) }
-    }
-
-    func commit<T>(_ body: (Result<FactorFile, StoreError>) throws -> (T, StoreEnding)) throws -> T {
-        try run { try store.commit(body) }
     }
 }

@@ -36,12 +36,22 @@ public enum AccountError: Error, CustomStringConvertible, Sendable, Equatable {
         if case .randomUnavailable = error { self = .failure("\(error)") } else { self = .usage("\(error)") }
     }
 
+    /// A record that cannot be located: a template that gives no path for
+    /// this user is a usage error; a home store in root's directory a failure.
+    public init(_ error: RecordLocation.Failure) {
+        switch error {
+        case .noPath(let e): self.init(e)
+        case .homeNotTheUsers: self = .failure("\(error)")
+        }
+    }
+
     /// Any error thrown while working on a record, as one of the three kinds.
     public init(any error: any Error) {
         switch error {
         case let e as AccountError: self = e
         case let e as StoreError: self.init(e)
         case let e as TwoStepError: self.init(e)
+        case let e as RecordLocation.Failure: self.init(e)
         default: self = .failure("\(error)")
         }
     }

@@ -44,7 +44,7 @@ struct ManageInterface: VarlinkInterface {
     func call(method: String, parameters: Data, peer: PeerCredentials) throws(VarlinkError) -> Data {
         let named = try VarlinkCoding.decode(Caller.self, from: parameters).user
         let service = try resolve(named, peer: peer)
-        let who = "uid \(peer.uid) (pid \(peer.pid)) on \(service.record.account.name)"
+        let who = "uid \(peer.uid) (pid \(peer.pid)) on \(service.account.name)"
         do {
             let reply = try run(method, parameters, service, peer: peer)
             logger.info("\(method) for \(who): done")
@@ -141,24 +141,23 @@ struct ManageInterface: VarlinkInterface {
         let isAdministrator = peer.uid == 0 && named != nil
         if let database {
             // Fleet mode: the record is the user name's row, the same on every host.
-            let record = Self.record(account, in: database)
-            return LocalAccountService(record: record, isAdministrator: isAdministrator, settings: settings, confirmations: confirmations,
+            return LocalAccountService(account: account, databaseStore: Self.row(of: account, in: database),
+                                       isAdministrator: isAdministrator, settings: settings, confirmations: confirmations,
                                        sendCounter: sendCounter)
         }
-        let template = configuration.options.store
-        let record: AccountRecord
-        do { record = try AccountRecord.locate(account, template: template) } catch { throw Self.varlinkError(error) }
-        guard record.isManaged(by: template) else {
+        let location: RecordLocation
+        do { location = try RecordLocation(of: account, in: configuration.options.store) } catch { throw Self.varlinkError(AccountError(error)) }
+        guard case .file(let file) = location, location.isReachedThroughTwostepd(byRoot: false) else {
             throw Self.error("NotManaged",
-                "\(record.path) is not in an administrator-managed store (a root-owned directory outside the home): twostep uses it directly, not through twostepd")
+                "\(location.description) is not in an administrator-managed store (a root-owned directory outside the home): twostep uses it directly, not through twostepd")
         }
-        return LocalAccountService(record: record, isAdministrator: isAdministrator, settings: settings, confirmations: confirmations,
+        return LocalAccountService(file: file, isAdministrator: isAdministrator, settings: settings, confirmations: confirmations,
                                    sendCounter: sendCounter)
     }
 
     /// The fleet record of `account`: the user name's row.
-    private static func record<Backend: RecordBackend>(_ account: UserAccount, in backend: Backend) -> AccountRecord {
-        AccountRecord(account: account, store: VersionedRecordStore(backend: backend, user: account.name))
+    private static func row<Backend: RecordBackend>(of account: UserAccount, in backend: Backend) -> any RecordStore {
+        VersionedRecordStore(backend: backend, user: account.name)
     }
 
     /// `self_enroll=no`: an ordinary user who is not enrolled may not enrol

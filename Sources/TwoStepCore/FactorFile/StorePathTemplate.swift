@@ -14,6 +14,9 @@ public struct StorePathTemplate: Sendable, Equatable {
     /// True for `store=twostepd`.
     public var isDaemon: Bool { template == Self.daemon.template }
 
+    /// True for a store in the home directory (`%h…`), which the user owns.
+    public var isInHome: Bool { template.hasPrefix("%h") }
+
     /// Checks the template: absolute (or starting with `%h`), only `%u`, `%h`,
     /// `%%` escapes, and a file name after the last `/`; or `twostepd`.
     public init(_ template: String) throws(TwoStepError) {
