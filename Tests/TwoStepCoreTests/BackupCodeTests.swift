@@ -46,7 +46,7 @@ struct BackupCodeTests {
         let (code, factor) = try BackupCode.generate(id: "backup-1", created: 0)
         let plain = try #require(BackupCode.normalize(code))
         #expect(factor.hash == HMAC.authenticate(.sha256, key: SecretBytes(factor.salt), message: plain))
-        var record = Record(keyword: BackupCode.keyword)
+        var record = FactorLine(keyword: BackupCode.keyword)
         factor.write(to: &record)
         #expect(!record.text.contains(String(decoding: plain, as: UTF8.self)))
     }

@@ -43,7 +43,7 @@ struct FactorFileBytesTests {
 
     @Test("records write what the old String-built writer wrote")
     func recordText() {
-        var r = Record(keyword: "x")
+        var r = FactorLine(keyword: "x")
         r.append("a", "b c")
         r.append("n", Int64(-42))
         r.append("m", Int64.min)
@@ -55,14 +55,14 @@ struct FactorFileBytesTests {
         #expect(r.keyword == "x")
         #expect(r.fields.map(\.key) == ["a", "n", "m", "u", "z", "h"])
         #expect(r.fields.first?.value == "b c")
-        #expect(r == Record(keyword: "x", fields: r.fields))
+        #expect(r == FactorLine(keyword: "x", fields: r.fields))
     }
 
     @Test("a parsed record reads back its fields, decoded")
     func recordParse() throws {
-        let r = try Record(parsing: "kw a=1 b=x%20y c=", line: 3)
+        let r = try FactorLine(parsing: "kw a=1 b=x%20y c=", line: 3)
         #expect(r.keyword == "kw" && r.hasKeyword("kw") && !r.hasKeyword("k"))
-        var reader = RecordReader(r)
+        var reader = FactorLineReader(r)
         let a = try reader.integer("a", in: 0...5)
         let b = reader.optional("b")
         #expect(a == 1 && b == "x y")
@@ -75,7 +75,7 @@ struct FactorFileBytesTests {
     @Test("fields are found in any order, and a line of more than 64 fields still names the first unread one")
     func manyFields() throws {
         let text = "kw " + (0..<70).map { "k\($0)=\($0)" }.joined(separator: " ")
-        var reader = RecordReader(try Record(parsing: Substring(text), line: 1))
+        var reader = FactorLineReader(try FactorLine(parsing: Substring(text), line: 1))
         let last = reader.optional("k69"), first = reader.optional("k0")
         #expect(last == "69" && first == "0")
         #expect(throws: TwoStepError.malformedFile(line: 1, reason: "kw: unknown field 'k1'")) { try reader.finish() }
@@ -108,7 +108,7 @@ struct FactorFileBytesTests {
             #expect(String(decoding: onStack, as: UTF8.self) == expected, "\(value)")
             #expect(String(decoding: inArray, as: UTF8.self) == expected, "\(value)")
         }
-        var record = Record(keyword: "failures")
+        var record = FactorLine(keyword: "failures")
         record.append("count", 3, width: 4)
         #expect(record.text == "failures count=0003")
     }

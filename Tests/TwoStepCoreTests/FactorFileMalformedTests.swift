@@ -152,7 +152,7 @@ struct FactorFileMalformedTests {
 
     @Test("the version line is held to the same spacing rule as every other line")
     func versionLineSpacing() {
-        // Record lines refuse two spaces in a row; `twostep  1` must be refused too.
+        // FactorLine lines refuse two spaces in a row; `twostep  1` must be refused too.
         let error = malformedFileError("twostep  1\n" + Self.totp() + "\n")
         #expect(error?.line == 1, "'twostep  1' (two spaces) was accepted as the version line")
     }

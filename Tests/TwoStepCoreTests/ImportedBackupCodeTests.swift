@@ -36,7 +36,7 @@ struct ImportedBackupCodeTests {
         #expect(a.salt.count == 16 && a.hash.count == 32)
         #expect(a.salt != b.salt && a.hash != b.hash)
         #expect(a.hash == HMAC.authenticate(.sha256, key: SecretBytes(a.salt), message: Array("77094790".utf8)))
-        var record = Record(keyword: BackupCode.keyword)
+        var record = FactorLine(keyword: BackupCode.keyword)
         a.write(to: &record)
         #expect(!record.text.contains("77094790"))
         // It survives the file format like any backup code.

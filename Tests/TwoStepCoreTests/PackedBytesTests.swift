@@ -54,13 +54,13 @@ struct PackedBytesTests {
 
     @Test("a record reads keys longer than 16 bytes and tells apart keys that share 16")
     func longKeys() throws {
-        let record = try Record(parsing: "kw a-key-longer-than-sixteen=1 a-key-longer-than-sixteeN=2", line: 1)
-        var reader = RecordReader(record)
+        let record = try FactorLine(parsing: "kw a-key-longer-than-sixteen=1 a-key-longer-than-sixteeN=2", line: 1)
+        var reader = FactorLineReader(record)
         let value = reader.optional("a-key-longer-than-sixteeN")
         #expect(value == "2")
         #expect(throws: TwoStepError.malformedFile(line: 1, reason: "kw: unknown field 'a-key-longer-than-sixteen'")) { try reader.finish() }
         #expect(throws: TwoStepError.malformedFile(line: 2, reason: "field 'a-key-longer-than-sixteen-x' appears twice")) {
-            try Record(parsing: "kw a-key-longer-than-sixteen-x=1 a-key-longer-than-sixteen-y=2 a-key-longer-than-sixteen-x=3", line: 2)
+            try FactorLine(parsing: "kw a-key-longer-than-sixteen-x=1 a-key-longer-than-sixteen-y=2 a-key-longer-than-sixteen-x=3", line: 2)
         }
     }
 
@@ -161,14 +161,14 @@ struct PackedBytesTests {
     func fieldPaths(length: Int) throws {
         let clean = String(repeating: "a", count: length)
         let escaped = String(repeating: "é ", count: length / 3 + 1)
-        var record = Record(keyword: "kw")
+        var record = FactorLine(keyword: "kw")
         record.append("k", clean)
         record.append("e", escaped)
         record.append("n", Int64(-length))
         record.append("h", hex: [UInt8](repeating: 0xab, count: length / 2))
-        let expected = "kw k=\(clean) e=\(PercentEncoding.encode(escaped, alsoAllowed: Record.valueSafe)) n=\(-length) h=\(String(repeating: "ab", count: length / 2))"
+        let expected = "kw k=\(clean) e=\(PercentEncoding.encode(escaped, alsoAllowed: FactorLine.valueSafe)) n=\(-length) h=\(String(repeating: "ab", count: length / 2))"
         #expect(record.text == expected)
-        var reader = RecordReader(try Record(parsing: Substring(record.text), line: 1))
+        var reader = FactorLineReader(try FactorLine(parsing: Substring(record.text), line: 1))
         #expect(reader.optional("k") == clean && reader.optional("e") == escaped)
     }
 }

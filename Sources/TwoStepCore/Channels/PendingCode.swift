@@ -74,7 +74,7 @@ public struct PendingCode: Factor, Equatable {
         SaltedCodeHash.digest(code, salt: salt)
     }
 
-    public init(from reader: inout RecordReader) throws(TwoStepError) {
+    public init(from reader: inout FactorLineReader) throws(TwoStepError) {
         id = try reader.required("id")
         phoneID = try reader.required("phone")
         let stored = try SaltedCodeHash(from: &reader)
@@ -86,12 +86,12 @@ public struct PendingCode: Factor, Equatable {
         try reader.finish()
     }
 
-    public func write(to record: inout Record) {
-        record.append("id", id)
-        record.append("phone", phoneID)
-        SaltedCodeHash(salt: salt, hash: hash).write(to: &record)
-        record.append("created", created)
-        record.append("expires", expires)
+    public func write(to line: inout FactorLine) {
+        line.append("id", id)
+        line.append("phone", phoneID)
+        SaltedCodeHash(salt: salt, hash: hash).write(to: &line)
+        line.append("created", created)
+        line.append("expires", expires)
     }
 
     public var summary: FactorSummary {

@@ -21,7 +21,7 @@ public struct Phone: Factor, Equatable {
         self.created = created
     }
 
-    public init(from reader: inout RecordReader) throws(TwoStepError) {
+    public init(from reader: inout FactorLineReader) throws(TwoStepError) {
         id = try reader.required("id")
         let text = try reader.required("number")
         do { number = try PhoneNumber(parsing: text) } catch { throw reader.error("number: \(error)") }
@@ -36,12 +36,12 @@ public struct Phone: Factor, Equatable {
         try reader.finish()
     }
 
-    public func write(to record: inout Record) {
-        record.append("id", id)
-        record.append("number", number.e164)
-        record.append("channel", channel.rawValue)
-        record.append("label", label)
-        record.append("created", created)
+    public func write(to line: inout FactorLine) {
+        line.append("id", id)
+        line.append("number", number.e164)
+        line.append("channel", channel.rawValue)
+        line.append("label", label)
+        line.append("created", created)
     }
 
     /// `SMS to +966 ••• ••34`: the method as the login menu shows it.

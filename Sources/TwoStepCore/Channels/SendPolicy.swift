@@ -15,8 +15,8 @@ public struct SendLog: Sendable, Equatable {
 
     public var isEmpty: Bool { times.isEmpty }
 
-    init(_ record: Record) throws(TwoStepError) {
-        var r = RecordReader(record)
+    init(_ line: FactorLine) throws(TwoStepError) {
+        var r = FactorLineReader(line)
         let text = try r.required("times")
         let parts = text.split(separator: ",", omittingEmptySubsequences: false)
         guard parts.count <= Self.maxTimes else { throw r.error("more than \(Self.maxTimes) times") }
@@ -32,8 +32,8 @@ public struct SendLog: Sendable, Equatable {
         try r.finish()
     }
 
-    var record: Record {
-        var r = Record(keyword: Self.keyword)
+    var line: FactorLine {
+        var r = FactorLine(keyword: Self.keyword)
         r.append("times", times.map { String($0) }.joined(separator: ","))
         return r
     }

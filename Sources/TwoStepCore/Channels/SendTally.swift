@@ -63,16 +63,16 @@ public struct SendTally: Sendable, Equatable {
                 guard line == Self.header else { throw .malformedFile(line: 1, reason: "expected '\(Self.header)'") }
                 continue
             }
-            let record = try Record(parsing: line, line: number)
-            if record.hasKeyword(SendLog.keyword) {
+            let parsed = try FactorLine(parsing: line, line: number)
+            if parsed.hasKeyword(SendLog.keyword) {
                 guard !sawSends else { throw .malformedFile(line: number, reason: "a second 'sends' line") }
                 sawSends = true
-                sends = try SendLog(record)
-            } else if record.hasKeyword("confirmed") {
+                sends = try SendLog(parsed)
+            } else if parsed.hasKeyword("confirmed") {
                 guard confirmed.count < Self.maxConfirmed else {
                     throw .malformedFile(line: number, reason: "more than \(Self.maxConfirmed) confirmed numbers")
                 }
-                var r = RecordReader(record)
+                var r = FactorLineReader(parsed)
                 let phone: PhoneNumber
                 do { phone = try PhoneNumber(parsing: try r.required("number")) } catch {
                     throw r.error("number must be an E.164 number")
@@ -81,7 +81,7 @@ public struct SendTally: Sendable, Equatable {
                 try r.finish()
                 confirmed.append((phone, time))
             } else {
-                throw .malformedFile(line: number, reason: "unknown line '\(record.keyword)'")
+                throw .malformedFile(line: number, reason: "unknown line '\(parsed.keyword)'")
             }
         }
     }
@@ -89,9 +89,9 @@ public struct SendTally: Sendable, Equatable {
     /// The tally's text, ending with a newline.
     public var text: String {
         var lines = [Self.header]
-        if !sends.isEmpty { lines.append(sends.record.text) }
+        if !sends.isEmpty { lines.append(sends.line.text) }
         for entry in confirmed {
-            var r = Record(keyword: "confirmed")
+            var r = FactorLine(keyword: "confirmed")
             r.append("number", entry.number.e164)
             r.append("time", entry.time)
             lines.append(r.text)

@@ -58,7 +58,7 @@ public struct SaltedCodeHash: Sendable, Equatable {
     }
 
     /// Reads the `salt=` (32 hex digits) and `hash=` (64 hex digits) fields.
-    public init(from reader: inout RecordReader) throws(TwoStepError) {
+    public init(from reader: inout FactorLineReader) throws(TwoStepError) {
         guard let salt = try reader.required(Key.salt, as: Salt.init(hex:)) else {
             throw reader.error("salt must be 32 hex digits")
         }
@@ -69,8 +69,8 @@ public struct SaltedCodeHash: Sendable, Equatable {
     }
 
     /// Writes the `salt=` and `hash=` fields.
-    public func write(to record: inout Record) {
-        salt.withUnsafeBytes { record.append("salt", hex: $0) }
-        hash.withUnsafeBytes { record.append("hash", hex: $0) }
+    public func write(to line: inout FactorLine) {
+        salt.withUnsafeBytes { line.append("salt", hex: $0) }
+        hash.withUnsafeBytes { line.append("hash", hex: $0) }
     }
 }

@@ -74,7 +74,8 @@ public enum Hex {
     /// The value of every byte as a hex digit; 0xFF for a byte that is not one.
     private static let values: [UInt8] = (0...255).map { value(UInt8($0)) ?? 0xFF }
 
-    private static func value(_ c: UInt8) -> UInt8? {
+    /// The value of `c` as a hex digit (either case); nil for any other byte.
+    public static func value(_ c: UInt8) -> UInt8? {
         switch c {
         case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
         case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10

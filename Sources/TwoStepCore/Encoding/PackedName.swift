@@ -73,7 +73,7 @@ struct PackedName: Equatable, Sendable {
     var isExact: Bool { count <= 16 }
 }
 
-/// The key of a field to read (`RecordReader`): a string literal in the
+/// The key of a field to read (`FactorLineReader`): a string literal in the
 /// code, packed when the literal is made (from its static bytes, no
 /// `String` built), so finding the field is a few integer compares. A
 /// plain value: copying one costs no reference counting.

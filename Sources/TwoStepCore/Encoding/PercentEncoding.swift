@@ -97,7 +97,7 @@ public enum PercentEncoding {
         var bytes = text.utf8.makeIterator()
         while let b = bytes.next() {
             if b == UInt8(ascii: "%") {
-                guard let h = bytes.next().flatMap(hexValue), let l = bytes.next().flatMap(hexValue) else { return nil }
+                guard let h = bytes.next().flatMap(Hex.value), let l = bytes.next().flatMap(Hex.value) else { return nil }
                 out.append(h << 4 | l)
             } else if plusIsSpace && b == UInt8(ascii: "+") {
                 out.append(UInt8(ascii: " "))
@@ -116,7 +116,7 @@ public enum PercentEncoding {
         while i < bytes.count {
             let b = bytes[i]
             if b == UInt8(ascii: "%") {
-                guard i + 2 < bytes.count, let h = hexValue(bytes[i + 1]), let l = hexValue(bytes[i + 2]) else { return false }
+                guard i + 2 < bytes.count, let h = Hex.value(bytes[i + 1]), let l = Hex.value(bytes[i + 2]) else { return false }
                 out.append(h << 4 | l)
                 i += 3
             } else {
@@ -130,14 +130,5 @@ public enum PercentEncoding {
     /// True when `bytes` are well-formed UTF-8 (ASCII needs no further look).
     public static func isValidUTF8(_ bytes: [UInt8]) -> Bool {
         bytes.allSatisfy { $0 < 0x80 } || String(validating: bytes, as: UTF8.self) != nil
-    }
-
-    private static func hexValue(_ b: UInt8) -> UInt8? {
-        switch b {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): b - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): b - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): b - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 }

@@ -5,13 +5,13 @@
 /// Values are percent-encoded (a space is `%20`), so a line splits on single
 /// spaces without ambiguity.
 ///
-/// A record is bytes, not strings (this parser runs on every login): a
-/// parsed record is a range of the file's UTF-8 bytes, shared and not
+/// A line is bytes, not strings (this parser runs on every login): a
+/// parsed line is a range of the file's UTF-8 bytes, shared and not
 /// copied, with the places of its fields; a value is made into a `String`
-/// or decoded only when it is read. A record built in memory holds its own
+/// or decoded only when it is read. A line built in memory holds its own
 /// line, written as fields are appended.
-public struct Record: Sendable, Equatable {
-    /// Where one field lies in the record's bytes: the key is
+public struct FactorLine: Sendable, Equatable {
+    /// Where one field lies in the line's bytes: the key is
     /// `keyStart..<equals`, the value `equals + 1..<end`.
     struct FieldSpan: Sendable {
         var keyStart: Int
@@ -26,7 +26,7 @@ public struct Record: Sendable, Equatable {
         var value: Range<Int> { (equals + 1)..<end }
     }
 
-    /// The bytes the line lies in: the whole file for a parsed record, the
+    /// The bytes the line lies in: the whole file for a parsed line, the
     /// line alone (or the file written so far) for a built one.
     private(set) var storage: [UInt8]
     /// The line (no newline) within `storage`.
@@ -35,12 +35,12 @@ public struct Record: Sendable, Equatable {
     private var keywordEnd: Int
     /// The keyword packed for integer compares.
     private(set) var keywordName: PackedName
-    /// The fields the parser found; nil for a built record (found on demand).
+    /// The fields the parser found; nil for a built line (found on demand).
     private var parsedSpans: [FieldSpan]?
-    /// 1-based line number in the file (0 for a record made in memory).
+    /// 1-based line number in the file (0 for a line made in memory).
     public var line: Int
 
-    /// A record with `keyword` and `fields`, written as `append` writes them.
+    /// A line with `keyword` and `fields`, written as `append` writes them.
     public init(keyword: String, fields: [(key: String, value: String)] = [], line: Int = 0) {
         var storage = [UInt8]()
         storage.reserveCapacity(64)
@@ -48,7 +48,7 @@ public struct Record: Sendable, Equatable {
         for field in fields { append(field.key, field.value) }
     }
 
-    /// A record that writes its line at the end of `buffer`, which it takes
+    /// A line that writes its line at the end of `buffer`, which it takes
     /// over (no copy); `takeStorage()` hands the buffer back.
     init(keyword: String, taking buffer: inout [UInt8], line: Int = 0) {
         storage = []
@@ -62,7 +62,7 @@ public struct Record: Sendable, Equatable {
         self.line = line
     }
 
-    /// Gives the bytes back (leaving the record empty), so that the caller
+    /// Gives the bytes back (leaving the line empty), so that the caller
     /// holds the only reference and can keep appending without a copy.
     mutating func takeStorage() -> [UInt8] {
         var taken = [UInt8]()
@@ -93,7 +93,7 @@ public struct Record: Sendable, Equatable {
         spans.map { (key: key(of: $0), value: value(of: $0)) }
     }
 
-    public static func == (a: Record, b: Record) -> Bool {
+    public static func == (a: FactorLine, b: FactorLine) -> Bool {
         a.keyword == b.keyword && a.fields.elementsEqual(b.fields, by: { $0.key == $1.key && $0.value == $1.value })
     }
 
@@ -212,7 +212,7 @@ public struct Record: Sendable, Equatable {
     /// a bad `%` escape or one that decodes to bytes that are not UTF-8.
     static func tokenize(_ s: UnsafeBufferPointer<UInt8>, _ bounds: Range<Int>, line: Int, into spans: inout [FieldSpan]) throws(TwoStepError) -> Int {
         let space = UInt8(ascii: " "), equalsSign = UInt8(ascii: "="), percent = UInt8(ascii: "%")
-        precondition(0 <= bounds.lowerBound && bounds.upperBound <= s.count, "Record.tokenize: line out of bounds")
+        precondition(0 <= bounds.lowerBound && bounds.upperBound <= s.count, "FactorLine.tokenize: line out of bounds")
         let end = bounds.upperBound
         // Words are short: a plain loop beats a call to memchr.
         var i = bounds.lowerBound
@@ -252,8 +252,8 @@ public struct Record: Sendable, Equatable {
         return keywordEnd
     }
 
-    /// The field places, moved out of a parsed record (no copy, no
-    /// reference count): the record keeps none afterwards and finds them
+    /// The field places, moved out of a parsed line (no copy, no
+    /// reference count): the line keeps none afterwards and finds them
     /// again if asked.
     mutating func takeSpans() -> [FieldSpan] {
         guard let taken = parsedSpans else { return spans }
@@ -261,7 +261,7 @@ public struct Record: Sendable, Equatable {
         return taken
     }
 
-    /// The field places: the parser's, or found now for a built record
+    /// The field places: the parser's, or found now for a built line
     /// (whose lines the tokenizer always takes: values are encoded).
     var spans: [FieldSpan] {
         if let parsedSpans { return parsedSpans }
@@ -304,196 +304,6 @@ public struct Record: Sendable, Equatable {
                 _ = out.initialize(fromContentsOf: bytes)
                 return bytes.count
             }
-        }
-    }
-}
-
-/// Decimal integers as bytes, without going through `String`.
-enum DecimalDigits {
-    /// Appends `value` as `String(value)` writes it (a `-` and the digits).
-    static func append<I: FixedWidthInteger>(_ value: I, to out: inout [UInt8]) {
-        withDigits(value) { out.append(contentsOf: $0) }
-    }
-
-    /// The most bytes `write` writes: a sign and 20 digits.
-    static let maxLength = 21
-
-    /// Writes `value` as `String(value)` writes it.
-    static func write<I: FixedWidthInteger>(_ value: I, to out: inout StackBytes) {
-        withDigits(value) { out.put($0) }
-    }
-
-    /// Writes `value` with leading zeros up to `minimumWidth` digits (a
-    /// negative value unpadded).
-    static func write<I: FixedWidthInteger>(_ value: I, minimumWidth: Int, to out: inout StackBytes) {
-        withDigits(value) { digits in
-            for _ in 0..<padding(value, digits.count, minimumWidth) { out.put(UInt8(ascii: "0")) }
-            out.put(digits)
-        }
-    }
-
-    /// Appends `value` as `write(_:minimumWidth:to:)` writes it.
-    static func append<I: FixedWidthInteger>(_ value: I, minimumWidth: Int, to out: inout [UInt8]) {
-        withDigits(value) { digits in
-            out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: padding(value, digits.count, minimumWidth)))
-            out.append(contentsOf: digits)
-        }
-    }
-
-    /// The zeros that pad `count` digits of `value` to `minimumWidth`.
-    private static func padding<I: FixedWidthInteger>(_ value: I, _ count: Int, _ minimumWidth: Int) -> Int {
-        value < 0 ? 0 : max(0, minimumWidth - count)
-    }
-
-    /// Calls `body` with `value` as `String(value)` writes it, in a buffer on
-    /// the stack (two digits per division).
-    private static func withDigits<I: FixedWidthInteger>(_ value: I, _ body: (UnsafeBufferPointer<UInt8>) -> Void) {
-        var n = UInt64(truncatingIfNeeded: value.magnitude)
-        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for a sign and 20 digits
-        withUnsafeMutableBytes(of: &digits) { buffer in
-            var start = buffer.count
-            while n >= 100 {
-                let pair = Int(truncatingIfNeeded: n % 100)
-                n /= 100
-                start -= 2
-                buffer[start] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: pair / 10)
-                buffer[start + 1] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: pair % 10)
-            }
-            if n >= 10 {
-                start -= 2
-                buffer[start] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: n / 10)
-                buffer[start + 1] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: n % 10)
-            } else {
-                start -= 1
-                buffer[start] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: n)
-            }
-            if value < 0 {
-                start -= 1
-                buffer[start] = UInt8(ascii: "-")
-            }
-            body(UnsafeBufferPointer(rebasing: buffer.bindMemory(to: UInt8.self)[start...]))
-        }
-    }
-
-    /// The value of 1 to 19 ASCII digits; nil for anything else (a sign,
-    /// another byte, no digit, or a value beyond `Int64.max`).
-    static func parse(_ bytes: UnsafeBufferPointer<UInt8>) -> Int64? {
-        guard !bytes.isEmpty, bytes.count <= 19 else { return nil }
-        // Up to 18 digits cannot overflow: one test per digit.
-        var n: UInt64 = 0
-        var bad = false
-        for k in 0..<min(bytes.count, 18) {
-            let d = bytes[k] &- UInt8(ascii: "0")
-            bad = bad || d > 9
-            n = n &* 10 &+ UInt64(d)
-        }
-        guard !bad else { return nil }
-        if bytes.count == 19 {
-            let d = bytes[18] &- UInt8(ascii: "0")
-            guard d <= 9 else { return nil }
-            let (times10, o1) = n.multipliedReportingOverflow(by: 10)
-            let (sum, o2) = times10.addingReportingOverflow(UInt64(d))
-            guard !o1 && !o2 && sum <= UInt64(Int64.max) else { return nil }
-            n = sum
-        }
-        return Int64(n)
-    }
-}
-
-/// Reads a record's fields one by one, then checks that none was left over:
-/// a field nobody asked for is an error, never ignored.
-public struct RecordReader {
-    private let record: Record
-    private let spans: [Record.FieldSpan]
-    /// Bit `i` set: field `i` was read. Fields from the 65th on are never
-    /// marked; `finish` still names the first unread field, since no
-    /// keyword reads 64 keys (a line with more fields has an unread one
-    /// among its first 64).
-    private var used: UInt64 = 0
-    /// Where the next search starts: fields are mostly read in file order.
-    private var next = 0
-
-    public init(_ record: consuming Record) {
-        spans = record.takeSpans()
-        self.record = record
-    }
-
-    /// The line number, for errors.
-    public var line: Int { record.line }
-
-    /// A `malformedFile` error on this record's line.
-    public func error(_ reason: String) -> TwoStepError {
-        .malformedFile(line: record.line, reason: "\(record.keyword): \(reason)")
-    }
-
-    /// The index of the field `key`, marked as read; nil when the line has none.
-    private mutating func field(_ key: FieldKey) -> Int? {
-        let count = spans.count
-        var i = next
-        for _ in 0..<count {
-            if i == count { i = 0 }
-            if record.key(of: spans[i], is: key) {
-                if i < 64 { used |= 1 << UInt64(i) }
-                next = i + 1
-                return i
-            }
-            i += 1
-        }
-        return nil
-    }
-
-    /// The value of `key`, or nil when the line has none.
-    public mutating func optional(_ key: FieldKey) -> String? {
-        guard let i = field(key) else { return nil }
-        return record.value(of: spans[i])
-    }
-
-    /// The value of `key`; throws when missing.
-    public mutating func required(_ key: FieldKey) throws(TwoStepError) -> String {
-        guard let v = optional(key) else { throw error("missing field '\(key)'") }
-        return v
-    }
-
-    /// `transform` of the (decoded) bytes of `key`, made without a `String`
-    /// (e.g. `Hex.decode`); throws when the field is missing.
-    public mutating func required<R>(_ key: FieldKey, as transform: (UnsafeBufferPointer<UInt8>) -> R) throws(TwoStepError) -> R {
-        guard let i = field(key) else { throw error("missing field '\(key)'") }
-        return record.withValue(of: spans[i], transform)
-    }
-
-    /// A decimal integer field within `range`.
-    public mutating func integer(_ key: FieldKey, in range: ClosedRange<Int64>) throws(TwoStepError) -> Int64 {
-        guard let i = field(key) else { throw error("missing field '\(key)'") }
-        return try parseInteger(spans[i], key: key, in: range)
-    }
-
-    /// An optional decimal integer field within `range`.
-    public mutating func optionalInteger(_ key: FieldKey, in range: ClosedRange<Int64>) throws(TwoStepError) -> Int64? {
-        guard let i = field(key) else { return nil }
-        return try parseInteger(spans[i], key: key, in: range)
-    }
-
-    /// A Unix time field: a whole number in `UnixTime.range`.
-    public mutating func time(_ key: FieldKey) throws(TwoStepError) -> Int64 {
-        try integer(key, in: UnixTime.range)
-    }
-
-    /// An optional Unix time field: a whole number in `UnixTime.range`.
-    public mutating func optionalTime(_ key: FieldKey) throws(TwoStepError) -> Int64? {
-        try optionalInteger(key, in: UnixTime.range)
-    }
-
-    private func parseInteger(_ span: Record.FieldSpan, key: FieldKey, in range: ClosedRange<Int64>) throws(TwoStepError) -> Int64 {
-        guard let n = record.withValue(of: span, DecimalDigits.parse), range.contains(n) else {
-            throw error("field '\(key)' must be a whole number from \(range.lowerBound) to \(range.upperBound)")
-        }
-        return n
-    }
-
-    /// Throws when the record has a field that was never read.
-    public func finish() throws(TwoStepError) {
-        for (i, span) in spans.enumerated() where i >= 64 || used & (1 << UInt64(i)) == 0 {
-            throw error("unknown field '\(record.key(of: span))'")
         }
     }
 }

@@ -37,8 +37,8 @@ public struct TrustedDevice: Sendable, Equatable {
         static let expires: FieldKey = "expires"
     }
 
-    init(_ record: consuming Record) throws(TwoStepError) {
-        var r = RecordReader(record)
+    init(_ line: consuming FactorLine) throws(TwoStepError) {
+        var r = FactorLineReader(line)
         id = try r.required(Key.id)
         service = try r.required(Key.service)
         remoteHost = r.optional(Key.rhost)
@@ -51,7 +51,7 @@ public struct TrustedDevice: Sendable, Equatable {
     }
 
     /// Writes the fields (the keyword is written by the caller).
-    func write(to r: inout Record) {
+    func write(to r: inout FactorLine) {
         r.append("id", id)
         r.append("service", service)
         r.append("rhost", remoteHost)
@@ -98,8 +98,8 @@ public struct FailureState: Sendable, Equatable {
         static let accepted: FieldKey = "accepted"
     }
 
-    init(_ record: consuming Record) throws(TwoStepError) {
-        var r = RecordReader(record)
+    init(_ line: consuming FactorLine) throws(TwoStepError) {
+        var r = FactorLineReader(line)
         count = Int(try r.integer(Key.count, in: 0...1_000_000_000))
         // 0 is how the fixed-width line says "none".
         lockedUntil = try r.optionalTime(Key.lockedUntil).flatMap { $0 == 0 ? nil : $0 }
@@ -113,10 +113,10 @@ public struct FailureState: Sendable, Equatable {
     /// in place, never the line's length (see `FactorStore`'s `InPlacePatch`).
     /// `accepted` is always written too: a file from before it gains it at
     /// its first write (one replace), then keeps its length.
-    func write(to record: inout Record) {
-        record.append("count", Int64(count), width: 4)
-        record.append("locked-until", lockedUntil ?? 0, width: 10)
-        record.append("last", last ?? 0, width: 10)
-        record.append("accepted", lastAccepted ?? 0, width: 10)
+    func write(to line: inout FactorLine) {
+        line.append("count", Int64(count), width: 4)
+        line.append("locked-until", lockedUntil ?? 0, width: 10)
+        line.append("last", last ?? 0, width: 10)
+        line.append("accepted", lastAccepted ?? 0, width: 10)
     }
 }

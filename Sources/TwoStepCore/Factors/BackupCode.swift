@@ -104,7 +104,7 @@ public struct BackupCode: Factor, Equatable {
         static let created: FieldKey = "created"
     }
 
-    public init(from reader: inout RecordReader) throws(TwoStepError) {
+    public init(from reader: inout FactorLineReader) throws(TwoStepError) {
         id = try reader.required(Key.id)
         let stored = try SaltedCodeHash(from: &reader)
         salt = stored.salt
@@ -113,10 +113,10 @@ public struct BackupCode: Factor, Equatable {
         try reader.finish()
     }
 
-    public func write(to record: inout Record) {
-        record.append("id", id)
-        SaltedCodeHash(salt: salt, hash: hash).write(to: &record)
-        record.append("created", created)
+    public func write(to line: inout FactorLine) {
+        line.append("id", id)
+        SaltedCodeHash(salt: salt, hash: hash).write(to: &line)
+        line.append("created", created)
     }
 
     public var summary: FactorSummary {

@@ -15,14 +15,14 @@ public protocol Factor: Sendable {
     static var isMethod: Bool { get }
 
     /// Reads the factor from its line; throws `malformedFile` on any problem.
-    init(from reader: inout RecordReader) throws(TwoStepError)
+    init(from reader: inout FactorLineReader) throws(TwoStepError)
     /// Reads the factor from its line, appends it to `factors` and returns
     /// its id. The parser calls this through `FactorFile.kinds`: the value
     /// is boxed once, straight into the array (the default implementation
     /// does this; there is no need to write another).
-    static func read(from reader: inout RecordReader, appendingTo factors: inout [any Factor]) throws(TwoStepError) -> String
+    static func read(from reader: inout FactorLineReader, appendingTo factors: inout [any Factor]) throws(TwoStepError) -> String
     /// Writes the factor's fields (the keyword is written by the caller).
-    func write(to record: inout Record)
+    func write(to line: inout FactorLine)
 
     /// A stable identifier, unique within the file.
     var id: String { get }
@@ -51,7 +51,7 @@ extension Factor where Self: Equatable {
 extension Factor {
     public static var isMethod: Bool { true }
 
-    public static func read(from reader: inout RecordReader, appendingTo factors: inout [any Factor]) throws(TwoStepError) -> String {
+    public static func read(from reader: inout FactorLineReader, appendingTo factors: inout [any Factor]) throws(TwoStepError) -> String {
         let factor = try Self(from: &reader)
         factors.append(factor)
         return factor.id

@@ -36,7 +36,7 @@ public struct TOTPAuthenticator: Factor, Equatable {
         static let lastStep: FieldKey = "last-step"
     }
 
-    public init(from reader: inout RecordReader) throws(TwoStepError) {
+    public init(from reader: inout FactorLineReader) throws(TwoStepError) {
         id = try reader.required(Key.id)
         let algorithmName = try reader.required(Key.algorithm)
         guard let algorithm = OTPAlgorithm(rawValue: algorithmName) else {
@@ -72,15 +72,15 @@ public struct TOTPAuthenticator: Factor, Equatable {
         return capped
     }
 
-    public func write(to record: inout Record) {
-        record.append("id", id)
-        record.append("algorithm", parameters.algorithm.rawValue)
-        record.append("digits", parameters.digits)
-        record.append("period", parameters.period)
-        secret.withUnsafeBytes { record.append("secret", base32: $0) }
-        record.append("label", label)
-        record.append("created", created)
-        if let lastStep { record.append("last-step", lastStep) }
+    public func write(to line: inout FactorLine) {
+        line.append("id", id)
+        line.append("algorithm", parameters.algorithm.rawValue)
+        line.append("digits", parameters.digits)
+        line.append("period", parameters.period)
+        secret.withUnsafeBytes { line.append("secret", base32: $0) }
+        line.append("label", label)
+        line.append("created", created)
+        if let lastStep { line.append("last-step", lastStep) }
     }
 
     public var summary: FactorSummary {

@@ -240,7 +240,7 @@ public struct SystemConfiguration: Sendable, Equatable {
         var i = 0, k = 0
         while i < name.count {
             var b = name[i]
-            if b == UInt8(ascii: "%"), i + 2 < name.count, let high = hexDigit(name[i + 1]), let low = hexDigit(name[i + 2]) {
+            if b == UInt8(ascii: "%"), i + 2 < name.count, let high = Hex.value(name[i + 1]), let low = Hex.value(name[i + 2]) {
                 b = high << 4 | low
                 i += 2
             }
@@ -249,15 +249,6 @@ public struct SystemConfiguration: Sendable, Equatable {
             k += 1
         }
         return k == word.utf8CodeUnitCount
-    }
-
-    private static func hexDigit(_ c: UInt8) -> UInt8? {
-        switch c {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 
     /// Why `line` is not a line of text: a control character other than a

@@ -44,23 +44,23 @@ public struct TrustPolicy: Sendable, Equatable {
     public func trustedRecord(in file: FactorFile, for device: Device, at now: Int64) -> TrustedDevice? {
         guard trustDays > 0, canTrust(device) else { return nil }
         let mode = mode(for: device)
-        return file.trustedDevices.first { record in
-            guard record.service == device.service, isCurrent(record, at: now) else { return false }
-            if let host = record.remoteHost, host != device.remoteHost { return false }
-            if let key = record.keyFingerprint, key != device.keyFingerprint { return false }
+        return file.trustedDevices.first { trusted in
+            guard trusted.service == device.service, isCurrent(trusted, at: now) else { return false }
+            if let host = trusted.remoteHost, host != device.remoteHost { return false }
+            if let key = trusted.keyFingerprint, key != device.keyFingerprint { return false }
             switch mode {
-            case .rhost: return record.remoteHost != nil
-            case .key: return record.keyFingerprint != nil
-            case .both: return record.remoteHost != nil && record.keyFingerprint != nil
+            case .rhost: return trusted.remoteHost != nil
+            case .key: return trusted.keyFingerprint != nil
+            case .both: return trusted.remoteHost != nil && trusted.keyFingerprint != nil
             }
         }
     }
 
-    /// True when `record` lets its device in at `now`: not dated in the
+    /// True when `trusted` lets its device in at `now`: not dated in the
     /// future, before its `expires` and within `trustDays` of its `created`.
-    public func isCurrent(_ record: TrustedDevice, at now: Int64) -> Bool {
-        trustDays > 0 && record.created <= now
-            && now < min(record.expires, UnixTime.adding(record.created, UnixTime.seconds(days: trustDays)))
+    public func isCurrent(_ trusted: TrustedDevice, at now: Int64) -> Bool {
+        trustDays > 0 && trusted.created <= now
+            && now < min(trusted.expires, UnixTime.adding(trusted.created, UnixTime.seconds(days: trustDays)))
     }
 
     /// True when trust is on and the device has what the mode needs to be recognised.
@@ -85,10 +85,10 @@ public struct TrustPolicy: Sendable, Equatable {
             ($0.service == device.service && $0.remoteHost == host && $0.keyFingerprint == key)
                 || $0.expires <= now
         }
-        let record = TrustedDevice(
+        let trusted = TrustedDevice(
             id: file.nextID(prefix: TrustedDevice.idPrefix), service: device.service,
             remoteHost: host, keyFingerprint: key, created: now, expires: UnixTime.adding(now, UnixTime.seconds(days: trustDays)))
-        file.trustedDevices.append(record)
+        file.trustedDevices.append(trusted)
         return file
     }
 }
