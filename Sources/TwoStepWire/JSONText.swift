@@ -1,3 +1,4 @@
+import TwoStepCore
 /// JSON text to and from `VarlinkValue`, without Foundation, for the PAM
 /// module's twostepd client (the module links no Foundation; twostepd and
 /// the CLI use Foundation's coders through `VarlinkCoding`).
@@ -153,14 +154,7 @@ public enum JSONText {
             var v: UInt32 = 0
             for _ in 0..<4 {
                 guard index < bytes.count else { throw error("unexpected end") }
-                let c = bytes[index]
-                let d: UInt8
-                switch c {
-                case UInt8(ascii: "0")...UInt8(ascii: "9"): d = c - UInt8(ascii: "0")
-                case UInt8(ascii: "a")...UInt8(ascii: "f"): d = c - UInt8(ascii: "a") + 10
-                case UInt8(ascii: "A")...UInt8(ascii: "F"): d = c - UInt8(ascii: "A") + 10
-                default: throw error("bad \\u escape")
-                }
+                guard let d = Hex.value(bytes[index]) else { throw error("bad \\u escape") }
                 v = v << 4 | UInt32(d)
                 index += 1
             }
