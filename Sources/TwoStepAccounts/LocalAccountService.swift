@@ -5,28 +5,6 @@ import TwoStepStore
 import Glibc
 #endif
 
-/// The policy a service applies: what a login on this host applies
-/// (twostep.conf and the module's defaults), so that a code checked by a
-/// command counts exactly as one checked at a login.
-public struct AccountSettings: Sendable, Equatable {
-    public var policy: VerificationPolicy
-    public var sendPolicy: SendPolicy
-    /// The channel plugins' directory.
-    public var channels: String
-
-    public init(policy: VerificationPolicy = .standard, sendPolicy: SendPolicy = .standard,
-                channels: String = ModuleOptions().channels) {
-        self.policy = policy
-        self.sendPolicy = sendPolicy
-        self.channels = channels
-    }
-
-    /// The settings of these module options.
-    public init(options: ModuleOptions) {
-        self.init(policy: options.policy, sendPolicy: options.sendPolicy, channels: options.channels)
-    }
-}
-
 /// `AccountService` on the factor file itself: what `twostep` does for a
 /// home-directory store and for root, and what twostepd does for a caller.
 ///
@@ -35,7 +13,13 @@ public struct AccountSettings: Sendable, Equatable {
 /// `replace`, `disable`): a refused code is recorded and nothing else
 /// changes; an accepted one is spent only if the change is committed.
 public struct LocalAccountService: AccountService {
-    public let record: AccountRecord
+    /// Whose record it is.
+    public let account: UserAccount
+    /// The record: an `AccountFile`, or twostepd's database.
+    public let store: any RecordStore
+    /// True when users reach the record only through twostepd: an
+    /// administrator-managed directory, or the database.
+    public let isAdministratorManaged: Bool
     /// Root acting on another user: changes need no code.
     public let isAdministrator: Bool
     public let settings: AccountSettings
@@ -47,26 +31,47 @@ public struct LocalAccountService: AccountService {
     /// plugin runs as that user: the count is then the record's.
     public let sendCounter: (any SendCounter)?
 
-    public init(record: AccountRecord, isAdministrator: Bool, settings: AccountSettings,
+    /// The service on a factor file (`RecordLocation.file`).
+    public init(file: AccountFile, isAdministrator: Bool, settings: AccountSettings,
                 confirmations: PhoneConfirmations = PhoneConfirmations(), sendCounter: (any SendCounter)? = nil) {
-        self.record = record
+        self.init(account: file.account, store: file, isAdministratorManaged: file.isAdministratorManaged,
+                  isAdministrator: isAdministrator, settings: settings, confirmations: confirmations, sendCounter: sendCounter)
+    }
+
+    /// The service on a record only root reaches: twostepd's database (fleet mode).
+    public init(account: UserAccount, databaseStore: any RecordStore, isAdministrator: Bool, settings: AccountSettings,
+                confirmations: PhoneConfirmations = PhoneConfirmations(), sendCounter: (any SendCounter)? = nil) {
+        self.init(account: account, store: databaseStore, isAdministratorManaged: true,
+                  isAdministrator: isAdministrator, settings: settings, confirmations: confirmations, sendCounter: sendCounter)
+    }
+
+    private init(account: UserAccount, store: any RecordStore, isAdministratorManaged: Bool, isAdministrator: Bool,
+                 settings: AccountSettings, confirmations: PhoneConfirmations, sendCounter: (any SendCounter)?) {
+        self.account = account
+        self.store = store
+        self.isAdministratorManaged = isAdministratorManaged
         self.isAdministrator = isAdministrator
         self.settings = settings
         self.confirmations = confirmations
         self.sendCounter = sendCounter
     }
 
-    private var verifier: Verifier { Verifier(policy: settings.policy) }
-    private var name: String { record.account.name }
-    private var path: String { record.path }
-    private var off: AccountError {
+    /// Runs `body` on the store; every error comes back as an `AccountError`.
+    func access<T>(_ body: (any RecordStore) throws -> T) throws(AccountError) -> T {
+        do { return try body(store) } catch { throw AccountError(any: error) }
+    }
+
+    var verifier: Verifier { Verifier(policy: settings.policy) }
+    var name: String { account.name }
+    var path: String { store.location }
+    var off: AccountError {
         .refused("\(path) holds no authenticator or backup code: two-step verification is off for \(name); run 'twostep enroll'")
     }
 
     // MARK: Reading
 
     public func status() throws(AccountError) -> AccountStatus {
-        let file = try record.access { store -> FactorFile? in
+        let file = try access { store -> FactorFile? in
             do { return try store.read() } catch StoreError.notEnrolled { return nil }
         }
         return AccountStatus(file, user: name, path: path, verifier: verifier, now: Clock.now)
@@ -75,7 +80,7 @@ public struct LocalAccountService: AccountService {
     // MARK: Checking a code
 
     public func verify(_ request: VerifyRequest) throws(AccountError) -> Authorization {
-        let decision = try record.access { store in
+        let decision = try access { store in
             try store.update { file -> Decision in
                 let result = verifier.verify(request.code, in: file, at: Clock.now)
                 file = result.file
@@ -104,7 +109,7 @@ public struct LocalAccountService: AccountService {
 
     /// Checks an authorising code against `file` (updating its state as a
     /// login would); root acting on another user needs none.
-    private func authorize(_ code: String?, _ file: inout FactorFile, at time: Int64) -> Result<Authorization, AccountError> {
+    func authorize(_ code: String?, _ file: inout FactorFile, at time: Int64) -> Result<Authorization, AccountError> {
         if isAdministrator { return .success(Authorization()) }
         guard let code else { return .failure(.usage("a code is needed to authorize the change; give it with --code")) }
         let result = verifier.verify(code, in: file, at: time)
@@ -116,10 +121,10 @@ public struct LocalAccountService: AccountService {
     /// Checks `code` (as of `time`, default now) and makes the change in one
     /// locked update. A refused code is recorded and nothing else changes;
     /// an error thrown by `body` writes nothing, so the code is not spent.
-    private func change<T>(
+    func change<T>(
         authorizing code: String?, at time: Int64? = nil, _ body: (inout FactorFile) throws -> T
     ) throws(AccountError) -> (T, Authorization) {
-        let outcome: Result<(T, Authorization), AccountError> = try record.access { store in
+        let outcome: Result<(T, Authorization), AccountError> = try access { store in
             try store.update { file in
                 guard file.isEnabled else { return .failure(off) }
                 switch authorize(code, &file, at: time ?? Clock.now) {
@@ -135,7 +140,7 @@ public struct LocalAccountService: AccountService {
     /// update: a corrupt record is replaced without a code; an enabled one
     /// needs `oldCode` (a refusal is recorded in it and nothing is replaced).
     private func replace(with new: FactorFile, oldCode: String?) throws(AccountError) -> (corrupt: Bool, Authorization) {
-        let outcome: Result<(Bool, Authorization), AccountError> = try record.access { store in
+        let outcome: Result<(Bool, Authorization), AccountError> = try access { store in
             try store.commit { current in
                 switch current {
                 case .failure(let error):
@@ -162,21 +167,21 @@ public struct LocalAccountService: AccountService {
     /// (they could remove their own file anyway). In an administrator-managed
     /// store a user could otherwise put a secret of their choosing over a
     /// record they cannot read.
-    private func refuseReplacementWithoutCode(because reason: String) throws(AccountError) {
-        guard isAdministrator || !record.isAdministratorManaged || record.account.uid == 0 else {
+    func refuseReplacementWithoutCode(because reason: String) throws(AccountError) {
+        guard isAdministrator || !isAdministratorManaged || account.uid == 0 else {
             throw .failure("\(path) \(reason): only an administrator can replace it ('twostep reset --user \(name)' as root)")
         }
     }
 
     /// Writes a new record, or replaces the existing one with `force`.
     private func store(_ file: FactorFile, force: Bool, oldCode: String?) throws(AccountError) -> (corrupt: Bool, Authorization) {
-        if try record.access({ try $0.exists() }) {
+        if try access({ try $0.exists() }) {
             guard force else {
                 throw .usage("\(path) already exists: two-step verification is already set up for \(name). Use --force to replace it")
             }
             return try replace(with: file, oldCode: oldCode)
         }
-        try record.access { store in
+        try access { store in
             do { try store.create(file) } catch StoreError.alreadyExists {
                 throw AccountError.usage("\(path) was created meanwhile; use --force to replace it")
             }
@@ -269,94 +274,9 @@ public struct LocalAccountService: AccountService {
         return AddedResult(id: id, authorization: authorization)
     }
 
-    public func sendPhoneConfirmation(_ request: PhoneConfirmationRequest) throws(AccountError) -> SentResult {
-        let (number, channel) = try Self.parse(request.phone)
-        let now = Clock.now
-        if try record.access({ try $0.exists() }) {
-            // Checked as a login would, not spent (addPhone spends it), and
-            // the send counted, in one locked update.
-            let outcome: Result<Void, AccountError> = try record.access { store in
-                try store.update { file in
-                    guard file.isEnabled else { return .failure(off) }
-                    if request.enrolment != true,
-                       let existing = file.phones.first(where: { $0.number == number && $0.channel == channel }) {
-                        return .failure(.usage("\(number.e164) is already set up for \(channel.displayName) as \(existing.id)"))
-                    }
-                    var checked = file
-                    if case .failure(let refusal) = authorize(request.code, &checked, at: now) {
-                        file = checked
-                        return .failure(refusal)
-                    }
-                    // Root-side (below) when there is a counter; the record's
-                    // own count only where the plugin runs as the user.
-                    guard sendCounter == nil else { return .success(()) }
-                    if let until = settings.sendPolicy.nextAllowed(after: file.sends, at: now) {
-                        return .failure(Self.tooMany(until))
-                    }
-                    settings.sendPolicy.record(&file.sends, at: now)
-                    return .success(())
-                }
-            }
-            try outcome.get()
-        } else if sendCounter == nil {
-            // No record yet (enrolment with a phone), no root-side count: in memory.
-            try confirmations.recordSend(uid: record.account.uid, policy: settings.sendPolicy, at: now)
-        }
-        if let sendCounter {
-            // Counted where the user cannot reset it: re-enrolling, importing
-            // or disabling replaces the record, not this count (SPEC §5).
-            let until: Int64?
-            do { until = try sendCounter.admit(account: name, number: number, policy: settings.sendPolicy, at: now) } catch {
-                throw .failure("the send could not be counted (\(error)); no code was sent")
-            }
-            if let until { throw Self.tooMany(until) }
-        }
-        let made: (code: String, factor: PendingCode)
-        do { made = try PendingCode.generate(id: "pending-new", phoneID: "new", now: now) } catch { throw AccountError(error) }
-        do {
-            try ChannelRunner(directory: settings.channels).send(kind: channel, user: name, destination: number, code: made.code)
-        } catch {
-            let hint = geteuid() != 0
-                ? " (channels usually need root: an administrator can add the phone with 'twostep add phone --user \(name) …')"
-                : ""
-            throw .refused("no code could be sent to \(number.e164): \(error)\(hint); the phone was not added")
-        }
-        confirmations.put(
-            PhoneConfirmations.Entry(code: made.factor, authorizingCode: request.code.map { SecretBytes(Array($0.utf8)) }, authorizedAt: now),
-            uid: record.account.uid, phone: number, channel: channel)
-        return SentResult(masked: number.masked)
-    }
-
     /// The send limit's refusal.
     static func tooMany(_ until: Int64) -> AccountError {
         .refused("too many codes were sent recently; try again after \(Clock.local(until))")
-    }
-
-    /// Tells the root-side counter that `number` was confirmed through
-    /// this (root-owned) path, so the module may send to it even from a
-    /// store the user owns. Logged nowhere, never fatal: the phone is
-    /// added either way, and an unrecorded confirmation only means the
-    /// module will not send to it from a home-directory store.
-    private func noteConfirmed(_ number: PhoneNumber, at now: Int64) {
-        guard let sendCounter else { return }
-        try? sendCounter.confirm(account: name, number: number, at: now)
-    }
-
-    public func addPhone(_ request: AddPhoneRequest) throws(AccountError) -> AddedResult {
-        let (number, channel) = try Self.parse(request.phone)
-        try Self.checkLabel(request.label)
-        let now = Clock.now
-        let authorizedAt = try takeConfirmation(number, channel, answer: request.confirmation, code: request.code, at: now)
-        let (id, authorization) = try change(authorizing: request.code, at: authorizedAt) { file in
-            if let existing = file.phones.first(where: { $0.number == number && $0.channel == channel }) {
-                throw AccountError.usage("\(number.e164) is already set up for \(channel.displayName) as \(existing.id)")
-            }
-            let phone = Phone(id: file.nextID(prefix: Phone.idPrefix), number: number, channel: channel, label: request.label, created: now)
-            file.factors.append(phone)
-            return phone.id
-        }
-        noteConfirmed(number, at: now)
-        return AddedResult(id: id, authorization: authorization)
     }
 
     public func remove(_ request: RemoveRequest) throws(AccountError) -> Authorization {
@@ -380,7 +300,7 @@ public struct LocalAccountService: AccountService {
     }
 
     public func disable(_ request: DisableRequest) throws(AccountError) -> Authorization {
-        let outcome: Result<Authorization, AccountError> = try record.access { store in
+        let outcome: Result<Authorization, AccountError> = try access { store in
             try store.commit { current in
                 var file = try current.get()
                 guard file.isEnabled else { return (.success(Authorization()), .remove) }
@@ -395,7 +315,7 @@ public struct LocalAccountService: AccountService {
 
     public func reset() throws(AccountError) -> ResetResult {
         guard isAdministrator else { throw .usage("reset is for root only; to turn your own two-step verification off use 'twostep disable'") }
-        try record.access { try $0.remove() }
+        try access { try $0.remove() }
         return ResetResult(removed: true)
     }
 
@@ -404,22 +324,6 @@ public struct LocalAccountService: AccountService {
     /// Takes the confirmation sent to a phone and checks the answer and the
     /// authorising code against it; returns when that code was checked.
     @discardableResult
-    private func takeConfirmation(_ number: PhoneNumber, _ channel: ChannelKind, answer: String, code: String?, at now: Int64) throws(AccountError) -> Int64 {
-        guard let entry = confirmations.take(uid: record.account.uid, phone: number, channel: channel, at: now) else {
-            throw .refused("no code was sent to \(number.e164) lately (or it expired); the phone was not added")
-        }
-        guard case .accepted = entry.code.check(answer, context: VerificationContext(now: now, window: 0)) else {
-            throw .refused("that is not the code sent to \(number.e164) (or it expired); the phone was not added")
-        }
-        let same: Bool
-        switch (entry.authorizingCode, code) {
-        case (nil, nil): same = true
-        case (let kept?, let given?): same = kept.withUnsafeBytes { k in Array(given.utf8).withUnsafeBytes { ConstantTime.equal(k, $0) } }
-        default: same = false
-        }
-        guard same else { throw .refused("the authorizing code is not the one given when the code was sent; the phone was not added") }
-        return entry.authorizedAt
-    }
 
     /// Checks a code from a new app the way a login would and returns the
     /// authenticator with that time step recorded (the code cannot log in again).

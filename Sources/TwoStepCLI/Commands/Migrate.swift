@@ -50,16 +50,20 @@ struct Migrate: ParsableCommand {
         var counts = (copied: 0, present: 0, failed: 0)
         for login in LoginAccount.all() {
             let account = login.account
-            let record: AccountRecord
-            do { record = try AccountRecord.locate(account, template: template) } catch {
+            let record: AccountFile
+            do {
+                // validate() refused --from twostepd: the location is a file.
+                guard case .file(let file) = try RecordLocation(of: account, in: template) else { continue }
+                record = file
+            } catch {
                 Console.out("\(account.name): not copied: \(error)")
                 counts.failed += 1
                 continue
             }
             let file: FactorFile
             do {
-                guard let found = try record.access({ store -> FactorFile? in
-                    do { return try store.read() } catch StoreError.notEnrolled { return nil }
+                guard let found = try record.run({ () -> FactorFile? in
+                    do { return try record.file.read() } catch StoreError.notEnrolled { return nil }
                 }) else { continue }
                 file = found
             } catch {

@@ -135,7 +135,7 @@ struct AccountReportRow: Encodable {
 
 extension AccountReportRow {
     /// The row for `login`, whose record `template` locates. Reads the record
-    /// as `twostep status --user` does (`AccountRecord`: with the user's
+    /// as `twostep status --user` does (`RecordLocation`, `AccountFile`: with the user's
     /// file-system identity for a store the user owns, as root for an
     /// administrator-managed one); never writes. Any failure becomes the
     /// row's `problem`, never an error of the whole report.
@@ -147,12 +147,26 @@ extension AccountReportRow {
         home = account.home
         shell = login.shell
         enrolled = .unreadable
-        if template.isDaemon {
+        let location: RecordLocation
+        do {
+            location = try RecordLocation(of: account, in: template)
+        } catch {
+            // A home store in root's directory is unsafe; a template with no path for this user an error.
+            if case .homeNotTheUsers(let path, _) = error {
+                store = path
+                problem = .unsafe
+            } else {
+                problem = .error
+            }
+            self.error = "\(error)"
+            return
+        }
+        store = location.description
+        guard case .file(let file) = location else {
             // Fleet mode: the record is twostepd's, read as 'status --user' reads it there.
-            store = "twostepd: \(account.name)"
             storeKind = "fleet"
             do {
-                let status = try AdministratorService.service(for: account, template: template, configuration: configuration).status()
+                let status = try Target.reach(account, template: template, configuration: configuration, named: true).service.status()
                 fill(from: status, trustDays: options.trustDays, now: now)
             } catch {
                 problem = .error
@@ -160,23 +174,12 @@ extension AccountReportRow {
             }
             return
         }
-        store = try? template.path(user: account.name, home: account.home)
-        let record: AccountRecord
-        do {
-            record = try AccountRecord.locate(account, template: template)
-        } catch {
-            // A path was made, so locate refused its directory (a home store owned by root).
-            problem = store == nil ? .error : .unsafe
-            self.error = "\(error)"
-            return
-        }
-        store = record.path
-        storeKind = record.isManaged(by: template) ? "managed" : "user"
+        storeKind = file.isAdministratorManaged ? "managed" : "user"
         let read: Result<FactorFile?, StoreError>
         do {
-            read = try record.access { store -> Result<FactorFile?, StoreError> in
+            read = try file.run { () -> Result<FactorFile?, StoreError> in
                 do {
-                    return .success(try store.read())
+                    return .success(try file.file.read())
                 } catch let error as StoreError {
                     if case .notEnrolled = error { return .success(nil) }
                     return .failure(error)
@@ -199,8 +202,8 @@ extension AccountReportRow {
             default: problem = .error
             }
             error = "\(failure)"
-        case .success(let file):
-            let status = AccountStatus(file, user: account.name, path: record.path, verifier: Verifier(policy: options.policy), now: now)
+        case .success(let found):
+            let status = AccountStatus(found, user: account.name, path: file.path, verifier: Verifier(policy: options.policy), now: now)
             fill(from: status, trustDays: options.trustDays, now: now)
         }
     }

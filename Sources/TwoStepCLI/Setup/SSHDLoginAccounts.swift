@@ -98,8 +98,8 @@ struct SSHDLoginAccounts {
     /// nil when `account` has two-step verification on, else why not.
     private static func notEnrolled(_ account: TwoStepStore.UserAccount, configuration: SystemConfiguration) -> String? {
         do {
-            let service = try AdministratorService.service(for: account, template: configuration.options.store,
-                                                           configuration: configuration)
+            let service = try Target.reach(account, template: configuration.options.store, configuration: configuration,
+                                           named: true).service
             let status = try service.status()
             if status.enabled { return nil }
             return status.exists ? "\(status.path) has no authenticator or backup code" : "no factor file at \(status.path)"

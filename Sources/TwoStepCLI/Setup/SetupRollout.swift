@@ -132,7 +132,7 @@ enum SetupRollout {
         }
     }
 
-    private static func report(_ request: Request, state: SetupState, edit: SSHDPAMStack.Edit, reload: String, rootLogin: String) {
+    static func report(_ request: Request, state: SetupState, edit: SSHDPAMStack.Edit, reload: String, rootLogin: String) {
         let settings = request.method.settings.map { "\($0.name) \($0.value)" }.joined(separator: ", ")
         Console.out("sshd now asks for \(request.method.summary).")
         Console.out("  \(SSHDServer.dropIn): \(state.files[0].existed ? "replaced" : "written"): \(settings)")
@@ -160,185 +160,9 @@ enum SetupRollout {
         Console.out("(\(timerDescription(state.timer))).")
     }
 
-    // MARK: Undo
-
-    /// Puts every file back. `token`: the undo timer's run, which waits for
-    /// the deadline and acts only when that set-up is still pending.
-    static func undo(afterTimeout token: String?) throws(CLIError) {
-        let directory = SetupStateDirectory()
-        if let token {
-            guard SetupTimer.wait(for: token, in: directory) else {
-                log("set-up \(token) was confirmed or undone: nothing to do")
-                return
-            }
-        }
-        holdSignals()
-        let lock = try directory.lock()
-        defer { close(lock) }
-        guard let state = try directory.load() else {
-            if token != nil { return }
-            throw .usage("nothing to undo: twostep setup has not changed sshd's configuration (no \(directory.statePath))")
-        }
-        if let token {
-            guard state.token == token, state.phase == .pending, Int(Clock.now) >= state.deadline else {
-                log("set-up \(token) was confirmed or undone: nothing to do")
-                return
-            }
-            log("not confirmed by \(Clock.local(Int64(state.deadline))): undoing")
-        }
-        var lines = [String]()
-        var problems = [String]()
-        for file in state.files.reversed() {
-            do {
-                lines.append(try restore(file, directory: directory))
-            } catch {
-                problems.append("\(error)")
-            }
-        }
-        for dir in state.createdDirectories.reversed() {
-            if rmdir(dir) == 0 { lines.append("\(dir): removed (setup had made it)") }
-        }
-        guard problems.isEmpty else {
-            throw .failure("could not put everything back: \(problems.joined(separator: "; ")). The copies are in \(SetupStateDirectory.path)/backup; run 'twostep setup --undo' again")
-        }
-        let reload: String
-        do { reload = try SSHDServer.reload(state.reload) } catch { reload = "could not reload sshd: \(error); reload it by hand" }
-        if token == nil { SetupTimer.stop(state.timer) }
-        try directory.clear(state)
-        let heading = token == nil
-            ? "sshd's configuration is as it was before 'twostep setup sshd':"
-            : "Not confirmed in time: sshd's configuration is as it was before 'twostep setup sshd':"
-        if token != nil {
-            log(heading)
-            for line in lines + [reload] { log("  " + line) }
-        } else {
-            Console.out(heading)
-            for line in lines + [reload] { Console.out("  " + line) }
-        }
-    }
-
-    /// Restores one file from its copy (or removes it when setup made it);
-    /// a file edited since setup wrote it is kept in the state directory first.
-    private static func restore(_ file: SetupState.File, directory: SetupStateDirectory) throws(CLIError) -> String {
-        var note = ""
-        if let current = try? SetupFile.read(file.path), current.exists,
-           let written = try? SetupFile.read(directory.written(file.index)), written.exists, current.bytes != written.bytes {
-            let kept = SetupStateDirectory.path + "/edited-\(file.index)-\(Int(Clock.now))"
-            try SetupFile.write(current.bytes, to: kept, mode: 0o600, uid: 0, gid: 0)
-            note = " (it had been edited since setup wrote it: that version is kept as \(kept))"
-        }
-        if file.existed {
-            let copy = try SetupFile.read(directory.backup(file.index))
-            guard copy.exists else { throw .failure("the copy of \(file.path), \(directory.backup(file.index)), is missing") }
-            try SetupFile.write(copy.bytes, to: file.path, mode: mode_t(file.mode), uid: file.uid, gid: file.gid)
-            return "\(file.path): restored byte for byte\(note)"
-        }
-        if unlink(file.path) != 0 && errno != ENOENT {
-            throw .failure("cannot remove \(file.path): \(SetupProgram.errorText())")
-        }
-        SetupFile.syncDirectory(of: file.path)
-        return "\(file.path): removed (setup had created it)\(note)"
-    }
-
-    // MARK: Confirm
-
-    static func confirm() throws(CLIError) {
-        let directory = SetupStateDirectory()
-        let lock = try directory.lock()
-        defer { close(lock) }
-        guard var state = try directory.load() else {
-            throw .usage("nothing to confirm: twostep setup has not changed sshd's configuration")
-        }
-        switch state.phase {
-        case .confirmed:
-            Console.out("Already confirmed at \(Clock.local(Int64(state.confirmed ?? 0))).")
-            return
-        case .applying:
-            throw .failure("a set-up stopped half-way (\(directory.statePath) says 'applying'): run 'twostep setup --undo'")
-        case .pending:
-            break
-        }
-        guard Int(Clock.now) < state.deadline else {
-            throw .refused("too late: the time to confirm ran out at \(Clock.local(Int64(state.deadline))), and the change is being undone")
-        }
-        let login = SetupLogin.current()
-        if let why = login.refusal(for: state) {
-            throw .refused("not confirmed: \(why). Without a confirmation the change is undone by itself at \(Clock.local(Int64(state.deadline))) (in \(state.deadline - Int(Clock.now)) s)")
-        }
-        let timer = state.timer
-        state.phase = .confirmed
-        state.confirmed = Int(Clock.now)
-        state.confirmedBy = login.description
-        state.timer = nil
-        try directory.save(state)
-        SetupTimer.stop(timer)
-        Console.out("Confirmed: sshd keeps asking for \(state.method.summary). The undo timer is stopped.")
-        Console.out("'twostep setup --undo' takes the change back at any time.")
-    }
-
-    // MARK: Status
-
-    static func status() throws(CLIError) {
-        // The fleet store's connection, when it leaves the records open on the network.
-        if let warning = (try? SystemSettings.load())?.databaseWarning { Console.out("Warning: \(warning).") }
-        let directory = SetupStateDirectory()
-        guard let state = try directory.load() else {
-            Console.out("twostep setup has not changed sshd's configuration.")
-            if let pam = try? SetupFile.read(SSHDServer.pamFile) {
-                for line in SSHDPAMStack.twoStepLines(in: pam.bytes) {
-                    Console.out("  \(SSHDServer.pamFile) line \(line.number) uses pam_twostep (set by hand): \(line.text)")
-                }
-            }
-            if let dropIn = try? SetupFile.read(SSHDServer.dropIn), dropIn.exists {
-                Console.out("  \(SSHDServer.dropIn) exists, but not from twostep setup")
-            }
-            showEffective(nil)
-            return
-        }
-        Console.out("sshd is set up by 'twostep setup sshd --method \(state.method.rawValue)\(state.enforce ? " --enforce" : "")': it asks for \(state.method.summary).")
-        Console.out(state.enforce
-            ? "Enforced: users who have not enrolled are refused."
-            : "nullok: users who have not enrolled log in without a code.")
-        for file in state.files {
-            var line = "  \(file.path): " + (file.existed ? "changed by setup (the old file: \(directory.backup(file.index)))" : "written by setup (there was none)")
-            if let current = try? SetupFile.read(file.path), let written = try? SetupFile.read(directory.written(file.index)),
-               current.bytes != written.bytes || !current.exists {
-                line += current.exists ? "; edited since" : "; removed since"
-            }
-            Console.out(line)
-        }
-        Console.out("  set up at \(Clock.local(Int64(state.applied))) by \(state.setupBy)")
-        switch state.phase {
-        case .applying:
-            Console.out("Stopped half-way while writing the files: run 'twostep setup --undo'.")
-        case .pending:
-            let left = state.deadline - Int(Clock.now)
-            if left > 0 {
-                Console.out("Pending: not confirmed yet. Run 'twostep setup --confirm' from a new ssh login before \(Clock.local(Int64(state.deadline))) (\(left) s left); otherwise it is undone by itself then.")
-            } else {
-                Console.out("Pending: the time to confirm ran out at \(Clock.local(Int64(state.deadline))); the timer is undoing it.")
-            }
-            if SetupTimer.isRunning(state.timer) {
-                Console.out("  \(timerDescription(state.timer))")
-            } else {
-                Console.out("  the undo timer is not running (did the machine restart?): nothing will undo it by itself. Confirm it, or run 'twostep setup --undo'")
-            }
-        case .confirmed:
-            Console.out("Confirmed at \(Clock.local(Int64(state.confirmed ?? 0))) by \(state.confirmedBy ?? "?"). 'twostep setup --undo' takes it back.")
-        }
-        showEffective(state.method)
-    }
-
-    private static func showEffective(_ method: SSHDMethod?) {
-        guard let effective = try? SSHDServer.effective() else { return }
-        let keys = ["usepam", "kbdinteractiveauthentication", "authenticationmethods", "exposeauthinfo"]
-        let values = keys.map { "\($0) \(effective[$0] ?? "?")" }.joined(separator: ", ")
-        Console.out("In force (sshd -T): \(values)")
-    }
-
     // MARK: Pieces
 
-    private static func alreadySetUp(_ state: SetupState) -> CLIError {
+    static func alreadySetUp(_ state: SetupState) -> CLIError {
         switch state.phase {
         case .pending:
             return .usage("a set-up is waiting for its confirmation (until \(Clock.local(Int64(state.deadline)))): confirm it with 'twostep setup --confirm' from a new login, or take it back with 'twostep setup --undo'")
@@ -349,7 +173,7 @@ enum SetupRollout {
         }
     }
 
-    private static func conflictError(_ conflicts: [SSHDConfigFile.Conflict]) -> CLIError {
+    static func conflictError(_ conflicts: [SSHDConfigFile.Conflict]) -> CLIError {
         var text = "\(SSHDServer.dropIn) would not be in force:"
         if conflicts.contains(where: { $0.line == nil }) {
             text += "\n  sshd would not read it: no Include line of \(SSHDServer.config) names it. Fix: add the line\n      Include /etc/ssh/sshd_config.d/*.conf\n  at the top of \(SSHDServer.config)."
@@ -373,7 +197,7 @@ enum SetupRollout {
     /// out, pam_permit is in), so for those connections any password, or an
     /// empty keyboard-interactive exchange of an account that has not
     /// enrolled, would do.
-    private static func keyBypassError(_ lines: [SSHDConfigFile.Line], passwordAuthentication: String) -> CLIError {
+    static func keyBypassError(_ lines: [SSHDConfigFile.Line], passwordAuthentication: String) -> CLIError {
         var text = "--method publickey: a Match block lets some connections log in without the SSH key first:"
         for line in lines {
             text += "\n  \(line.file) line \(line.number): '\(line.text)'"
@@ -384,7 +208,7 @@ enum SetupRollout {
         return .failure(text)
     }
 
-    private static func lockOutRefusal(method: SSHDMethod, lockedOut: [SSHDLoginAccounts.Account], unenrolled: [SSHDLoginAccounts.Account]) -> CLIError {
+    static func lockOutRefusal(method: SSHDMethod, lockedOut: [SSHDLoginAccounts.Account], unenrolled: [SSHDLoginAccounts.Account]) -> CLIError {
         let all = lockedOut + unenrolled
         let width = all.map(\.name.count).max() ?? 0
         let howWidth = all.map { $0.how.joined(separator: ", ").count }.max() ?? 0
@@ -409,7 +233,7 @@ enum SetupRollout {
 
     /// The pam.d line names a module libpam can load: an absolute path
     /// that exists, or a file in the directory that holds pam_unix.so.
-    private static func checkModule(_ module: String) throws(CLIError) {
+    static func checkModule(_ module: String) throws(CLIError) {
         if module.hasPrefix("/") {
             guard access(module, R_OK) == 0 else { throw .failure("--module \(module): no such file") }
             return
@@ -432,7 +256,7 @@ enum SetupRollout {
         }
     }
 
-    private static func timerDescription(_ timer: SetupState.Timer?) -> String {
+    static func timerDescription(_ timer: SetupState.Timer?) -> String {
         switch timer {
         case .process(let pid, _): "undo timer: process \(pid), its log \(SetupStateDirectory().logPath)"
         case .systemd(let unit): "undo timer: systemd unit \(unit).timer"
@@ -445,12 +269,12 @@ enum SetupRollout {
     /// signals of the terminal and SIGTERM are ignored while they work, and
     /// a closed terminal or pipe makes writes fail instead of killing the
     /// process. (The programs they run get every signal back at its default.)
-    private static func holdSignals() {
+    static func holdSignals() {
         for s in [SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGPIPE] { signal(s, SIG_IGN) }
     }
 
     /// A line of the timer's log, with the time.
-    private static func log(_ line: String) {
+    static func log(_ line: String) {
         Console.out("\(Clock.local(Clock.now)) \(line)")
     }
 }
