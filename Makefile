@@ -114,14 +114,15 @@ STATIC_CXX_DIR := $(CURDIR)/$(MODULE_BUILD)/static-cxx
 # next to each other: fewer page faults per process.
 # (make 4.3 runs $(shell) with the caller's PATH, not the one exported above.)
 PACKED_RELOCS ?= $(if $(and $(filter 1,$(STATIC_CXX)),$(shell PATH='$(PATH)' command -v ld.lld)),1,0)
-MODULE_FLAGS := -c release --product pam_twostep --scratch-path $(MODULE_BUILD) \
+MODULE_LINK = -c release --product pam_twostep --scratch-path $(1) \
 	--disable-local-rpath -Xswiftc -static-stdlib \
 	$(if $(filter 1,$(STATIC_CXX)),-Xswiftc -L$(STATIC_CXX_DIR)) \
 	$(if $(filter 1,$(PACKED_RELOCS)),-Xswiftc -use-ld=lld -Xlinker -z -Xlinker pack-relative-relocs \
 	  -Xlinker --symbol-ordering-file=$(CURDIR)/pam/hot-symbols.txt -Xlinker --no-warn-symbol-ordering) \
-	-Xlinker --version-script=$(CURDIR)/pam/exports.map -Xlinker -znodelete -Xlinker -znow -Xlinker -s
+	-Xlinker --version-script=$(CURDIR)/pam/exports.map -Xlinker -znodelete -Xlinker -znow
+MODULE_FLAGS := $(call MODULE_LINK,$(MODULE_BUILD)) -Xlinker -s
 
-.PHONY: all build module bench deps test-deps install install-files uninstall man completions deb test-deb system-test test unit-test integration-test clean
+.PHONY: all build module hot-symbols hot-symbols-check bench deps test-deps install install-files uninstall man completions deb test-deb system-test test unit-test integration-test clean
 
 all: build
 
@@ -153,6 +154,19 @@ ifeq ($(STATIC_CXX),1)
 	@echo 'INPUT($(word 2,$(STATIC_CXX_LIBS)))' > $(STATIC_CXX_DIR)/libgcc_s.so
 endif
 	$(SWIFT) build $(MODULE_FLAGS)
+
+# pam/hot-symbols.txt, the functions a login runs in the order the linker
+# places them (PACKED_RELOCS): `make hot-symbols` writes it anew from a
+# callgrind run of an unstripped module (bench/order-file.py); `make test`
+# fails when more than a tenth of the project's functions it names no
+# longer exist (bench/hot-symbols-check.py, on the module's object files).
+HOT_BUILD := .build-hot-symbols
+hot-symbols: test-deps module
+	$(SWIFT) build $(call MODULE_LINK,$(HOT_BUILD))
+	$(HERMETIC) $(PYTHON) bench/order-file.py --module $(CURDIR)/$(HOT_BUILD)/release/libpam_twostep.so
+
+hot-symbols-check: module
+	$(PYTHON) bench/hot-symbols-check.py $(MODULE_BUILD)/release
 
 # Side-by-side benchmark (pam_permit, google-authenticator, pam_oath,
 # pam_twostep.so): prints the table and the issue-6 verdicts (BENCHMARKS.md);
@@ -304,7 +318,7 @@ system-test: deb
 	fi
 	Tests/System/system-test $(DEB)
 
-test: test-deps unit-test integration-test fuzz-short test-deb system-test
+test: test-deps unit-test hot-symbols-check integration-test fuzz-short test-deb system-test
 
 unit-test:
 	$(SWIFT) build --build-tests
