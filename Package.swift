@@ -88,5 +88,6 @@ let package = Package(
         .testTarget(name: "TwoStepStoreTests", dependencies: ["TwoStepStore"]),
         .testTarget(name: "TwoStepChannelsTests", dependencies: ["TwoStepChannels"]),
         .testTarget(name: "TwoStepVarlinkTests", dependencies: ["TwoStepVarlink"]),
+        .testTarget(name: "TwoStepAccountsTests", dependencies: ["TwoStepAccounts"]),
     ]
 )
