@@ -36,7 +36,7 @@ public struct SSHPublicKey: Sendable, Equatable {
 
     /// Parses a key blob (the bytes the Base64 text of a key line decodes to).
     public init(blob: [UInt8]) throws(SecurityKeyError) {
-        try self.init(blob: blob, comment: "", options: AuthorizedKeyOptions())
+        try self.init(blob: blob, comment: "", options: AuthorizedKeyOptions(), named: nil)
     }
 
     /// Parses the `TYPE BASE64` pair of a key line or of an `SSH_AUTH_INFO_0`
@@ -44,8 +44,7 @@ public struct SSHPublicKey: Sendable, Equatable {
     public init(type: String, base64: String) throws(SecurityKeyError) {
         guard let named = SecurityKeyType(bytes: type.utf8) else { throw .notASecurityKey(type: type) }
         let blob = try Self.decodeBlob(Array(base64.utf8)[...])
-        try self.init(blob: blob, comment: "", options: AuthorizedKeyOptions())
-        guard self.type == named else { throw .typeMismatch(outer: type, inner: self.type.rawValue) }
+        try self.init(blob: blob, comment: "", options: AuthorizedKeyOptions(), named: named)
     }
 
     /// Parses one `authorized_keys` line, or one `KEY.pub` file's content:
@@ -98,14 +97,18 @@ public struct SSHPublicKey: Sendable, Equatable {
         let blob = try Self.decodeBlob(text[keyWord])
         i = Self.skipSpace(text, from: keyWord.upperBound)
         let comment = String(decoding: text[i...], as: UTF8.self)
-        try self.init(blob: blob, comment: comment, options: options)
-        guard self.type == type else { throw .typeMismatch(outer: type.rawValue, inner: self.type.rawValue) }
+        try self.init(blob: blob, comment: comment, options: options, named: type)
     }
 
-    private init(blob: [UInt8], comment: String, options: AuthorizedKeyOptions) throws(SecurityKeyError) {
+    /// Reads `blob`; `named` is the type the text in front of it named, which
+    /// the type inside must equal.
+    private init(blob: [UInt8], comment: String, options: AuthorizedKeyOptions, named: SecurityKeyType?) throws(SecurityKeyError) {
         guard blob.count <= Self.maxBlobBytes else { throw .blobTooLong(bytes: blob.count, limit: Self.maxBlobBytes) }
         var reader = SSHWireReader(blob)
         let typeName = try reader.string("type")
+        if let named, !named.rawValue.utf8.elementsEqual(typeName) {
+            throw .typeMismatch(outer: named.rawValue, inner: String(decoding: typeName, as: UTF8.self))
+        }
         guard let type = SecurityKeyType(bytes: typeName) else {
             throw .notASecurityKey(type: String(decoding: typeName, as: UTF8.self))
         }
