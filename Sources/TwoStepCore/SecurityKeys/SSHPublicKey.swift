@@ -59,7 +59,7 @@ public struct SSHPublicKey: Sendable, Equatable {
         var start = 0, end = bytes.count
         while start < end, AuthorizedKeyOptions.isSpace(bytes[start]) { start += 1 }
         while end > start, AuthorizedKeyOptions.isSpace(bytes[end - 1]) || bytes[end - 1] == 0x0A || bytes[end - 1] == 0x0D {
-            end -= 1
+            end -= 1  // a final newline, CR, spaces
         }
         if let bad = bytes[start..<end].firstIndex(where: { ($0 < 0x20 && $0 != 0x09) || $0 == 0x7F }) {
             throw .controlCharacter(offset: bad)
@@ -71,16 +71,8 @@ public struct SSHPublicKey: Sendable, Equatable {
         var options = AuthorizedKeyOptions()
         let firstWord = Self.word(text, from: 0)
         if SecurityKeyType(bytes: text[firstWord]) == nil {
-            let name = String(decoding: text[firstWord], as: UTF8.self)
-            // A lone word that is no option and no sk type: a key of another
-            // type (a type sshd knows, or one it does not).
-            let lone = !text[firstWord].contains(where: {
-                $0 == UInt8(ascii: "=") || $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: "\"")
-            })
-            if SecurityKeyType.otherOpenSSHTypes.contains(name)
-                || (lone && !AuthorizedKeyOptions.isKnown(text[firstWord])
-                    && SecurityKeyType(bytes: text[Self.word(text, from: Self.skipSpace(text, from: firstWord.upperBound))]) == nil) {
-                throw .notASecurityKey(type: name)
+            if Self.namesOtherKeyType(text, firstWord) {
+                throw .notASecurityKey(type: String(decoding: text[firstWord], as: UTF8.self))
             }
             let parsed = try AuthorizedKeyOptions.parse(text, from: 0)
             options = parsed.0
@@ -102,7 +94,9 @@ public struct SSHPublicKey: Sendable, Equatable {
 
     /// Reads `blob`; `named` is the type the text in front of it named, which
     /// the type inside must equal.
-    private init(blob: [UInt8], comment: String, options: AuthorizedKeyOptions, named: SecurityKeyType?) throws(SecurityKeyError) {
+    private init(
+        blob: [UInt8], comment: String, options: AuthorizedKeyOptions, named: SecurityKeyType?
+    ) throws(SecurityKeyError) {
         guard blob.count <= Self.maxBlobBytes else { throw .blobTooLong(bytes: blob.count, limit: Self.maxBlobBytes) }
         var reader = SSHWireReader(blob)
         let typeName = try reader.string("type")
@@ -122,7 +116,8 @@ public struct SSHPublicKey: Sendable, Equatable {
         case .ecdsaP256:
             let curve = try reader.string("curve name")
             guard curve.elementsEqual("nistp256".utf8) else {
-                throw .invalidField(field: "curve name", reason: "is \(SecurityKeyError.quoted(String(decoding: curve, as: UTF8.self))), not 'nistp256'")
+                let name = SecurityKeyError.quoted(String(decoding: curve, as: UTF8.self))
+                throw .invalidField(field: "curve name", reason: "is \(name), not 'nistp256'")
             }
             let point = try reader.string("P-256 point")
             guard point.count == 65, point.first == 0x04 else {
@@ -133,7 +128,8 @@ public struct SSHPublicKey: Sendable, Equatable {
         let app = try reader.string("application")
         try reader.end()
         guard app.count <= Self.maxApplicationBytes else {
-            throw .invalidField(field: "application", reason: "is \(app.count) bytes long; at most \(Self.maxApplicationBytes) are allowed")
+            throw .invalidField(
+                field: "application", reason: "is \(app.count) bytes long; at most \(Self.maxApplicationBytes) are allowed")
         }
         guard app.starts(with: "ssh:".utf8) else {
             throw .invalidField(field: "application", reason: "does not begin with 'ssh:' (as OpenSSH requires)")
@@ -173,6 +169,18 @@ public struct SSHPublicKey: Sendable, Equatable {
         let limit = (maxBlobBytes + 2) / 3 * 4
         guard word.count <= limit else { throw .blobTooLong(bytes: word.count / 4 * 3, limit: maxBlobBytes) }
         do { return try Base64.decode(word) } catch { throw .invalidBase64(error) }
+    }
+
+    /// True when a line's first word (no sk type) is a key type rather than
+    /// options: one OpenSSH knows, or a lone word that names no option and
+    /// is not followed by an sk type (`ssh-ed448 AAAA…`, but not
+    /// `verify-requird sk-ssh-ed25519@openssh.com AAAA…`, a misspelt option).
+    private static func namesOtherKeyType(_ text: [UInt8], _ first: Range<Int>) -> Bool {
+        let word = text[first]
+        if SecurityKeyType.otherOpenSSHTypes.contains(String(decoding: word, as: UTF8.self)) { return true }
+        let lone = !word.contains { $0 == UInt8(ascii: "=") || $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: "\"") }
+        let next = Self.word(text, from: skipSpace(text, from: first.upperBound))
+        return lone && !AuthorizedKeyOptions.isKnown(word) && SecurityKeyType(bytes: text[next]) == nil
     }
 
     /// The range of the word (up to a space, a tab or the end) at `start`.

@@ -5,6 +5,8 @@
 public enum SecurityKeyError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The line is longer than `limit` bytes (checked before anything else).
     case lineTooLong(bytes: Int, limit: Int)
+    /// An `authorized_keys` file longer than `limit` bytes.
+    case fileTooLong(bytes: Int, limit: Int)
     /// The line is empty or a `#` comment: no key on it.
     case noKey
     /// A control character (other than a tab) at byte `offset` (0-based).
@@ -44,12 +46,15 @@ public enum SecurityKeyError: Error, Equatable, Sendable, CustomStringConvertibl
         switch self {
         case .lineTooLong(let n, let limit):
             "the line is \(n) bytes long; at most \(limit) are allowed"
+        case .fileTooLong(let n, let limit):
+            "the authorized_keys file is \(n) bytes long; at most \(limit) are read"
         case .noKey:
             "the line holds no key (it is empty or a # comment)"
         case .controlCharacter(let offset):
             "a control character at byte \(offset + 1)"
         case .notASecurityKey(let type):
-            "\(Self.quoted(type)) is not a security key type (only \(SecurityKeyType.sshEd25519.rawValue) and \(SecurityKeyType.ecdsaP256.rawValue) are)"
+            "\(Self.quoted(type)) is not a security key type (only "
+                + "\(SecurityKeyType.sshEd25519.rawValue) and \(SecurityKeyType.ecdsaP256.rawValue) are)"
         case .missingField(let what):
             "\(what) is missing"
         case .unknownOption(let name):
