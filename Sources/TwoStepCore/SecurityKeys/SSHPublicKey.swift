@@ -43,6 +43,8 @@ public struct SSHPublicKey: Sendable, Equatable {
     /// line: `type` must be an sk type and name the type inside the blob.
     public init(type: String, base64: String) throws(SecurityKeyError) {
         guard let named = SecurityKeyType(bytes: type.utf8) else { throw .notASecurityKey(type: type) }
+        let length = base64.utf8.count
+        guard length <= Self.maxBase64Bytes else { throw .blobTooLong(bytes: length / 4 * 3, limit: Self.maxBlobBytes) }
         let blob = try Self.decodeBlob(Array(base64.utf8)[...])
         try self.init(blob: blob, comment: "", options: AuthorizedKeyOptions(), named: named)
     }
@@ -164,10 +166,12 @@ public struct SSHPublicKey: Sendable, Equatable {
         ConstantTime.equal(blob, other)
     }
 
+    /// Longest Base64 text of a blob: that of `maxBlobBytes` bytes.
+    static let maxBase64Bytes = (maxBlobBytes + 2) / 3 * 4
+
     /// The blob a Base64 word decodes to, capped before decoding.
     static func decodeBlob(_ word: ArraySlice<UInt8>) throws(SecurityKeyError) -> [UInt8] {
-        let limit = (maxBlobBytes + 2) / 3 * 4
-        guard word.count <= limit else { throw .blobTooLong(bytes: word.count / 4 * 3, limit: maxBlobBytes) }
+        guard word.count <= maxBase64Bytes else { throw .blobTooLong(bytes: word.count / 4 * 3, limit: maxBlobBytes) }
         do { return try Base64.decode(word) } catch { throw .invalidBase64(error) }
     }
 
