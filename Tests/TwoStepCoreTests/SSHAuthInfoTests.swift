@@ -125,13 +125,3 @@ import TwoStepCore
         #expect(skError { () throws(SecurityKeyError) in try SSHAuthInfo(parsing: String(repeating: "a", count: 64) + "\n") } == nil)
     }
 }
-
-@Suite struct SSHPublicKeyFromTextTests {
-    @Test func hugeBase64IsRefusedBeforeDecoding() {
-        let huge = String(repeating: "A", count: 1_000_000)
-        #expect(skError { () throws(SecurityKeyError) in try SSHPublicKey(type: "sk-ssh-ed25519@openssh.com", base64: huge) }
-            == .blobTooLong(bytes: 750_000, limit: 16 * 1024))
-        #expect(skError { () throws(SecurityKeyError) in try SSHPublicKey(type: "ssh-ed25519", base64: huge) }
-            == .notASecurityKey(type: "ssh-ed25519"))
-    }
-}

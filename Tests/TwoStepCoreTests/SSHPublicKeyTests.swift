@@ -202,6 +202,14 @@ import TwoStepCore
         #expect(took < .milliseconds(100), "100 refusals of a 1 MB line took \(took)")
     }
 
+    @Test func hugeBase64IsRefusedBeforeDecoding() {
+        let huge = String(repeating: "A", count: 1_000_000)
+        #expect(skError { () throws(SecurityKeyError) in try SSHPublicKey(type: "sk-ssh-ed25519@openssh.com", base64: huge) }
+            == .blobTooLong(bytes: 750_000, limit: 16 * 1024))
+        #expect(skError { () throws(SecurityKeyError) in try SSHPublicKey(type: "ssh-ed25519", base64: huge) }
+            == .notASecurityKey(type: "ssh-ed25519"))
+    }
+
     @Test func matchingIsWholeBlob() throws {
         let a = try SSHPublicKey(authorizedKeysLine: SKFixtures.ed25519VerifyRequired.line)
         let b = try SSHPublicKey(authorizedKeysLine: SKFixtures.ed25519Touch.line)
@@ -216,26 +224,5 @@ extension String {
     func replacingFirst(_ target: Character, with replacement: String) -> String {
         guard let i = firstIndex(of: target) else { return self }
         return String(self[..<i]) + replacement + String(self[index(after: i)...])
-    }
-}
-
-@Suite struct AuthorizedKeysFileTests {
-    @Test func aWholeFile() throws {
-        let text = "# keys\n\n" + SKFixtures.plainEd25519 + "\n"
-            + "verify-required " + SKFixtures.ed25519VerifyRequired.line + "\r\n"
-            + "   \n" + SKFixtures.rsa + "\n" + "no-touch-required " + SKFixtures.ecdsaTouch.line + "\n"
-            + "sk-ssh-ed25519@openssh.com AAAA broken\n"
-        let entries = try AuthorizedKeysFile.entries(text)
-        #expect(entries.map(\.line) == [3, 4, 6, 7, 8])
-        #expect(entries[0].key == .failure(.notASecurityKey(type: "ssh-ed25519")))
-        #expect(entries[2].key == .failure(.notASecurityKey(type: "ssh-rsa")))
-        guard case .failure(.truncatedBlob) = entries[4].key else { Issue.record("\(entries[4])"); return }
-        let keys = try AuthorizedKeysFile.securityKeys(text)
-        #expect(keys.map(\.fingerprint) == [SKFixtures.ed25519VerifyRequired.fingerprint, SKFixtures.ecdsaTouch.fingerprint])
-        #expect(keys[0].options.verifyRequired && keys[1].options.noTouchRequired)
-        #expect(try AuthorizedKeysFile.entries("").isEmpty)
-        let huge = String(repeating: "#\n", count: 600_000)
-        #expect(skError { () throws(SecurityKeyError) in try AuthorizedKeysFile.entries(huge) }
-            == .fileTooLong(bytes: 1_200_000, limit: 1024 * 1024))
     }
 }
