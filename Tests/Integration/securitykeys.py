@@ -43,7 +43,6 @@ test-deps does this once, while the network is there):
 
 import base64
 import fcntl
-import hashlib
 import os
 import shutil
 import subprocess

@@ -130,7 +130,7 @@ def fingerprint(blob):
     return "SHA256:" + base64.b64encode(hashlib.sha256(blob).digest()).decode().rstrip("=")
 
 
-def ssh_user(users, keys, options=None):
+def user_with_keys(users, keys, options=None):
     user = users.make()
     install_authorized_keys(user, [securitykeys.authorized_keys_line(k, options) for k in keys])
     return user
@@ -140,7 +140,7 @@ def ssh_user(users, keys, options=None):
 def test_security_key_verify_required_login_and_auth_info(server, users, sk_provider, tmp_path, kind):
     key = make_key(str(tmp_path), f"vr-{kind}", kind, verify_required=True, sk=sk_provider)
     assert key.type == securitykeys.SK_TYPES[kind] and key.fingerprint == fingerprint(key.blob)
-    user = ssh_user(users, [key])
+    user = user_with_keys(users, [key])
     with Agent(sk_provider) as agent:
         agent.add(key)
         r = server.login(user, key, agent)
@@ -166,7 +166,7 @@ def test_security_key_verify_required_login_and_auth_info(server, users, sk_prov
 
 def test_security_key_touch_only_refused_under_verify_required(server, users, sk_provider, tmp_path):
     touch = make_key(str(tmp_path), "touch", "ed25519-sk", sk=sk_provider)
-    user = ssh_user(users, [touch])
+    user = user_with_keys(users, [touch])
     with Agent(sk_provider) as agent:
         agent.add(touch)
         r = server.login(user, touch, agent)
@@ -182,7 +182,7 @@ def test_security_key_per_key_verify_required_and_plain_keys(server, users, sk_p
     an sk *type* alone can never be what twostep trusts), and PAM sees it
     in the same form."""
     plain = make_key(str(tmp_path), "plain", "ed25519")
-    user = ssh_user(users, [plain], options="verify-required")
+    user = user_with_keys(users, [plain], options="verify-required")
     with Agent(sk_provider) as agent:
         agent.add(plain)
         r = server.login(user, plain, agent)
