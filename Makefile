@@ -24,7 +24,10 @@ CONFIG ?= release
 # libssl-dev is for bench/pambench.c only (make bench, test_bench_smoke.py):
 # it computes its codes with libcrypto, independently of the module's Nettle.
 BUILD_DEPS := nettle-dev libpam0g-dev libqrencode-dev pkg-config scdoc dpkg-dev
-TEST_DEPS := oathtool pamtester libpam-wrapper openssh-server zbar-tools valgrind \
+# openssh-client, libmd0 and libssl3: what OpenSSH's sk-dummy.so (Debian's openssh-tests,
+# downloaded, never installed: Tests/Integration/securitykeys.py) needs to make and use
+# security keys with no hardware.
+TEST_DEPS := oathtool pamtester libpam-wrapper openssh-server openssh-client libmd0 libssl3 zbar-tools valgrind \
 	libpam-google-authenticator lintian debootstrap libpam-oath libssl-dev strace systemd \
 	debhelper piuparts postgresql-15 postgresql-client-15
 PIP_TEST_DEPS := pyotp pytest pexpect paramiko varlink
@@ -142,6 +145,8 @@ test-deps: deps
 	fi
 	@$(PYTHON) -c 'import pyotp, pytest, pexpect, paramiko, varlink' 2>/dev/null || \
 	  $(PYTHON) -m pip install -q --root-user-action=ignore $(PIP_TEST_DEPS)
+	@# sk-dummy.so for the installed OpenSSH, fetched once into /var/cache/twostep-test.
+	@$(PYTHON) Tests/Integration/securitykeys.py provider >/dev/null
 
 build: deps module
 	$(SWIFT) build $(CLI_FLAGS) --product twostep

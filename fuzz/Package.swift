@@ -18,6 +18,11 @@
 //                      always a code computed here independently (Nettle HMAC);
 //                      times at the ends of Int64 and far in the future (no
 //                      trap, lock-outs capped), the file's sends through SendPolicy
+//   FuzzSSHPublicKey   SSHPublicKey from authorized_keys lines and blobs (fingerprint
+//                      against Nettle directly, every way of reading a key agrees),
+//                      and strict Base64 (one text per value)
+//   FuzzSSHAuthInfo    SSHAuthInfo(parsing:) (SSH_AUTH_INFO_0): what parses writes
+//                      back to exactly the input, within the caps
 //   FuzzJSONText       JSONText.parse (the module's reader of twostepd's replies):
 //                      never crashes; what parses writes back to text that
 //                      parses to the same value, and writes the same again
@@ -41,6 +46,8 @@ let package = Package(
         fuzzer("FuzzModuleOptions"),
         fuzzer("FuzzConfiguration"),
         fuzzer("FuzzVerifier"),
+        fuzzer("FuzzSSHPublicKey"),
+        fuzzer("FuzzSSHAuthInfo"),
         .executableTarget(name: "FuzzJSONText", dependencies: [.product(name: "TwoStepWire", package: "twostep"), "FuzzSupport"]),
     ]
 )
