@@ -32,13 +32,15 @@ def totp(secret, offset=0, digits=6, algorithm="SHA1", period=30):
 
 
 class CLI:
-    """Runs twostep (harness.cli) as the test user, or as root."""
+    """Runs twostep (harness.cli) as the test user, or as root; `env`:
+    variables every run adds (test_daemon_manage's User: the daemon's)."""
 
-    def __init__(self, user):
+    def __init__(self, user, env=None):
         self.user = user
+        self.env = env
 
     def run(self, *args, stdin="", root=False):
-        return cli(*args, user=None if root else self.user, stdin=stdin)
+        return cli(*args, user=None if root else self.user, stdin=stdin, env=self.env)
 
     @property
     def path(self):

@@ -24,7 +24,7 @@ import pytest
 
 from harness import REPO, cli, cli_argv, cli_env
 from pamtest import DaemonProcess, avoid_step_edge, pamdriver, pam  # noqa: F401 (fixtures)
-from test_cli import SECRET, SECRET2, totp
+from test_cli import CLI, SECRET, SECRET2, totp
 
 OUTBOX = "/var/spool/twostep/outbox"
 PHONE = "+966501234534"
@@ -80,15 +80,13 @@ def daemon(daemon_bin):
     shutil.rmtree(top, ignore_errors=True)
 
 
-class User:
-    """An account and harness.cli runs as it (or as root) with the daemon's env."""
+class User(CLI):
+    """An account, and the CLI run as it (or as root) with the daemon's env."""
 
     def __init__(self, daemon, account):
+        super().__init__(account, env=daemon.env)
         self.daemon, self.account = daemon, account
         self.name = account.name
-
-    def run(self, *args, stdin="", root=False):
-        return cli(*args, user=None if root else self.account, stdin=stdin, env=self.daemon.env)
 
     def popen(self, *args, **kw):
         """`twostep ARGS` as this user, started (subprocess.Popen keywords)."""
@@ -100,10 +98,6 @@ class User:
         r = self.run("enroll", "--secret", SECRET, "--code", totp(SECRET), "--json")
         assert r.returncode == 0, r.stderr + self.daemon.logtext()
         return json.loads(r.stdout)
-
-    def status(self):
-        r = self.run("status", "--json")
-        return r.returncode, json.loads(r.stdout)
 
 
 @pytest.fixture
