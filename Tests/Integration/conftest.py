@@ -1,58 +1,47 @@
-"""Shared fixtures for twostep's integration tests.
+"""Fixtures every integration test can name (no import needed); the
+helpers behind them are harness.py's.
 
-twostep_bin  path of the twostep binary (env TWOSTEP_BIN, default this checkout's debug build)
-daemon_bin   path of twostepd (env TWOSTEP_DAEMON, likewise); each fails, naming the build command, when missing
-test_user    a fresh local user (useradd -m), removed afterwards; needs root
+twostep_bin  path of the twostep binary   } harness.binary: $TWOSTEP_BIN,
+daemon_bin   path of twostepd             } $TWOSTEP_DAEMON, $TWOSTEP_MODULE,
+module       path of pam_twostep.so       } else this checkout's build; fails,
+                                            naming the build command, when missing
+users        factory: users.make(password=None, home=True) -> harness.User,
+             all removed (userdel -r) at teardown; needs root
+test_user    one users.make() user
 """
-
-import os
-import pwd
-import secrets
-import subprocess
-from dataclasses import dataclass
 
 import pytest
 
-
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def built(variable, product):
-    """The binary `variable` names, else this checkout's debug build of
-    `product`; a missing one fails the test, naming how to build it."""
-    path = os.environ.get(variable, os.path.join(REPO, ".build", "debug", product))
-    assert os.access(path, os.X_OK), f"no {product} at {path} (swift build --product {product}, or set {variable})"
-    return path
+from harness import Users, binary, require_root
 
 
 @pytest.fixture(scope="session")
 def twostep_bin():
-    return built("TWOSTEP_BIN", "twostep")
+    return binary("twostep")
 
 
 @pytest.fixture(scope="session")
 def daemon_bin():
-    return built("TWOSTEP_DAEMON", "twostepd")
+    return binary("twostepd")
 
 
-@dataclass
-class LocalUser:
-    name: str
-    uid: int
-    gid: int
-    home: str
+@pytest.fixture(scope="session")
+def module():
+    require_root()
+    return binary("module")
 
 
 @pytest.fixture
-def test_user():
-    """A new user `tscli-<random>` with a home directory."""
-    if os.geteuid() != 0:
-        pytest.skip("creating users needs root")
-    name = "tscli-" + secrets.token_hex(4)
-    subprocess.run(["useradd", "-m", "-s", "/bin/sh", name], check=True)
+def users():
+    require_root()
+    u = Users()
     try:
-        pw = pwd.getpwnam(name)
-        yield LocalUser(name, pw.pw_uid, pw.pw_gid, pw.pw_dir)
+        yield u
     finally:
-        subprocess.run(["userdel", "-r", "-f", name], check=False,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        u.cleanup()
+
+
+@pytest.fixture
+def test_user(users):
+    """A new user `tsmod-<random>` with a home directory."""
+    return users.make()

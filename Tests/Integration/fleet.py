@@ -4,6 +4,15 @@ twostepd on its own socket directory and configuration, with its own PAM
 service file pointing the real module at that socket (`config=`, whose
 file says `socket_dir=`). The CLI reaches a host with TWOSTEP_CONFIG and
 TWOSTEP_SOCKET_DIR. Codes come from pyotp.
+
+  Fleet(daemon_bin, pam, hosts=8, extra="")  PostgreSQL + `hosts` started hosts
+      (a context manager); enroll, login, run, race (one answer on every host
+      at once), status; .pg, .hosts
+  Postgres(top)   initdb/pg_ctl server: sql, record(user), stop, start, kill9
+  Host            one twostepd (a pamtest.DaemonProcess): start, stop, migrate,
+                  cli(*args, user=) with its env, write_config, .pam (its PAM)
+  SECRET, code_at(step, secret)   the shared test secret and its code at a step
+  Wrong codes for hosts with window=10: harness.wrong_code(SECRET, window=10).
 """
 
 import json
@@ -11,40 +20,22 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
 
 import pyotp
 
+from harness import cli, current_step, free_port
 from pamtest import PAM, DaemonProcess
 
 PGBIN = os.environ.get("TWOSTEP_PGBIN", "/usr/lib/postgresql/15/bin")
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 DB_PASSWORD = "fleet-" + secrets.token_hex(8)
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def code_at(step, secret=SECRET):
     return pyotp.TOTP(secret).at(step * 30)
-
-
-def current_step():
-    return int(time.time()) // 30
-
-
-def wrong_code(secret=SECRET):
-    """A six-digit code that no step within 11 of now gives (window=10 at most)."""
-    now = current_step()
-    taken = {code_at(s, secret) for s in range(now - 11, now + 12)}
-    return next(c for c in (str(d) * 6 for d in range(10)) if c not in taken)
 
 
 class Postgres:
@@ -159,10 +150,8 @@ class Host(DaemonProcess):
         return dict(os.environ, TWOSTEP_CONFIG=self.config, TWOSTEP_SOCKET_DIR=self.sockets)
 
     def cli(self, *args, user=None, stdin=""):
-        """`twostep ARGS` as root, or as `user` (runuser)."""
-        twostep = os.environ.get("TWOSTEP_BIN", os.path.join(REPO, ".build", "debug", "twostep"))
-        argv = [twostep, *args] if user is None else ["runuser", "-u", user, "--", twostep, *args]
-        return subprocess.run(argv, input=stdin, capture_output=True, text=True, cwd="/", timeout=60, env=self.env)
+        """`twostep ARGS` on this host (harness.cli with its env), as root or as `user`."""
+        return cli(*args, user=user, stdin=stdin, env=self.env)
 
     def migrate(self):
         return subprocess.run([self.daemon_bin, "--migrate", "--config", self.config],

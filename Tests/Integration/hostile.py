@@ -1,26 +1,29 @@
 """Helpers for the hostile-conditions tests (test_hostile_*.py, issue 7).
 
-Built on pamtest.py (imported, not copied): its fixtures (module, pamdriver,
-users, pam) and factor-file helpers. Added here:
+Built on pamtest.py and harness.py (imported, not copied): their fixtures
+(module, pamdriver, users, pam), factor-file helpers and the CLI runner
+(cli, cli_argv, cli_env). Added here:
 
   enroll(users, backup=N)   a user with a known TOTP secret and N known backup codes
   Snapshot                  every file under some directories (owner, inode, mtime,
                             content hash): what changed, what root created
   spawn / finish            pamdriver runs started in parallel (subprocess.Popen)
-  cli(...)                  the twostep CLI (env TWOSTEP_BIN), as root or as a user
   parses(text)              does a factor file parse (pamtest.parse_records plus the
                             header and the fields every record must have)
   wrapper_env(pam)          environment for a pam_wrapper run, whose stderr holds
                             everything the module gave pam_syslog
+  driver_args / driver_env  a pamdriver argv and environment (spawn's)
+  run_parallel              one pamdriver per answers list, all at once
+  temp_files(dir)           the store's leftover temporary files
+  InProcessPAM              libpam in this process (ctypes): many pam_authenticate
+                            calls with a different answer each, no process per guess
+  NO_SWIFT_BACKTRACE        env for a run whose crash is expected (no backtrace)
 """
 
 import hashlib
 import os
-import pwd
 import subprocess
 import time
-
-import pytest
 
 from pamtest import *  # noqa: F401,F403
 from pamtest import PAMWRAPPER_LIB, parse_lines, Run
@@ -175,41 +178,6 @@ def run_parallel(pam, service, user, answers_list, extra=(), start_together=True
     With `start_together`, every process is forked before any is waited on."""
     procs = [spawn(pam, service, user, answers, extra) for answers in answers_list]
     return [finish(p) for p in procs]
-
-
-# --------------------------------------------------------------------------
-# The CLI
-
-
-@pytest.fixture(scope="session")
-def twostep_cli():
-    path = os.environ.get("TWOSTEP_BIN")
-    if not path:
-        for candidate in [REPO / ".build" / "debug" / "twostep", REPO / ".build" / "release" / "twostep"]:
-            if os.access(candidate, os.X_OK):
-                path = str(candidate)
-                break
-    if not path or not os.access(path, os.X_OK):
-        pytest.fail("no twostep binary: set TWOSTEP_BIN (make test does) or swift build --product twostep")
-    return path
-
-
-def cli_args(binary, *args, user=None):
-    """argv for the CLI: as root (`--user NAME` is the caller's to add), or
-    as `user` through setpriv (real uid/gid and groups of the user)."""
-    if user is None:
-        return [binary, *args]
-    return ["setpriv", f"--reuid={user.uid}", f"--regid={user.gid}", "--init-groups",
-            "--reset-env", binary, *args]
-
-
-def cli(binary, *args, user=None, input=None, timeout=60, env=None):
-    e = dict(os.environ if env is None else env)
-    e.update(NO_SWIFT_BACKTRACE)
-    if user is not None:
-        e.update(HOME=user.home, USER=user.name, LOGNAME=user.name)
-    return subprocess.run(cli_args(binary, *args, user=user), capture_output=True, text=True,
-                          input="" if input is None else input, timeout=timeout, env=e)
 
 
 # --------------------------------------------------------------------------

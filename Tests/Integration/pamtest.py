@@ -1,24 +1,20 @@
 """Shared helpers and fixtures for the pam_twostep.so integration tests
-(test_module.py, test_module_binary.py, test_sshd.py).
+(test_module.py, test_module_binary.py, test_sshd.py and most others).
 
 Import with `from pamtest import *` (pytest puts this directory on sys.path
-because it has no __init__.py) and list the fixtures a test needs.
-
-Module under test: env TWOSTEP_MODULE, default
-`<repo>/.build-module/release/libpam_twostep.so` (what `make module` builds).
-A missing module is an error, not a skip: these tests exist to test it.
+because it has no __init__.py) and list the fixtures a test needs. It
+re-exports harness.py (binaries, User/Users, cli, free_port, current_step,
+wrong_code); conftest.py's fixtures (module, users, twostep_bin, ...) need
+no import.
 
 Fixtures
-  module       absolute path of the .so
   pamdriver    path of Tests/Integration/pamdriver.c, compiled once per session
-  users        factory: users.make(password=None) -> User (useradd -m), all
-               removed (userdel -r) at teardown
   pam          a private --confdir directory: pam.service(NAME, OPTIONS) writes
                a one-module stack, pam.stack(NAME, TEXT) any stack, pam.run(...)
                runs pamdriver and returns a Run
-
-ssh_user     a user (password PASSWORD) with a TOTP authenticator, for ssh
-             logins through ssh_login.py (SSH_LOGIN); SSHLogin reads a run
+  race_shim    an LD_PRELOAD library that renames a file over another at fstat
+  ssh_user     a user (password PASSWORD) with a TOTP authenticator, for ssh
+               logins through ssh_login.py (SSH_LOGIN); SSHLogin reads a run
 
 Helpers: totp_line/backup_line/trust_line/failures_line + factor_text build a
 factor file in the v1 text format (twostep-factors(5)); User.write_factors
@@ -32,23 +28,19 @@ import base64
 import hashlib
 import hmac
 import os
-import pwd
 import re
 import secrets
-import shutil
 import signal
 import socket
 import subprocess
-import tempfile
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parent.parent
-DEFAULT_MODULE = REPO / ".build-module" / "release" / "libpam_twostep.so"
+from harness import *  # noqa: F401,F403  (re-exported: the shared basics)
+from harness import HERE, current_step, require_root
+
 PAMWRAPPER_LIB = "libpam_wrapper.so"
 
 BACKUP_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
@@ -57,22 +49,8 @@ BACKUP_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
 IGNORE_MARKER = "probe: twostep returned PAM_IGNORE"
 
 
-def require_root():
-    if os.geteuid() != 0:
-        pytest.skip("the module tests need root (users, setfsuid, /etc/pam.d)")
-
-
 # --------------------------------------------------------------------------
 # Fixtures
-
-
-@pytest.fixture(scope="session")
-def module():
-    require_root()
-    path = Path(os.environ.get("TWOSTEP_MODULE", DEFAULT_MODULE)).resolve()
-    if not path.is_file():
-        pytest.fail(f"no module at {path}: build it (make module) or set TWOSTEP_MODULE")
-    return str(path)
 
 
 @pytest.fixture(scope="session")
@@ -83,68 +61,6 @@ def pamdriver(tmp_path_factory):
                     str(HERE / "pamdriver.c"), "-lpam", "-lpthread"], check=True)
     os.chmod(out.parent, 0o755)
     return str(out)
-
-
-@dataclass
-class User:
-    name: str
-    uid: int
-    gid: int
-    home: str
-    password: str | None = None
-
-    @property
-    def factor_path(self):
-        return os.path.join(self.home, ".twostep")
-
-    def write_factors(self, text, path=None, mode=0o600, owner=None):
-        """Writes a factor file (default ~/.twostep) owned by `owner`
-        (default this user; a uid or a User) with `mode`."""
-        path = path or self.factor_path
-        uid = self.uid if owner is None else getattr(owner, "uid", owner)
-        gid = self.gid if owner is None else getattr(owner, "gid", 0)
-        if os.path.lexists(path):
-            os.unlink(path)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(text if isinstance(text, bytes) else text.encode())
-        os.chown(path, uid, gid)
-        os.chmod(path, mode)
-        return path
-
-    def read_factors(self, path=None):
-        with open(path or self.factor_path) as f:
-            return f.read()
-
-
-class Users:
-    def __init__(self):
-        self.made = []
-
-    def make(self, password=None, home=True):
-        name = "tsmod-" + secrets.token_hex(4)
-        args = ["useradd", "-s", "/bin/bash"] + (["-m"] if home else ["-M", "-d", f"/nonexistent-{name}"])
-        subprocess.run(args + [name], check=True)
-        self.made.append(name)
-        if password is not None:
-            subprocess.run(["chpasswd"], input=f"{name}:{password}\n", text=True, check=True)
-        pw = pwd.getpwnam(name)
-        return User(name, pw.pw_uid, pw.pw_gid, pw.pw_dir, password)
-
-    def cleanup(self):
-        for name in self.made:
-            subprocess.run(["userdel", "-r", "-f", name], check=False,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-@pytest.fixture
-def users():
-    require_root()
-    u = Users()
-    try:
-        yield u
-    finally:
-        u.cleanup()
 
 
 @dataclass(repr=False)
@@ -491,10 +407,6 @@ def totp_code_pyotp(secret, at, period=30, digits=6):
     return pyotp.TOTP(secret, digits=digits, interval=period).at(int(at))
 
 
-def current_step(period=30):
-    return int(time.time()) // period
-
-
 def avoid_step_edge(margin=3, period=30):
     """Sleeps into the next time step when fewer than `margin` seconds are
     left in this one, so a code made now is checked in the same step."""
@@ -515,16 +427,6 @@ def fresh_code(secret, text, totp_id="totp-1", period=30, window=1):
     return totp_code(secret, at=step * period, period=period)
 
 
-def wrong_code(secret):
-    """A well-formed code that is none of the codes within +-3 steps."""
-    now = time.time()
-    near = {totp_code_pyotp(secret, now + 30 * k) for k in range(-3, 4)}
-    while True:
-        c = f"{secrets.randbelow(10**6):06d}"
-        if c not in near:
-            return c
-
-
 # --------------------------------------------------------------------------
 # Files and ports
 
@@ -534,12 +436,6 @@ def file_state(path):
     st = os.lstat(path)
     data = open(path, "rb").read() if not os.path.islink(path) else os.readlink(path).encode()
     return data, st.st_mtime_ns, st.st_ino, st.st_uid, st.st_mode
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def ssh_keypair(directory, name="id_ed25519"):

@@ -7,27 +7,23 @@ targets are judged by `make bench` only."""
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parent.parent
-MODULE = Path(os.environ.get("TWOSTEP_MODULE", REPO / ".build-module" / "release" / "libpam_twostep.so"))
+from harness import REPO
+
 PEERS = ["/lib/x86_64-linux-gnu/security/pam_google_authenticator.so",
          "/lib/x86_64-linux-gnu/security/pam_oath.so", "/usr/bin/pamtester",
          "/usr/bin/google-authenticator", "/usr/bin/oathtool"]
 
 
-def test_bench_smoke():
+def test_bench_smoke(module):
     if os.geteuid() != 0:
         pytest.skip("the benchmark needs root (a throw-away user, /etc/pam.d services)")
-    if not MODULE.is_file():
-        pytest.fail(f"no module at {MODULE}: make module")
     missing = [p for p in PEERS if not os.path.exists(p)]
     if missing:
         pytest.fail(f"benchmark peers missing (make test-deps): {missing}")
-    p = subprocess.run([sys.executable, str(REPO / "bench" / "bench.py"), "--smoke", "--module", str(MODULE)],
+    p = subprocess.run([sys.executable, str(REPO / "bench" / "bench.py"), "--smoke", "--module", module],
                        capture_output=True, text=True, timeout=600)
     out = p.stdout + p.stderr
     assert p.returncode == 0, out
@@ -39,16 +35,14 @@ def test_bench_smoke():
     assert "FAIL " not in out, out
 
 
-def test_fleet_bench_smoke():
+def test_fleet_bench_smoke(module, daemon_bin, twostep_bin):
     """bench/fleet.py --smoke: fleet mode against the file store and GA
     secure, 64 logins at once across 8 hosts with no lost update, 100 vs
     1,000 records; outcomes checked, no timing judged."""
     if os.geteuid() != 0:
         pytest.skip("the benchmark needs root")
-    daemon = os.environ.get("TWOSTEP_DAEMON", str(REPO / ".build" / "debug" / "twostepd"))
-    cli = os.environ.get("TWOSTEP_BIN", str(REPO / ".build" / "debug" / "twostep"))
-    p = subprocess.run([sys.executable, str(REPO / "bench" / "fleet.py"), "--smoke", "--module", str(MODULE),
-                        "--daemon", daemon, "--cli", cli], capture_output=True, text=True, timeout=900)
+    p = subprocess.run([sys.executable, str(REPO / "bench" / "fleet.py"), "--smoke", "--module", module,
+                        "--daemon", daemon_bin, "--cli", twostep_bin], capture_output=True, text=True, timeout=900)
     out = p.stdout + p.stderr
     assert p.returncode == 0, out
     for target in ("twostep fleet", "twostep file", "GA secure"):

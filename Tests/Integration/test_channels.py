@@ -336,17 +336,10 @@ def test_menu_back_and_bad_choice(pam, channels, phone_user):
 # The CLI
 
 
-def cli(twostep_bin, *args, input=None, user=None):
-    argv = [twostep_bin, *args]
-    if user is not None:
-        argv = ["setpriv", f"--reuid={user.uid}", f"--regid={user.gid}", "--init-groups", "--"] + argv
-    return subprocess.run(argv, input=input, capture_output=True, text=True, cwd="/", timeout=60)
-
-
-def add_phone_interactively(twostep_bin, u, channels, *extra, answer=None):
+def add_phone_interactively(u, channels, *extra, answer=None):
     """`twostep add phone` as root for `u`, typing back (on stdin) the code the
     spool received, or `answer`."""
-    argv = [twostep_bin, "add", "phone", NUMBER, "--user", u.name, "--channels", channels, *extra]
+    argv = cli_argv("add", "phone", NUMBER, "--user", u.name, "--channels", channels, *extra)
     p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          text=True, cwd="/")
     deadline = time.monotonic() + 20
@@ -357,32 +350,32 @@ def add_phone_interactively(twostep_bin, u, channels, *extra, answer=None):
     return p.returncode, out, err, code
 
 
-def test_cli_add_phone_round_trip(twostep_bin, channels, users):
+def test_cli_add_phone_round_trip(channels, users):
     u = users.make()
     u.write_factors(factor_text(totp_line(new_secret()), backup_line(new_backup_code())))
-    rc, out, err, code = add_phone_interactively(twostep_bin, u, channels, "--label", "Work mobile")
+    rc, out, err, code = add_phone_interactively(u, channels, "--label", "Work mobile")
     assert rc == 0, (out, err)
     assert f"Added phone phone-1: SMS to {MASKED}" in out, out
     assert code and code not in u.read_factors()
     phone = records(u.read_factors(), "phone")
     assert phone == [{"id": "phone-1", "number": NUMBER, "channel": "sms", "label": "Work%20mobile",
                       "created": phone[0]["created"]}], phone
-    st = cli(twostep_bin, "status", "--user", u.name)
+    st = cli("status", "--user", u.name)
     assert f"phone-1  {MASKED}  SMS  \"Work mobile\"" in st.stdout, st.stdout
     assert NUMBER not in st.stdout
-    js = cli(twostep_bin, "status", "--user", u.name, "--json")
+    js = cli("status", "--user", u.name, "--json")
     assert f'"number":"{MASKED}"' in js.stdout, js.stdout
 
     # Removed with `twostep remove ID`.
-    rm = cli(twostep_bin, "remove", "phone-1", "--user", u.name)
+    rm = cli("remove", "phone-1", "--user", u.name)
     assert rm.returncode == 0, rm.stderr
     assert records(u.read_factors(), "phone") == []
 
 
-def test_cli_add_phone_wrong_code_saves_nothing(twostep_bin, channels, users):
+def test_cli_add_phone_wrong_code_saves_nothing(channels, users):
     u = users.make()
     u.write_factors(factor_text(totp_line(new_secret())))
-    rc, out, err, code = add_phone_interactively(twostep_bin, u, channels, answer="000000")
+    rc, out, err, code = add_phone_interactively(u, channels, answer="000000")
     if code == "000000":
         pytest.skip("the sent code happened to be 000000")
     assert rc == 1, (out, err)
@@ -390,7 +383,7 @@ def test_cli_add_phone_wrong_code_saves_nothing(twostep_bin, channels, users):
     assert records(u.read_factors(), "phone") == []
 
 
-def test_cli_add_phone_plugin_fails_saves_nothing(twostep_bin, tmp_path, users):
+def test_cli_add_phone_plugin_fails_saves_nothing(tmp_path, users):
     """A number that cannot receive (the channel fails) is not saved."""
     d = tmp_path / "ch"
     d.mkdir(mode=0o755)
@@ -398,41 +391,41 @@ def test_cli_add_phone_plugin_fails_saves_nothing(twostep_bin, tmp_path, users):
     write_plugin(str(d), "sms", "#!/bin/sh\necho 'no such number' >&2\nexit 1\n")
     u = users.make()
     u.write_factors(factor_text(totp_line(new_secret())))
-    p = cli(twostep_bin, "add", "phone", NUMBER, "--user", u.name, "--channels", str(d), input="")
+    p = cli("add", "phone", NUMBER, "--user", u.name, "--channels", str(d), stdin="")
     assert p.returncode == 1, p
     assert "no code could be sent" in p.stderr and "not added" in p.stderr, p.stderr
     assert records(u.read_factors(), "phone") == []
 
 
 @pytest.mark.parametrize("number", ["0501234534", "966501234534", "+1234567", "+966 50 12x 4534", "+0501234534"])
-def test_cli_add_phone_invalid_number(twostep_bin, channels, users, number):
+def test_cli_add_phone_invalid_number(channels, users, number):
     u = users.make()
     u.write_factors(factor_text(totp_line(new_secret())))
-    p = cli(twostep_bin, "add", "phone", number, "--user", u.name, "--channels", channels)
+    p = cli("add", "phone", number, "--user", u.name, "--channels", channels)
     assert p.returncode == 2, p
     assert "region code" in p.stderr, p.stderr
     assert spooled(u) == []
 
 
-def test_cli_add_phone_as_user_needs_a_code(twostep_bin, channels, users):
+def test_cli_add_phone_as_user_needs_a_code(channels, users):
     """A user adding their own phone authorizes with a code first; a wrong
     one counts as a failure and nothing is sent."""
     u = users.make()
     secret = new_secret()
     u.write_factors(factor_text(totp_line(secret)))
-    p = cli(twostep_bin, "add", "phone", NUMBER, "--channels", channels, "--code", wrong_code(secret), user=u)
+    p = cli("add", "phone", NUMBER, "--channels", channels, "--code", wrong_code(secret), user=u)
     assert p.returncode == 1, p
     assert spooled(u) == []
     assert failure_count(u.read_factors()) == 1
 
 
-def test_cli_enroll_with_phone_and_no_backup_codes(twostep_bin, channels, users):
+def test_cli_enroll_with_phone_and_no_backup_codes(channels, users):
     u = users.make()
     secret = new_secret()
     avoid_step_edge()
-    argv = [twostep_bin, "enroll", "--user", u.name, "--secret", secret, "--code", totp_code(secret),
-            "--phone", "+44 7700 900123", "--channel", "voice", "--backup-codes", "0", "--json",
-            "--channels", channels]
+    argv = cli_argv("enroll", "--user", u.name, "--secret", secret, "--code", totp_code(secret),
+                    "--phone", "+44 7700 900123", "--channel", "voice", "--backup-codes", "0", "--json",
+                    "--channels", channels)
     p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd="/")
     deadline = time.monotonic() + 20
     while not spooled(u) and time.monotonic() < deadline and p.poll() is None:
@@ -444,7 +437,7 @@ def test_cli_enroll_with_phone_and_no_backup_codes(twostep_bin, channels, users)
     text = u.read_factors()
     assert records(text, "backup") == [] and len(records(text, "phone")) == 1
     # Without a phone, 0 backup codes is still a usage error.
-    p = cli(twostep_bin, "enroll", "--user", users.make().name, "--backup-codes", "0", "--code", "1")
+    p = cli("enroll", "--user", users.make().name, "--backup-codes", "0", "--code", "1")
     assert p.returncode == 2 and "backup method is required" in p.stderr, p.stderr
 
 

@@ -1,7 +1,7 @@
 """End-to-end tests of the `twostep` CLI, run as a real non-root user.
 
 Each test gets a fresh user (conftest.test_user) and runs the binary as that
-user with runuser, or as root with --user. Codes come from oathtool, an
+user (harness.cli), or as root with --user. Codes come from oathtool, an
 independent TOTP generator. A code is single-use: enroll spends the current
 time step, so later TOTP checks use the next step (oathtool -N 'now + 30
 seconds', inside the default window of 1) and authorizations use backup codes.
@@ -16,6 +16,7 @@ import tempfile
 
 import pytest
 
+from harness import cli
 from pamtest import avoid_step_edge
 
 SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
@@ -31,15 +32,15 @@ def totp(secret, offset=0, digits=6, algorithm="SHA1", period=30):
 
 
 class CLI:
-    """Runs twostep as the test user (or as root) and keeps the result."""
+    """Runs twostep (harness.cli) as the test user, or as root; `env`:
+    variables every run adds (test_daemon_manage's User: the daemon's)."""
 
-    def __init__(self, binary, user):
-        self.binary = binary
+    def __init__(self, user, env=None):
         self.user = user
+        self.env = env
 
     def run(self, *args, stdin="", root=False):
-        argv = [self.binary, *args] if root else ["runuser", "-u", self.user.name, "--", self.binary, *args]
-        return subprocess.run(argv, input=stdin, capture_output=True, text=True, cwd="/", timeout=60)
+        return cli(*args, user=None if root else self.user, stdin=stdin, env=self.env)
 
     @property
     def path(self):
@@ -55,9 +56,9 @@ class CLI:
         return r.returncode, json.loads(r.stdout)
 
 
-@pytest.fixture
-def cli(twostep_bin, test_user):
-    return CLI(twostep_bin, test_user)
+@pytest.fixture(name="cli")
+def cli_fixture(test_user):
+    return CLI(test_user)
 
 
 # enroll

@@ -7,7 +7,6 @@ the code was checked: the code must still be accepted afterwards
 spent by a login while a phone is being confirmed makes that change fail.
 """
 
-import json
 import os
 import shutil
 import subprocess
@@ -17,16 +16,16 @@ import time
 import pytest
 
 from test_cli import CLI, SECRET, SECRET2, totp
+from harness import REPO, cli_argv, cli_env
 from pamtest import avoid_step_edge
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SPOOL_PLUGIN = os.path.join(REPO, "channels", "spool")
 PHONE = "+966501234534"
 
 
 @pytest.fixture
-def cli(twostep_bin, test_user):
-    return CLI(twostep_bin, test_user)
+def cli(test_user):
+    return CLI(test_user)
 
 
 @pytest.fixture
@@ -165,8 +164,8 @@ def test_a_wrong_authorizing_code_still_counts(cli, enrolled, spool_channels):
 def start_add_phone(cli, channels, code):
     """`twostep add phone` as the user, left waiting for the confirmation on its stdin."""
     return subprocess.Popen(
-        ["runuser", "-u", cli.user.name, "--", cli.binary, "add", "phone", PHONE, "--channels", channels,
-         "--code", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd="/")
+        cli_argv("add", "phone", PHONE, "--channels", channels, "--code", code, user=cli.user),
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd="/", env=cli_env(cli.user))
 
 
 def wait_for_code(path, timeout=20):

@@ -177,8 +177,7 @@ def packaged_store(tmp_path):
         os.rmdir(PACKAGED_STORE)
 
 
-def test_a_missing_file_with_records_in_the_packaged_store_denies(pam, enrolled, packaged_store, twostep_bin, daemon_bin,
-                                                                   tmp_path):
+def test_a_missing_file_with_records_in_the_packaged_store_denies(pam, enrolled, packaged_store, daemon_bin, tmp_path):
     """Issue 19, item 7: twostep.conf lost (deleted, a failed upgrade) while
     /var/lib/twostep holds records: its defaults would move every user to
     %h/.twostep and, with nullok, let the enrolled in on the password alone.
@@ -187,8 +186,7 @@ def test_a_missing_file_with_records_in_the_packaged_store_denies(pam, enrolled,
     pam.probe("svc", "nullok")
     r = pam.run("svc", enrolled, [""], prefix=packaged_store(["alice", other]), wrapper=True)
     assert_configuration_error(r, "/etc/twostep/twostep.conf", "it does not exist, but /var/lib/twostep holds users' records")
-    c = subprocess.run([*packaged_store(["alice"]), "runuser", "-u", "root", "--", twostep_bin, "status", "--user", enrolled.name],
-                       capture_output=True, text=True, timeout=60)
+    c = cli("status", "--user", enrolled.name, prefix=packaged_store(["alice"]))
     assert c.returncode == 2 and "/var/lib/twostep holds users' records" in c.stderr, c
     sockets = tmp_path / "run"
     sockets.mkdir(mode=0o755)

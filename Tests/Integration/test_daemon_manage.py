@@ -22,11 +22,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from pamtest import DaemonProcess, avoid_step_edge, module, pamdriver, pam, users  # noqa: F401 (fixtures)
-from test_cli import SECRET, SECRET2, totp
+from harness import REPO, cli, cli_argv, cli_env
+from pamtest import DaemonProcess, avoid_step_edge, pamdriver, pam  # noqa: F401 (fixtures)
+from test_cli import CLI, SECRET, SECRET2, totp
 
 OUTBOX = "/var/spool/twostep/outbox"
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PHONE = "+966501234534"
 
 
@@ -80,15 +80,18 @@ def daemon(daemon_bin):
     shutil.rmtree(top, ignore_errors=True)
 
 
-class User:
-    def __init__(self, binary, daemon, account):
-        self.binary, self.daemon, self.account = binary, daemon, account
+class User(CLI):
+    """An account, and the CLI run as it (or as root) with the daemon's env."""
+
+    def __init__(self, daemon, account):
+        super().__init__(account, env=daemon.env)
+        self.daemon, self.account = daemon, account
         self.name = account.name
 
-    def run(self, *args, stdin="", root=False):
-        argv = [self.binary, *args] if root else ["runuser", "-u", self.name, "--", self.binary, *args]
-        return subprocess.run(argv, input=stdin, capture_output=True, text=True, cwd="/", timeout=60,
-                              env=self.daemon.env)
+    def popen(self, *args, **kw):
+        """`twostep ARGS` as this user, started (subprocess.Popen keywords)."""
+        return subprocess.Popen(cli_argv(*args, user=self.account), cwd="/",
+                                env=cli_env(self.account, self.daemon.env), **kw)
 
     def enroll(self):
         avoid_step_edge(margin=8)
@@ -96,14 +99,10 @@ class User:
         assert r.returncode == 0, r.stderr + self.daemon.logtext()
         return json.loads(r.stdout)
 
-    def status(self):
-        r = self.run("status", "--json")
-        return r.returncode, json.loads(r.stdout)
-
 
 @pytest.fixture
-def user(twostep_bin, daemon, users):
-    return User(twostep_bin, daemon, users.make(password="pw"))
+def user(daemon, users):
+    return User(daemon, users.make(password="pw"))
 
 
 def login_service(pam, daemon, name="svc"):
@@ -145,11 +144,11 @@ def test_status_off_and_commands_exit_codes_as_on_the_file_path(user, daemon):
     assert r.returncode == 3 and "does not exist" in r.stderr
 
 
-def test_self_enroll_no_refuses_users_without_a_record(twostep_bin, daemon_bin, users):
+def test_self_enroll_no_refuses_users_without_a_record(daemon_bin, users):
     top = root_dir(tempfile.mkdtemp(prefix="twostepd-test-", dir="/var/tmp"))
     d = Daemon(daemon_bin, top, extra_config="self_enroll=no\n").start()
     try:
-        u = User(twostep_bin, d, users.make())
+        u = User(d, users.make())
         r = u.run("enroll", "--secret", SECRET, "--code", totp(SECRET), "--json")
         assert r.returncode == 1 and "self_enroll=no" in r.stderr
         assert not os.path.exists(d.record(u))
@@ -173,9 +172,8 @@ def test_daemon_not_running_is_exit_3_naming_the_socket(user, daemon):
 def test_user_adds_a_phone_and_logs_in_with_an_sms_code(user, daemon, pam):
     backup = user.enroll()["backup_codes"][0]
     before = spooled_count(user)
-    proc = subprocess.Popen(["runuser", "-u", user.name, "--", user.binary, "add", "phone", PHONE, "--code", backup],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            cwd="/", env=daemon.env)
+    proc = user.popen("add", "phone", PHONE, "--code", backup,
+                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     code = wait_spooled(user, before)
     out, err = proc.communicate(code + "\n", timeout=30)
     assert proc.returncode == 0, err + daemon.logtext()
@@ -338,8 +336,7 @@ def test_python_varlink_client_lists_and_calls(user, daemon):
 def test_daemon_killed_mid_call_leaves_a_valid_record(user, daemon):
     backup = user.enroll()["backup_codes"]
     for i in range(12):
-        p = subprocess.Popen(["runuser", "-u", user.name, "--", user.binary, "verify", "--code", "000000"],
-                             env=daemon.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        p = user.popen("verify", "--code", "000000", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(0.002 * i)
         daemon.proc.kill()
         daemon.proc.wait()
@@ -358,8 +355,7 @@ def test_daemon_killed_mid_call_leaves_a_valid_record(user, daemon):
 def test_client_killed_mid_call_changes_nothing_half_way(user, daemon):
     user.enroll()
     for _ in range(10):
-        p = subprocess.Popen(["runuser", "-u", user.name, "--", user.binary, "codes", "--json", "--code", "000000"],
-                             env=daemon.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        p = user.popen("codes", "--json", "--code", "000000", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(0.01)
         p.kill()
         p.wait()
@@ -400,10 +396,9 @@ def spooled_count(user):
 def test_enroll_force_with_a_phone_through_the_daemon(user, daemon):
     backup = user.enroll()["backup_codes"]
     before = spooled_count(user)
-    proc = subprocess.Popen(
-        ["runuser", "-u", user.name, "--", user.binary, "enroll", "--force", "--secret", SECRET2, "--no-qr",
-         "--code", totp(SECRET2), "--old-code", backup[0], "--phone", PHONE, "--backup-codes", "0"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd="/", env=daemon.env)
+    proc = user.popen("enroll", "--force", "--secret", SECRET2, "--no-qr", "--code", totp(SECRET2),
+                      "--old-code", backup[0], "--phone", PHONE, "--backup-codes", "0",
+                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     code = wait_spooled(user, before)
     out, err = proc.communicate(code + "\n", timeout=30)
     assert proc.returncode == 0, err + daemon.logtext()
@@ -418,11 +413,10 @@ def test_store_flag_other_than_the_managed_store_is_refused(user, daemon):
     assert r.returncode == 2 and "store= of twostep.conf" in r.stderr
 
 
-def test_home_store_on_a_root_owned_home_is_refused(twostep_bin, users):
+def test_home_store_on_a_root_owned_home_is_refused(users):
     u = users.make()
     os.chown(u.home, 0, 0)
-    r = subprocess.run(["runuser", "-u", u.name, "--", twostep_bin, "status", "--store", "%h/.twostep"],
-                       capture_output=True, text=True, cwd="/")
+    r = cli("status", "--store", "%h/.twostep", user=u)
     assert r.returncode == 3 and "home not mounted" in r.stderr
 
 
@@ -490,8 +484,7 @@ def test_fleet_backend_is_refused_until_it_is_served(user, daemon, pam, tmp_path
     with open(conf, "w") as f:
         f.write(f"store={daemon.store}/%u\nbackend=postgresql\ndatabase=postgresql://twostep@localhost/twostep\n")
     os.chmod(conf, 0o644)
-    r = subprocess.run(["runuser", "-u", user.name, "--", user.binary, "status"], capture_output=True, text=True,
-                       env=dict(os.environ, TWOSTEP_CONFIG=conf), cwd="/")
+    r = cli("status", user=user.account, config=conf)
     assert r.returncode == 2 and "backend=postgresql" in r.stderr
     pam.service("fleet", f"config={conf} nullok")
     run = pam.run("fleet", user, ["123456"])
@@ -543,7 +536,7 @@ def send_confirmation(daemon, account, code=None):
 
 
 @pytest.mark.parametrize("self_enroll", ["yes", "no"])
-def test_send_limit_survives_reenrolment_disable_and_import(twostep_bin, daemon_bin, users, self_enroll):
+def test_send_limit_survives_reenrolment_disable_and_import(daemon_bin, users, self_enroll):
     """The review's SMS pump: an enrolled user sends confirmation codes to an
     unconfirmed number, then writes a fresh record (Enroll force, import
     with force, disable and enrol again) whose empty `sends` line used to
@@ -554,7 +547,7 @@ def test_send_limit_survives_reenrolment_disable_and_import(twostep_bin, daemon_
     d = Daemon(daemon_bin, top, extra_config=f"self_enroll={self_enroll}\n").start()
     try:
         account = users.make(password="pw")
-        u = User(twostep_bin, d, account)
+        u = User(d, account)
         if self_enroll == "no":
             avoid_step_edge(margin=8)
             r = u.run("enroll", "--user", u.name, "--secret", SECRET, "--code", totp(SECRET), "--json", root=True)
@@ -593,10 +586,10 @@ def test_send_limit_survives_reenrolment_disable_and_import(twostep_bin, daemon_
         shutil.rmtree(top, ignore_errors=True)
 
 
-def test_send_limit_counts_per_number_across_accounts(twostep_bin, daemon, users):
+def test_send_limit_counts_per_number_across_accounts(daemon, users):
     """One number, many accounts: the number's own count stops the pump."""
-    first = User(twostep_bin, daemon, users.make(password="pw"))
-    second = User(twostep_bin, daemon, users.make(password="pw"))
+    first = User(daemon, users.make(password="pw"))
+    second = User(daemon, users.make(password="pw"))
     codes = [first.enroll()["backup_codes"][0], second.enroll()["backup_codes"][0]]
     replies = [send_confirmation(daemon, u.account, code=c) for u, c in [(first, codes[0])] * 2 + [(second, codes[1])] * 2]
     assert ["error" in r for r in replies] == [False, False, False, True], replies
@@ -624,7 +617,7 @@ def test_a_user_holding_their_record_lock_cannot_starve_twostepd(user, daemon, u
     hung. Now that user's calls end within the lock's wait (5 s), those
     beyond the per-uid bound at once, and root is answered meanwhile."""
     user.enroll()
-    other = User(user.binary, daemon, users.make())
+    other = User(daemon, users.make())
     other.enroll()
     manage = os.path.join(daemon.sockets, "io.twostep.Manage")
     holder = hold_lock(daemon.record(user))

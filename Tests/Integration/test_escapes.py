@@ -9,7 +9,6 @@ right-to-left mark, U+200F) still parses and logs in through the module.
 
 import json
 import os
-import subprocess
 from urllib.parse import quote
 
 from pamtest import *  # noqa: F401,F403  (fixtures and helpers)
@@ -38,83 +37,77 @@ def hostile_file(secret):
     )
 
 
-def run_cli(twostep_bin, *args):
-    return subprocess.run([twostep_bin, *args], capture_output=True, cwd="/", timeout=60)
-
-
 def assert_no_raw(out, what):
     for raw in RAW:
         assert raw not in out, f"{what}: raw {raw!r} reached the terminal:\n{out!r}"
 
 
-def test_status_and_trust_list_escape_what_the_record_holds(twostep_bin, users):
+def test_status_and_trust_list_escape_what_the_record_holds(users):
     u = users.make()
     u.write_factors(hostile_file(new_secret()))
     for args in (["status", "--user", u.name], ["trust", "list", "--user", u.name]):
-        r = run_cli(twostep_bin, *args)
+        r = cli(*args, text=False)
         assert r.returncode == 0, r
         assert_no_raw(r.stdout + r.stderr, " ".join(args))
         assert b"\\u{1B}" in r.stdout and b"\\u{202E}" in r.stdout, r.stdout
-    r = run_cli(twostep_bin, "status", "--user", u.name)
+    r = cli("status", "--user", u.name, text=False)
     assert b"phone\\u{1B}]0;you have been owned\\u{7}\\u{202E}gpj.exe" in r.stdout, r.stdout
     assert b"mobile\\u{1B}[2J\\u{1B}[H\\u{9B}31m" in r.stdout, r.stdout
 
 
-def test_json_output_escapes_and_keeps_the_value(twostep_bin, users):
+def test_json_output_escapes_and_keeps_the_value(users):
     u = users.make()
     u.write_factors(hostile_file(new_secret()))
     for args in (["status", "--json", "--user", u.name], ["trust", "list", "--json", "--user", u.name]):
-        r = run_cli(twostep_bin, *args)
+        r = cli(*args, text=False)
         assert r.returncode == 0, r
         assert_no_raw(r.stdout, " ".join(args))
         value = json.loads(r.stdout)  # still one valid object, the values unchanged
         devices = value.get("trusted_devices") or value.get("trustedDevices")
         assert devices[0]["service"] == "sshd" + ESC_CLEAR and devices[0]["rhost"] == "host" + RLO + "\u2066x"
-    status = json.loads(run_cli(twostep_bin, "status", "--json", "--user", u.name).stdout)
+    status = json.loads(cli("status", "--json", "--user", u.name, text=False).stdout)
     assert status["authenticators"][0]["label"] == "phone" + ESC_TITLE + RLO + "gpj.exe"
 
 
-def test_report_escapes_what_the_records_hold(twostep_bin, users):
+def test_report_escapes_what_the_records_hold(users):
     """`twostep report` (and `status`'s error): a record that is corrupt on
     a line holding escapes (the error quotes the unknown algorithm), and one
     with escapes in labels and trust records: nothing raw reaches the terminal."""
     corrupt = users.make()
     corrupt.write_factors(factor_text(totp_line(new_secret(), algorithm=enc("SHA1" + ESC_CLEAR + RLO))))
-    r = run_cli(twostep_bin, "status", "--user", corrupt.name)
+    r = cli("status", "--user", corrupt.name, text=False)
     assert r.returncode == 3 and b"unknown algorithm 'SHA1\\u{1B}[2J" in r.stderr, r
     assert_no_raw(r.stdout + r.stderr, "status of a corrupt record")
     hostile = users.make()
     hostile.write_factors(hostile_file(new_secret()))
     for args in (["report"], ["report", "--json"]):
-        r = run_cli(twostep_bin, *args)
+        r = cli(*args, text=False)
         assert corrupt.name.encode() in r.stdout, r
         assert_no_raw(r.stdout + r.stderr, " ".join(args))
 
 
-def test_cli_refuses_such_labels(twostep_bin, test_user):
+def test_cli_refuses_such_labels(test_user):
     """enroll and add refuse a label with an escape, a bidi override, or
     one heavy character (many combining accents); nothing is written."""
     path = os.path.join(test_user.home, ".twostep")
     for label in ("evil" + ESC_CLEAR, "gpj" + RLO + "exe", "a\u2066b\u2069", "x\u200by", "e" + "\u0301" * 10_000):
-        r = subprocess.run([twostep_bin, "enroll", "--user", test_user.name, "--secret", SECRET, "--code", totp(SECRET),
-                            "--no-qr", "--label", label], capture_output=True, text=True, cwd="/", timeout=60)
+        r = cli("enroll", "--user", test_user.name, "--secret", SECRET, "--code", totp(SECRET),
+                "--no-qr", "--label", label)
         assert r.returncode == 2 and "printable" in r.stderr, (label[:20], r)
         assert not os.path.exists(path)
         assert_no_raw(r.stderr.encode(), "the error message")
-    r = subprocess.run([twostep_bin, "enroll", "--user", test_user.name, "--secret", SECRET, "--code", totp(SECRET),
-                        "--no-qr", "--issuer", "Bank" + RLO], capture_output=True, text=True, cwd="/", timeout=60)
+    r = cli("enroll", "--user", test_user.name, "--secret", SECRET, "--code", totp(SECRET),
+            "--no-qr", "--issuer", "Bank" + RLO)
     assert r.returncode == 2 and "--issuer" in r.stderr, r
     # A phone's label is refused before any code is sent to the phone.
-    r = subprocess.run([twostep_bin, "enroll", "--user", test_user.name, "--secret", SECRET, "--code", totp(SECRET),
-                        "--no-qr", "--phone", "+966501234534", "--phone-label", "mobile" + RLO],
-                       capture_output=True, text=True, cwd="/", timeout=60)
+    r = cli("enroll", "--user", test_user.name, "--secret", SECRET, "--code", totp(SECRET),
+            "--no-qr", "--phone", "+966501234534", "--phone-label", "mobile" + RLO)
     assert r.returncode == 2 and "--phone-label" in r.stderr and "Sending a code" not in r.stderr, r
-    r = subprocess.run([twostep_bin, "add", "phone", "+966501234534", "--user", test_user.name, "--label", "a\u2066b"],
-                       capture_output=True, text=True, cwd="/", timeout=60)
+    r = cli("add", "phone", "+966501234534", "--user", test_user.name, "--label", "a\u2066b")
     assert r.returncode == 2 and "--label" in r.stderr and "Sending a code" not in r.stderr, r
     # The right-to-left mark of an Arabic label is fine.
-    r = subprocess.run([twostep_bin, "enroll", "--user", test_user.name, "--secret", SECRET, "--code", totp(SECRET),
-                        "--no-qr", "--label", "هاتفي" + RLM, "--json"], capture_output=True, text=True, cwd="/", timeout=60)
+    r = cli("enroll", "--user", test_user.name, "--secret", SECRET, "--code", totp(SECRET),
+            "--no-qr", "--label", "هاتفي" + RLM, "--json")
     assert r.returncode == 0, r
     assert "label=" + enc("هاتفي" + RLM) in open(path).read() or "هاتفي" in open(path).read()
 
@@ -145,7 +138,7 @@ def test_arabic_label_with_a_right_to_left_mark_logs_in(pam, users):
     assert r.result == "PAM_SUCCESS", r
 
 
-def test_google_authenticator_import_refuses_such_labels(twostep_bin, users):
+def test_google_authenticator_import_refuses_such_labels(users):
     """`twostep import google-authenticator --label` follows the same rule;
     nothing is written."""
     u = users.make()
@@ -155,11 +148,9 @@ def test_google_authenticator_import_refuses_such_labels(twostep_bin, users):
     os.chown(ga, u.uid, u.gid)
     os.chmod(ga, 0o400)
     for label in ("ga" + RLO, "ga" + ESC_TITLE):
-        r = subprocess.run([twostep_bin, "import", "google-authenticator", "--user", u.name, "--label", label],
-                           capture_output=True, text=True, cwd="/", timeout=60)
+        r = cli("import", "google-authenticator", "--user", u.name, "--label", label)
         assert r.returncode == 2 and "printable" in r.stderr, r
         assert not os.path.exists(u.factor_path)
         assert_no_raw(r.stderr.encode(), "the error message")
-    r = subprocess.run([twostep_bin, "import", "google-authenticator", "--user", u.name, "--label", "هاتفي" + RLM],
-                       capture_output=True, text=True, cwd="/", timeout=60)
+    r = cli("import", "google-authenticator", "--user", u.name, "--label", "هاتفي" + RLM)
     assert r.returncode == 0 and os.path.exists(u.factor_path), r

@@ -4,7 +4,6 @@ fail-open. See fleet.py for the harness (real PostgreSQL 15, 8 twostepd
 instances, the real module through pamdriver)."""
 
 import json
-import shutil
 import os
 import shutil
 import socket
@@ -15,14 +14,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from fleet import REPO, SECRET, Fleet, code_at, current_step, wrong_code
-
-
-from fleet import SECRET, Fleet, code_at, current_step, wrong_code
+from fleet import PGBIN, SECRET, Fleet, code_at
+from harness import REPO, cli, current_step, wrong_code
 from pamtest import factor_text, totp_line
-from pamtest import module, pamdriver, pam, users  # noqa: F401 (fixtures)
+from pamtest import pamdriver, pam  # noqa: F401 (fixtures)
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# The hosts' verifier window (extra="window=10"): a wrong code must be wrong for it.
+WINDOW = 10
 
 
 @pytest.fixture
@@ -79,7 +77,7 @@ def test_wrong_codes_on_8_hosts_add_up_to_one_count_and_one_lockout(daemon_bin, 
         u = users.make()
         f.enroll(u)
         right = code_at(current_step() + 2)
-        wrong = wrong_code()
+        wrong = wrong_code(SECRET, window=WINDOW)
         # k rounds of 8 wrong codes at once: 8, 16, then 20 (max_failures;
         # a lock-out checks no more codes and counts none).
         for k, expected in ((1, 8), (2, 16), (3, 20)):
@@ -101,7 +99,7 @@ def test_lockout_lifted_everywhere_when_it_runs_out(daemon_bin, pam, users):
     with Fleet(daemon_bin, pam, hosts=4, extra="window=10\nmax_failures=3\nlockout=3\n") as f:
         u = users.make()
         f.enroll(u)
-        results = f.race(u, wrong_code())
+        results = f.race(u, wrong_code(SECRET, window=WINDOW))
         assert results.count("PAM_AUTH_ERR") == 4
         _, status = f.status(u)
         assert status["failures"] == 3 and status.get("locked_until"), status
@@ -206,7 +204,7 @@ def test_a_row_lock_held_elsewhere_denies_within_the_timeout(fleet, users):
     # Host 2 has its connection to the database already (a running fleet does).
     assert fleet.login(1, u, code_at(current_step() + 1)).result == "PAM_SUCCESS"
     holder = subprocess.Popen(
-        ["runuser", "-u", "postgres", "--", "/usr/lib/postgresql/15/bin/psql", "-X", "-h", fleet.pg.dir,
+        ["runuser", "-u", "postgres", "--", f"{PGBIN}/psql", "-X", "-h", fleet.pg.dir,
          "-p", str(fleet.pg.port), "-U", "postgres", "-d", "twostep", "-c",
          f"BEGIN; SELECT 1 FROM twostep_records WHERE username = '{u.name}' FOR UPDATE; SELECT pg_sleep(8); COMMIT;"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd="/")
@@ -394,7 +392,7 @@ def test_offline_cached_decides_from_the_copy_and_merges_the_journal(daemon_bin,
         assert r.result == "PAM_AUTH_ERR", r
         assert "no copy" in f.hosts[2].logtext() or "unavailable" in " ".join(r.errors).lower()
         # A wrong code offline is journalled.
-        w = f.run(0, u, answers=[wrong_code()], wrapper=True)
+        w = f.run(0, u, answers=[wrong_code(SECRET, window=WINDOW)], wrapper=True)
         assert w.result == "PAM_AUTH_ERR", w
         journal = os.path.join(f.hosts[0].cache, "journal")
         assert os.path.getsize(journal) > 0
@@ -646,7 +644,6 @@ def test_the_module_denies_a_login_socket_served_by_another_uid(pam, users):
 
 def test_a_remote_database_without_verify_full_is_warned_about(daemon_bin, tmp_path):
     os.chmod(tmp_path, 0o755)
-    twostep = os.environ.get("TWOSTEP_BIN", os.path.join(REPO, ".build", "debug", "twostep"))
     sockets = tmp_path / "run"
     sockets.mkdir()
     password = tmp_path / "db-password"
@@ -667,11 +664,11 @@ def test_a_remote_database_without_verify_full_is_warned_about(daemon_bin, tmp_p
             while time.time() < deadline and not os.path.exists(sockets / "io.twostep.Login"):
                 assert d.poll() is None, log.read_text()
                 time.sleep(0.05)
-            env = dict(os.environ, TWOSTEP_CONFIG=str(config), TWOSTEP_SOCKET_DIR=str(sockets))
-            report = subprocess.run([twostep, "report", "--json"], capture_output=True, text=True, env=env, timeout=300)
+            env = {"TWOSTEP_SOCKET_DIR": str(sockets)}
+            report = cli("report", "--json", config=config, env=env, timeout=300)
             assert report.returncode == 0, report.stderr
-            text = subprocess.run([twostep, "report"], capture_output=True, text=True, env=env, timeout=300)
-            setup = subprocess.run([twostep, "setup", "--status"], capture_output=True, text=True, env=env, timeout=60)
+            text = cli("report", config=config, env=env, timeout=300)
+            setup = cli("setup", "--status", config=config, env=env)
             return log.read_text(), json.loads(report.stdout)["database_warning"], text.stdout, setup.stdout
         finally:
             d.terminate()

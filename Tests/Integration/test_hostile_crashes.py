@@ -55,10 +55,10 @@ def kill_at_random(start, duration, rng):
     return p.returncode == -signal.SIGKILL
 
 
-def test_kill_cli_codes(users, twostep_cli):
+def test_kill_cli_codes(users):
     u = enroll(users, backup=10)
     rng = random.Random(int(os.environ.get("TWOSTEP_SEED", "0")) or None)
-    start = lambda: subprocess.Popen(cli_args(twostep_cli, "codes", "--user", u.name, "--json"),
+    start = lambda: subprocess.Popen(cli_argv("codes", "--user", u.name, "--json"),
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL, env={**os.environ, **NO_SWIFT_BACKTRACE})
     duration = measure(start)
@@ -83,7 +83,7 @@ def test_kill_cli_codes(users, twostep_cli):
         assert (st.st_uid, st.st_mode & 0o777) == (u.uid, 0o600)
     leftovers = temp_files(u.home)
     # The file is whole and the CLI still works with leftovers present.
-    p = cli(twostep_cli, "status", "--user", u.name, "--json")
+    p = cli("status", "--user", u.name, "--json", env=NO_SWIFT_BACKTRACE)
     assert p.returncode == 0, p
     print(f"CLI: {KILLS // 2} runs, {killed} killed; file old {outcomes['old']}, new {outcomes['new']}; "
           f"{len(leftovers)} temp files left behind")

@@ -22,8 +22,6 @@ import hmac
 import json
 import os
 
-import pytest
-
 from hostile import *  # noqa: F401,F403
 
 ROUNDS = int(os.environ.get("TWOSTEP_RACE_ROUNDS", "3"))
@@ -60,15 +58,15 @@ def test_same_totp_code_64_at_once(pam, users):
     assert temp_files(u.home) == []
 
 
-def test_same_backup_code_logins_and_cli_at_once(pam, users, twostep_cli):
+def test_same_backup_code_logins_and_cli_at_once(pam, users):
     u = enroll(users, backup=2)
     pam.service("svc", "max_failures=1000")
     code = u.codes[0]
     procs = []
     for i in range(16):
         procs.append(("pam", spawn(pam, "svc", u, [code])))
-        args = cli_args(twostep_cli, "verify", "--code", code, user=u)
-        env = {"HOME": u.home, "PATH": "/usr/bin:/bin", **NO_SWIFT_BACKTRACE}
+        args = cli_argv("verify", "--code", code, user=u)
+        env = cli_env(u, NO_SWIFT_BACKTRACE)
         procs.append(("cli", subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                               stderr=subprocess.PIPE, text=True, env=env)))
     accepted = []
@@ -102,7 +100,7 @@ def code_set_matches(text, codes):
     return True
 
 
-def test_codes_and_logins_concurrently(pam, users, twostep_cli):
+def test_codes_and_logins_concurrently(pam, users):
     u = enroll(users, backup=10)
     pam.service("svc", "max_failures=1000")
     totp_before = records(u.read_factors(), "totp")[0]
@@ -119,17 +117,17 @@ def test_codes_and_logins_concurrently(pam, users, twostep_cli):
         for i in range(24):
             procs.append(("login", spawn(pam, "svc", u, ["000000" if i % 2 else "abcd-efgh-jk"])))
             if i % 6 == 0:
-                procs.append(("codes", subprocess.Popen(cli_args(twostep_cli, "codes", "--user", u.name, "--json"),
+                procs.append(("codes", subprocess.Popen(cli_argv("codes", "--user", u.name, "--json"),
                                                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                                         stderr=subprocess.PIPE, text=True)))
-                procs.append(("status", subprocess.Popen(cli_args(twostep_cli, "status", "--user", u.name, "--json"),
+                procs.append(("status", subprocess.Popen(cli_argv("status", "--user", u.name, "--json"),
                                                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                                          stderr=subprocess.PIPE, text=True)))
             if i == 12 and user_code:
-                args = cli_args(twostep_cli, "codes", "--code", user_code, "--json", user=u)
+                args = cli_argv("codes", "--code", user_code, "--json", user=u)
                 procs.append(("codes", subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                                         stderr=subprocess.PIPE, text=True,
-                                                        env={"HOME": u.home, "PATH": "/usr/bin:/bin"})))
+                                                        env=cli_env(u))))
         sets = []
         for kind, p in procs:
             if kind == "login":

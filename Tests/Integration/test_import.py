@@ -17,8 +17,9 @@ import pytest
 
 GA_NAME = ".google_authenticator"
 
-# The module path (TWOSTEP_MODULE) and the built pamdriver: the shared fixtures.
-from pamtest import module, pamdriver  # noqa: E402,F401
+# The CLI runner, and the built pamdriver (a shared fixture; the module is conftest's).
+from harness import cli  # noqa: E402
+from pamtest import pamdriver  # noqa: E402,F401
 
 
 @pytest.fixture(scope="session")
@@ -42,8 +43,8 @@ def confdir(module, tmp_path):
 class Migration:
     """A test user, their google-authenticator file, and twostep run as them."""
 
-    def __init__(self, user, twostep, pamdriver, confdir, ga):
-        self.user, self.twostep, self.pamdriver, self.confdir, self.ga = user, twostep, pamdriver, confdir, ga
+    def __init__(self, user, pamdriver, confdir, ga):
+        self.user, self.pamdriver, self.confdir, self.ga = user, pamdriver, confdir, ga
 
     @property
     def ga_path(self):
@@ -62,8 +63,7 @@ class Migration:
         return GAFile(Path(self.ga_path).read_text())
 
     def run(self, *args, root=False):
-        argv = [self.twostep, *args] if root else ["runuser", "-u", self.user.name, "--", self.twostep, *args]
-        return subprocess.run(argv, capture_output=True, text=True, cwd="/", timeout=60, stdin=subprocess.DEVNULL)
+        return cli(*args, user=None if root else self.user, stdin=None)
 
     def import_ga(self, *extra, root=False):
         return self.run("import", "google-authenticator", *extra, root=root)
@@ -104,8 +104,8 @@ def totp(secret, step=30, offset=0):
 
 
 @pytest.fixture
-def mig(test_user, twostep_bin, pamdriver, confdir, google_authenticator):
-    return Migration(test_user, twostep_bin, pamdriver, confdir, google_authenticator)
+def mig(test_user, pamdriver, confdir, google_authenticator):
+    return Migration(test_user, pamdriver, confdir, google_authenticator)
 
 
 # Configurations of the real google-authenticator CLI.

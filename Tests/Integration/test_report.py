@@ -20,8 +20,9 @@ import time
 
 import pytest
 
-from pamtest import (avoid_step_edge, backup_line, factor_text, failures_line, new_backup_code,  # noqa: F401
-                     new_secret, records, totp_code, trust_line, users, wrong_code)
+from harness import cli, wrong_code
+from pamtest import (avoid_step_edge, backup_line, factor_text, failures_line, new_backup_code, new_secret,
+                     records, totp_code, trust_line)
 
 NO_CONFIG = "/nonexistent/twostep.conf"
 DAY = 86400
@@ -40,16 +41,13 @@ def pending_line(code, phone="phone-1", id="pending-1"):
 
 
 class Twostep:
-    def __init__(self, binary, config=NO_CONFIG):
-        self.binary = binary
+    """harness.cli with this test's TWOSTEP_CONFIG."""
+
+    def __init__(self, config=NO_CONFIG):
         self.config = config
 
     def run(self, *args, as_user=None):
-        argv = [self.binary, *args]
-        if as_user:
-            argv = ["runuser", "-u", as_user, "--"] + argv
-        env = dict(os.environ, TWOSTEP_CONFIG=self.config)
-        return subprocess.run(argv, capture_output=True, text=True, cwd="/", timeout=120, env=env)
+        return cli(*args, user=as_user, config=self.config, timeout=120)
 
     def report(self, *args):
         r = self.run("report", "--json", *args)
@@ -62,8 +60,8 @@ class Twostep:
 
 
 @pytest.fixture
-def twostep(twostep_bin):
-    return Twostep(twostep_bin)
+def twostep():
+    return Twostep()
 
 
 @pytest.fixture
@@ -250,7 +248,7 @@ def managed_store(tmp_path, users_by_text):
     return str(d / "%u")
 
 
-def test_managed_store_from_twostep_conf_and_from_store(twostep_bin, users, tmp_path):
+def test_managed_store_from_twostep_conf_and_from_store(users, tmp_path):
     enrolled, plain, corrupt = users.make(), users.make(), users.make()
     enrolled.secret = new_secret()
     # A home file that the managed store must hide.
@@ -262,7 +260,7 @@ def test_managed_store_from_twostep_conf_and_from_store(twostep_bin, users, tmp_
     conf = tmp_path / "twostep.conf"
     conf.write_text(f"store={template}\n")
     os.chmod(conf, 0o644)
-    twostep = Twostep(twostep_bin, config=str(conf))
+    twostep = Twostep(config=str(conf))
     store_dir = os.path.dirname(template)
 
     avoid_step_edge()
