@@ -16,7 +16,7 @@ import sys
 import pytest
 
 import securitykeys
-from pamtest import SSH_LOGIN, HERE, SSHLogin, free_port, users  # noqa: F401 (users is a fixture)
+from pamtest import SSH_LOGIN, HERE, SSHLogin, free_port
 from securitykeys import Agent, install_authorized_keys, make_key, sk_provider  # noqa: F401 (sk_provider is a fixture)
 
 SSHD_SH = str(HERE / "sshd.sh")
