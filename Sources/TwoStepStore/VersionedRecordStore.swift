@@ -123,15 +123,6 @@ public struct VersionedRecordStore<Backend: RecordBackend>: RecordStore {
     }
 
     private func parse(_ text: SecretBytes) throws(StoreError) -> FactorFile {
-        var bytes = text.withUnsafeBytes { [UInt8]($0) }
-        defer { cleanse(&bytes) }
-        guard String(validating: bytes, as: UTF8.self) != nil else {
-            throw .corrupt(path: location, error: .malformedFile(line: 1, reason: "not UTF-8 text"))
-        }
-        do {
-            return try FactorFile(parsing: bytes)
-        } catch {
-            throw .corrupt(path: location, error: error)
-        }
+        try FactorFile(stored: text, location: location)
     }
 }
