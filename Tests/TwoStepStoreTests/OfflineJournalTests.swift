@@ -112,7 +112,7 @@ struct OfflineJournalTests {
     func copies() throws {
         let s = Scratch()
         let copies = OfflineCopies(directory: s.dir + "/cache")
-        try copies.prepare()
+        try copies.prepare(owner: geteuid())
         #expect(modeOf(copies.directory) == 0o700)
         #expect(copies.read("alice") == nil && !copies.exists("alice"))
         let text = try record(lastStep: 100)

@@ -20,9 +20,9 @@ public struct OfflineCopies: Sendable {
     }
 
     /// Makes the directory (0700) when missing and checks it: a directory,
-    /// not a link, root's, no access for group or others.
-    public func prepare() throws(StoreError) {
-        _ = try PrivateDirectory.open(directory, owner: geteuid())
+    /// not a link, owned by `owner` (root), no access for group or others.
+    public func prepare(owner: uid_t = 0) throws(StoreError) {
+        _ = try PrivateDirectory.open(directory, owner: owner)
     }
 
     /// One user's copy.
