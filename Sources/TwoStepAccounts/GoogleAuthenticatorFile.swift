@@ -23,14 +23,17 @@ public struct GoogleAuthenticatorFile: Sendable {
     public var secret: [UInt8]
     /// `TOTP_AUTH` was given; without it google-authenticator uses HOTP.
     public var timeBased = false
+    /// `HOTP_COUNTER`: the next counter of a counter-based file.
     public var hotpCounter: UInt64?
     /// `STEP_SIZE`, seconds (google-authenticator's default is 30).
     public var stepSize = 30
+    /// True when the file gave `STEP_SIZE`.
     public var stepSizeGiven = false
     /// `WINDOW_SIZE`: how many codes are accepted, centred on now.
     public var windowSize: Int?
     /// `RATE_LIMIT attempts seconds`.
     public var rateLimit: (attempts: Int, seconds: Int)?
+    /// `DISALLOW_REUSE`: a code works once.
     public var disallowReuse = false
     /// The time steps `DISALLOW_REUSE` lists as used lately.
     public var usedSteps = [UInt64]()
@@ -46,9 +49,11 @@ public struct GoogleAuthenticatorFile: Sendable {
     public struct Problem: Error, CustomStringConvertible, Sendable {
         var line: Int
         var reason: String
+        /// `line N: reason`, or the reason alone for the whole file.
         public var description: String { line > 0 ? "line \(line): \(reason)" : reason }
     }
 
+    /// Parses the file's text; a `Problem` names the line.
     public init(parsing text: String) throws(Problem) {
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         if lines.last == "" { lines.removeLast() }  // the final newline

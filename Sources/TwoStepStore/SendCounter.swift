@@ -21,6 +21,7 @@ public protocol SendCounter: Sendable {
 }
 
 extension SendCounter {
+    /// Records nothing (a counter for root-owned stores).
     public func confirm(account: String, number: PhoneNumber, at now: Int64) throws(StoreError) {}
 }
 
@@ -45,12 +46,15 @@ public struct SendCountDirectory: SendCounter {
     /// Larger tallies are refused.
     static let maxSize = 64 << 10
 
+    /// The directory.
     public let path: String
 
+    /// The tallies in `path` (made on first use).
     public init(path: String = SendCountDirectory.defaultPath) {
         self.path = path
     }
 
+    /// Records one send under the directory's lock if `policy` allows it (see `SendCounter.admit`).
     public func admit(account: String, number: PhoneNumber, policy: SendPolicy, at now: Int64) throws(StoreError) -> Int64? {
         try withLock { dir throws(StoreError) in
             var user = try read(Self.accountFile(account), in: dir)
