@@ -153,7 +153,7 @@ public enum ConfigurationFile {
     /// The whole file (`FileDescriptor.readAll`), its size limit's error
     /// as a `ConfigurationError`.
     private static func read(_ fd: borrowing FileDescriptor, size: Int, maxSize: Int, path: String) throws(ConfigurationError) -> SecretBytes {
-        do { return try fd.readAll(expectedSize: size, maxSize: maxSize, path: path) } catch { throw ConfigurationError(error, path: path) }
+        do { return try fd.readAll(expectedSize: size, maxSize: maxSize, path: path, fromStart: false) } catch { throw ConfigurationError(error, path: path) }
     }
 }
 

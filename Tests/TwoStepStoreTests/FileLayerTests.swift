@@ -80,6 +80,9 @@ struct FileLayerTests {
         // on through larger buffers, up to the cap.
         let fd = try FileDescriptor(opening: path, flags: O_RDONLY)
         #expect(try fd.readAll(expectedSize: 0, maxSize: 1 << 20, path: path).count == 5000)
+        // From the descriptor's offset (`read`): once, then nothing is left.
+        #expect(try fd.readAll(expectedSize: 5000, maxSize: 1 << 20, path: path, fromStart: false).count == 5000)
+        #expect(try fd.readAll(expectedSize: 5000, maxSize: 1 << 20, path: path, fromStart: false).count == 0)
         #expect(throws: StoreError.unsafe(path: path, reason: "it is larger than 1000 bytes")) {
             try fd.readAll(expectedSize: 10, maxSize: 1000, path: path)
         }

@@ -33,8 +33,8 @@ public enum LockKind: Sendable {
 extension FileDescriptor {
     /// Takes a `flock` of `kind` on the open file as `wait` says: with
     /// `.within`, by `LOCK_NB` tries with a growing pause (1 ms doubling to
-    /// 50 ms) until the deadline; a signal cuts a pause short, never the
-    /// deadline. With `.untilAcquired`, one blocking `flock`, retried on
+    /// 50 ms) until the deadline, never giving up before it; a signal cuts a
+    /// pause short, never the deadline. With `.untilAcquired`, one blocking `flock`, retried on
     /// `EINTR`. `flock` locks belong to the open file: another descriptor
     /// of the same file, in this process or another, conflicts.
     /// - Throws: `StoreError.busy(path:, seconds:)` at the deadline;
@@ -47,17 +47,20 @@ extension FileDescriptor {
             }
             return
         }
-        let deadline = Self.monotonicMilliseconds() + Int64(milliseconds)
-        var pause: Int64 = 1
+        // In nanoseconds: `busy` comes no sooner than the whole wait.
+        let deadline = Self.monotonicNanoseconds() + Int64(milliseconds) * 1_000_000
+        var pause: Int64 = 1_000_000
         while flock(raw, kind.operation | LOCK_NB) != 0 {
             let e = errno
             if e == EINTR { continue }
             guard e == EWOULDBLOCK else { throw .io(path: path, operation: "lock", errno: e) }
-            let left = deadline - Self.monotonicMilliseconds()
+            let left = deadline - Self.monotonicNanoseconds()
             guard left > 0 else { throw .busy(path: path, seconds: (milliseconds + 999) / 1000) }
-            var pauseTime = timespec(tv_sec: 0, tv_nsec: Int(min(pause, left)) * 1_000_000)
+            // A signal may cut the pause short: the loop tries again, the deadline holds.
+            let nap = min(pause, left)
+            var pauseTime = timespec(tv_sec: Int(nap / 1_000_000_000), tv_nsec: Int(nap % 1_000_000_000))
             nanosleep(&pauseTime, nil)
-            pause = min(pause * 2, 50)
+            pause = min(pause * 2, 50_000_000)
         }
     }
 
@@ -66,10 +69,10 @@ extension FileDescriptor {
         flock(raw, LOCK_UN)
     }
 
-    private static func monotonicMilliseconds() -> Int64 {
+    private static func monotonicNanoseconds() -> Int64 {
         var now = timespec()
         clock_gettime(CLOCK_MONOTONIC, &now)
-        return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
+        return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
     }
 }
 

@@ -5,7 +5,8 @@ import Glibc
 
 extension FileDescriptor {
     /// The whole file, from offset 0 (`pread`, so an earlier read on the
-    /// same descriptor does not matter), into one buffer sized from
+    /// same descriptor does not matter; with `fromStart: false`, from the
+    /// descriptor's offset by `read`, for a descriptor just opened), into one buffer sized from
     /// `expectedSize` (what the caller's `fstat` said) plus room to notice
     /// growth. Once `expectedSize` bytes are in and the buffer is not full,
     /// no read for the end of the file is made: callers read under a lock or
@@ -18,7 +19,7 @@ extension FileDescriptor {
     /// including errors.
     /// - Throws: `StoreError.unsafe(path:, reason: "it is larger than N bytes")`
     ///   when more than `maxSize` bytes are there; `.io` when a read fails.
-    public borrowing func readAll(expectedSize: Int, maxSize: Int, path: String) throws(StoreError) -> SecretBytes {
+    public borrowing func readAll(expectedSize: Int, maxSize: Int, path: String, fromStart: Bool = true) throws(StoreError) -> SecretBytes {
         var buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: min(max(expectedSize, 0), maxSize) + 256, alignment: 16)
         defer {
             cleanse(buffer)
@@ -35,7 +36,8 @@ extension FileDescriptor {
                 buffer.deallocate()
                 buffer = larger
             }
-            let n = pread(raw, buffer.baseAddress.map { $0 + count }, buffer.count - count, off_t(count))
+            let at = buffer.baseAddress.map { $0 + count }
+            let n = fromStart ? pread(raw, at, buffer.count - count, off_t(count)) : read(raw, at, buffer.count - count)
             if n < 0 {
                 if errno == EINTR { continue }
                 throw .io(path: path, operation: "read", errno: errno)
