@@ -1,4 +1,5 @@
 import TwoStepCore
+import TwoStepStore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -22,14 +23,17 @@ public struct GoogleAuthenticatorFile: Sendable {
     public var secret: [UInt8]
     /// `TOTP_AUTH` was given; without it google-authenticator uses HOTP.
     public var timeBased = false
+    /// `HOTP_COUNTER`: the next counter of a counter-based file.
     public var hotpCounter: UInt64?
     /// `STEP_SIZE`, seconds (google-authenticator's default is 30).
     public var stepSize = 30
+    /// True when the file gave `STEP_SIZE`.
     public var stepSizeGiven = false
     /// `WINDOW_SIZE`: how many codes are accepted, centred on now.
     public var windowSize: Int?
     /// `RATE_LIMIT attempts seconds`.
     public var rateLimit: (attempts: Int, seconds: Int)?
+    /// `DISALLOW_REUSE`: a code works once.
     public var disallowReuse = false
     /// The time steps `DISALLOW_REUSE` lists as used lately.
     public var usedSteps = [UInt64]()
@@ -45,9 +49,11 @@ public struct GoogleAuthenticatorFile: Sendable {
     public struct Problem: Error, CustomStringConvertible, Sendable {
         var line: Int
         var reason: String
+        /// `line N: reason`, or the reason alone for the whole file.
         public var description: String { line > 0 ? "line \(line): \(reason)" : reason }
     }
 
+    /// Parses the file's text; a `Problem` names the line.
     public init(parsing text: String) throws(Problem) {
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         if lines.last == "" { lines.removeLast() }  // the final newline
@@ -149,40 +155,49 @@ public struct GoogleAuthenticatorFile: Sendable {
     /// `owner`, no permission bits for group or others, 1 byte to 64 KiB,
     /// no NUL bytes. The file is only read, never changed.
     public static func read(path: String, owner: uid_t) throws(AccountError) -> String {
-        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
-        guard fd >= 0 else {
-            let e = errno
-            switch e {
-            case ENOENT: throw .failure("\(path) does not exist: nothing to import")
-            case ELOOP: throw .failure("\(path) is a symbolic link; refusing to follow it")
-            default: throw .failure("cannot open \(path): \(String(cString: strerror(e)))")
+        let fd: FileDescriptor
+        do {
+            fd = try SafeFile.open(path, path: path)
+        } catch .unsafe {
+            throw .failure("\(path) is a symbolic link; refusing to follow it")
+        } catch .io(_, _, ENOENT) {
+            throw .failure("\(path) does not exist: nothing to import")
+        } catch {
+            throw .failure("cannot open \(path): \(systemError(error))")
+        }
+        let st: stat
+        do { st = try fd.status(path: path) } catch { throw .failure("cannot stat \(path): \(systemError(error))") }
+        if let violation = FileRules(owner: owner, forbiddenMode: 0o077, maxSize: maxSize, minSize: 1).violation(st) {
+            switch violation {
+            case .notRegular, .links: throw .failure("\(path) is not a regular file")
+            case .owner(let uid):
+                throw .failure("\(path) is owned by uid \(uid), not by the user (uid \(owner)); refusing it, as google-authenticator does")
+            case .mode(let mode):
+                throw .failure("\(path) is accessible by group or others (mode \(String(mode, radix: 8))); the secret may be known to others. Make it mode 0400 or 0600, or set the user up again with 'twostep enroll'")
+            case .tooLarge, .tooSmall: throw .failure("\(path) is empty or larger than 64 KiB")
             }
         }
-        defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw .failure("cannot stat \(path): \(String(cString: strerror(errno)))") }
-        guard st.st_mode & S_IFMT == S_IFREG else { throw .failure("\(path) is not a regular file") }
-        guard st.st_uid == owner else {
-            throw .failure("\(path) is owned by uid \(st.st_uid), not by the user (uid \(owner)); refusing it, as google-authenticator does")
+        let bytes: SecretBytes
+        do {
+            bytes = try fd.readAll(expectedSize: Int(st.st_size), maxSize: maxSize, path: path)
+        } catch .unsafe {
+            throw .failure("\(path) is not a google-authenticator file (binary or too large)")
+        } catch {
+            throw .failure("cannot read \(path): \(systemError(error))")
         }
-        guard st.st_mode & 0o077 == 0 else {
-            throw .failure("\(path) is accessible by group or others (mode \(String(st.st_mode & 0o7777, radix: 8))); the secret may be known to others. Make it mode 0400 or 0600, or set the user up again with 'twostep enroll'")
+        let text: String? = bytes.withUnsafeBytes { raw in
+            raw.contains(0) ? nil : String(validating: raw.assumingMemoryBound(to: UInt8.self), as: UTF8.self)
         }
-        guard st.st_size >= 1, st.st_size <= maxSize else { throw .failure("\(path) is empty or larger than 64 KiB") }
-        var bytes = [UInt8](repeating: 0, count: Int(st.st_size) + 1)
-        var count = 0
-        while count < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + count, $0.count - count) }
-            if n < 0 && errno == EINTR { continue }
-            guard n >= 0 else { throw .failure("cannot read \(path): \(String(cString: strerror(errno)))") }
-            if n == 0 { break }
-            count += n
-        }
-        defer { cleanse(&bytes) }
-        guard count <= maxSize, !bytes[..<count].contains(0) else { throw .failure("\(path) is not a google-authenticator file (binary or too large)") }
-        guard let text = String(validating: bytes[..<count], as: UTF8.self) else {
-            throw .failure("\(path) is not a google-authenticator file (not text)")
+        guard let text else {
+            let binary = bytes.withUnsafeBytes { $0.contains(0) }
+            throw .failure("\(path) is not a google-authenticator file (\(binary ? "binary or too large" : "not text"))")
         }
         return text
+    }
+
+    /// The system error in `error` (a file-layer error) as text.
+    private static func systemError(_ error: StoreError) -> String {
+        if case .io(_, _, let e) = error { return String(cString: strerror(e)) }
+        return error.description
     }
 }

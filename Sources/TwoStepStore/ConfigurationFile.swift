@@ -42,30 +42,42 @@ public enum ConfigurationFile {
         // Without following a link first: a missing file (the common case
         // without the package) is then one failed open, and only a link
         // costs a second one, which tells a dangling link from no file.
-        let flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK
-        var fd = open(path, flags | O_NOFOLLOW)
-        if fd < 0 && errno == ELOOP {
-            fd = open(path, flags)
-            if fd < 0 && errno == ENOENT {
-                throw .unsafe(path: path, reason: "it is a symbolic link to a file that does not exist")
+        let fd: FileDescriptor
+        do {
+            fd = try open(path)
+        } catch .io(_, _, ENOENT) {
+            if packagedStoreHoldsRecords() {
+                throw .unsafe(path: path, reason: "it does not exist, but \(packagedStore) holds users' records: without the file twostep would look for them in home directories (store=%h/.twostep) instead. Restore it (the package's has store=\(packagedStore)/%u); until then every login is denied")
             }
+            return SystemConfiguration()
+        } catch {
+            throw ConfigurationError(error, path: path)
         }
-        guard fd >= 0 else {
-            let e = errno
-            if e == ENOENT {
-                if packagedStoreHoldsRecords() {
-                    throw .unsafe(path: path, reason: "it does not exist, but \(packagedStore) holds users' records: without the file twostep would look for them in home directories (store=%h/.twostep) instead. Restore it (the package's has store=\(packagedStore)/%u); until then every login is denied")
-                }
-                return SystemConfiguration()
-            }
-            throw .io(path: path, operation: "open", errno: e)
-        }
-        defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw .io(path: path, operation: "stat", errno: errno) }
+        let st: stat
+        do { st = try fd.status(path: path) } catch { throw ConfigurationError(error, path: path) }
         try check(st, path: path)
-        let bytes = try read(fd, size: Int(st.st_size), path: path)
-        return try SystemConfiguration(parsing: bytes, path: path)
+        let bytes = try read(fd, size: Int(st.st_size), maxSize: maxSize, path: path)
+        // No Result (see `SystemConfiguration.init(parsing:path:)`).
+        var failure: ConfigurationError?
+        var parsed = SystemConfiguration()
+        bytes.withUnsafeBytes { raw in
+            do throws(ConfigurationError) {
+                parsed = try SystemConfiguration(parsing: raw.assumingMemoryBound(to: UInt8.self), path: path)
+            } catch {
+                failure = error
+            }
+        }
+        if let failure { throw failure }
+        return parsed
+    }
+
+    /// Opens the file, following a symbolic link only when it is one.
+    private static func open(_ path: String) throws(StoreError) -> FileDescriptor {
+        let flags = O_RDONLY | O_NOCTTY | O_NONBLOCK
+        do { return try FileDescriptor(opening: path, flags: flags | O_NOFOLLOW) } catch .io(_, _, ELOOP) {}
+        do { return try FileDescriptor(opening: path, flags: flags) } catch .io(_, _, ENOENT) {
+            throw .unsafe(path: path, reason: "it is a symbolic link to a file that does not exist")
+        }
     }
 
     /// The store directory the package and `make install` set up
@@ -98,62 +110,60 @@ public enum ConfigurationFile {
     /// all for group or others (0600 or 0400), at most 4 KiB. The caller
     /// zeroes the result when done.
     public static func secret(path: String) throws(ConfigurationError) -> SecretBytes {
-        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | O_NOFOLLOW)
-        guard fd >= 0 else {
-            let e = errno
-            if e == ELOOP { throw .unsafe(path: path, reason: "it is a symbolic link; name the file itself") }
-            throw .io(path: path, operation: "open", errno: e)
+        let fd: FileDescriptor
+        do {
+            fd = try FileDescriptor(opening: path, flags: O_RDONLY | O_NOCTTY | O_NONBLOCK | O_NOFOLLOW)
+        } catch .io(_, _, ELOOP) {
+            throw .unsafe(path: path, reason: "it is a symbolic link; name the file itself")
+        } catch {
+            throw ConfigurationError(error, path: path)
         }
-        defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw .io(path: path, operation: "stat", errno: errno) }
-        guard st.st_mode & S_IFMT == S_IFREG else { throw .unsafe(path: path, reason: "it is not a regular file") }
-        let rule = "it must be owned by root with mode 0600 or 0400"
-        guard st.st_uid == 0 else { throw .unsafe(path: path, reason: "it is owned by uid \(st.st_uid); \(rule)") }
-        guard st.st_mode & 0o077 == 0 else {
-            throw .unsafe(path: path, reason: "group or others may use it (mode \(String(st.st_mode & 0o7777, radix: 8))); \(rule)")
+        let st: stat
+        do { st = try fd.status(path: path) } catch { throw ConfigurationError(error, path: path) }
+        let rules = FileRules(owner: 0, forbiddenMode: 0o077, maxSize: 4096)
+        if let violation = rules.violation(st) {
+            let rule = "it must be owned by root with mode 0600 or 0400"
+            let reason = switch violation {
+            case .owner(let uid): "it is owned by uid \(uid); \(rule)"
+            case .mode(let mode): "group or others may use it (mode \(String(mode, radix: 8))); \(rule)"
+            case .tooLarge: "it is larger than 4096 bytes"
+            default: violation.reason
+            }
+            throw .unsafe(path: path, reason: reason)
         }
-        guard st.st_size <= 4096 else { throw .unsafe(path: path, reason: "it is larger than 4096 bytes") }
-        var bytes = try read(fd, size: Int(st.st_size), path: path)
-        defer { cleanse(&bytes) }
-        let end = bytes.firstIndex(where: { $0 == 10 || $0 == 13 }) ?? bytes.count
+        let bytes = try read(fd, size: Int(st.st_size), maxSize: 4096, path: path)
+        let end = bytes.withUnsafeBytes { $0.firstIndex(where: { $0 == 10 || $0 == 13 }) ?? $0.count }
         guard end > 0 else { throw .unsafe(path: path, reason: "its first line is empty") }
-        return SecretBytes(bytes[..<end])
+        return end == bytes.count ? bytes : bytes.withUnsafeBytes { SecretBytes(UnsafeRawBufferPointer(rebasing: $0[..<end])) }
     }
 
     /// The checks on the file read (after following links).
     static func check(_ st: stat, path: String) throws(ConfigurationError) {
-        guard st.st_mode & S_IFMT == S_IFREG else { throw .unsafe(path: path, reason: "it is not a regular file") }
+        guard let violation = FileRules(owner: 0, forbiddenMode: mode_t(S_IWGRP | S_IWOTH), maxSize: maxSize).violation(st) else { return }
         let rule = "it must be owned by root and not writable by group or others"
-        guard st.st_uid == 0 else { throw .unsafe(path: path, reason: "it is owned by uid \(st.st_uid), not by root; \(rule)") }
-        guard st.st_mode & (S_IWGRP | S_IWOTH) == 0 else {
-            throw .unsafe(path: path, reason: "it is writable by group or others (mode \(String(st.st_mode & 0o7777, radix: 8))); \(rule)")
+        let reason = switch violation {
+        case .owner(let uid): "it is owned by uid \(uid), not by root; \(rule)"
+        case .mode(let mode): "it is writable by group or others (mode \(String(mode, radix: 8))); \(rule)"
+        case .tooLarge: "it is larger than \(maxSize) bytes"
+        default: violation.reason
         }
-        guard st.st_size <= maxSize else { throw .unsafe(path: path, reason: "it is larger than \(maxSize) bytes") }
+        throw .unsafe(path: path, reason: reason)
     }
 
-    /// The whole file: one read into a buffer one byte larger than `fstat`
-    /// said; a read that fills it means the file grew meanwhile, and it is
-    /// read on, up to the size limit.
-    private static func read(_ fd: Int32, size: Int, path: String) throws(ConfigurationError) -> [UInt8] {
-        var data = [UInt8](repeating: 0, count: min(size, maxSize) + 1)
-        var count = 0
-        while true {
-            if count == data.count {
-                guard count <= maxSize else { throw .unsafe(path: path, reason: "it is larger than \(maxSize) bytes") }
-                data.append(contentsOf: [UInt8](repeating: 0, count: min(data.count, maxSize + 1 - count)))
-            }
-            let n = data.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + count, $0.count - count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw .io(path: path, operation: "read", errno: errno)
-            }
-            if n == 0 { break }
-            count += n
-            // What fstat said, read with room to spare: no read for the end.
-            if count == size && count < data.count { break }
+    /// The whole file (`FileDescriptor.readAll`), its size limit's error
+    /// as a `ConfigurationError`.
+    private static func read(_ fd: borrowing FileDescriptor, size: Int, maxSize: Int, path: String) throws(ConfigurationError) -> SecretBytes {
+        do { return try fd.readAll(expectedSize: size, maxSize: maxSize, path: path, fromStart: false) } catch { throw ConfigurationError(error, path: path) }
+    }
+}
+
+extension ConfigurationError {
+    /// The file layer's error about `path`, as a configuration error.
+    init(_ error: StoreError, path: String) {
+        switch error {
+        case .io(_, let operation, let e): self = .io(path: path, operation: operation, errno: e)
+        case .unsafe(_, let reason): self = .unsafe(path: path, reason: reason)
+        default: self = .unsafe(path: path, reason: error.description)
         }
-        data.removeSubrange(count...)
-        return data
     }
 }

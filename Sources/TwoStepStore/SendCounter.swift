@@ -21,6 +21,7 @@ public protocol SendCounter: Sendable {
 }
 
 extension SendCounter {
+    /// Records nothing (a counter for root-owned stores).
     public func confirm(account: String, number: PhoneNumber, at now: Int64) throws(StoreError) {}
 }
 
@@ -34,8 +35,9 @@ extension SendCounter {
 /// and so is a tally that does not parse: then nothing is sent.
 ///
 /// Changes are serialised by a lock on `.lock` in the directory, taken
-/// with a deadline (`lockWait`): a stuck holder makes sends fail, never
-/// hang. Each tally is replaced atomically (temporary file, fsync, rename).
+/// with a deadline (`lockWait`, then `StoreError.busy`): a stuck holder
+/// makes sends fail, never hang. Each tally is replaced atomically
+/// (`AtomicReplace`: temporary file, fsync, rename, directory fsync).
 public struct SendCountDirectory: SendCounter {
     /// The built-in `send_count_dir=`.
     public static let defaultPath = ModuleOptions.defaultSendCountDirectory
@@ -44,12 +46,15 @@ public struct SendCountDirectory: SendCounter {
     /// Larger tallies are refused.
     static let maxSize = 64 << 10
 
+    /// The directory.
     public let path: String
 
+    /// The tallies in `path` (made on first use).
     public init(path: String = SendCountDirectory.defaultPath) {
         self.path = path
     }
 
+    /// Records one send under the directory's lock if `policy` allows it (see `SendCounter.admit`).
     public func admit(account: String, number: PhoneNumber, policy: SendPolicy, at now: Int64) throws(StoreError) -> Int64? {
         try withLock { dir throws(StoreError) in
             var user = try read(Self.accountFile(account), in: dir)
@@ -82,99 +87,33 @@ public struct SendCountDirectory: SendCounter {
 
     // MARK: I/O
 
-    /// Opens (making it if missing) and checks the directory, takes its
-    /// lock within `lockWait`, and runs `body` with the directory's fd.
-    private func withLock<T>(_ body: (Int32) throws(StoreError) -> T) throws(StoreError) -> T {
-        if mkdir(path, 0o700) != 0 && errno != EEXIST { throw .io(path: path, operation: "create", errno: errno) }
-        let dir = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-        guard dir >= 0 else {
-            if errno == ELOOP || errno == ENOTDIR { throw .unsafe(path: path, reason: "it is not a directory (a symbolic link?)") }
-            throw .io(path: path, operation: "open", errno: errno)
-        }
-        defer { close(dir) }
-        var st = stat()
-        guard fstat(dir, &st) == 0 else { throw .io(path: path, operation: "stat", errno: errno) }
-        guard st.st_uid == 0, st.st_mode & 0o077 == 0 else {
-            throw .unsafe(path: path, reason: "it must be a directory owned by root with mode 0700 (it is uid \(st.st_uid), mode \(String(st.st_mode & 0o7777, radix: 8)))")
-        }
-        let lock = openat(dir, ".lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard lock >= 0 else { throw .io(path: path + "/.lock", operation: "open", errno: errno) }
-        defer { close(lock) }
-        try Self.lock(lock, path: path, within: Self.lockWait)
-        defer { flock(lock, LOCK_UN) }
-        return try body(dir)
+    /// Opens (making it if missing) and checks the directory
+    /// (`PrivateDirectory`), takes its lock within `lockWait` (else
+    /// `StoreError.busy`), and runs `body` with the directory.
+    private func withLock<T>(_ body: (borrowing FileDescriptor) throws(StoreError) -> T) throws(StoreError) -> T {
+        let dir = try PrivateDirectory.open(path)
+        let lock = try FileLock(".lock", in: dir, wait: .within(milliseconds: Int(Self.lockWait * 1000)), path: path + "/.lock")
+        let result = try body(dir)
+        _ = consume lock
+        return result
     }
 
-    /// An exclusive `flock` on `fd` within `seconds`, else `unavailable`.
-    static func lock(_ fd: Int32, path: String, within seconds: Double) throws(StoreError) {
-        var waited = 0.0
-        var pause = 0.001
-        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
-            guard errno == EWOULDBLOCK || errno == EINTR else { throw .io(path: path, operation: "lock", errno: errno) }
-            guard waited < seconds else {
-                throw .unavailable(path: path, reason: "its lock was held by another process for more than \(Int(seconds)) s")
-            }
-            var request = timespec(tv_sec: 0, tv_nsec: Int(pause * 1e9))
-            nanosleep(&request, nil)
-            waited += pause
-            pause = min(pause * 2, 0.05)
-        }
-    }
-
-    private func read(_ name: String, in dir: Int32) throws(StoreError) -> SendTally {
+    private func read(_ name: String, in dir: borrowing FileDescriptor) throws(StoreError) -> SendTally {
         let file = path + "/" + name
-        let fd = openat(dir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
-        guard fd >= 0 else {
-            if errno == ENOENT { return SendTally() }
-            if errno == ELOOP { throw .unsafe(path: file, reason: "it is a symbolic link") }
-            throw .io(path: file, operation: "open", errno: errno)
-        }
-        defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw .io(path: file, operation: "stat", errno: errno) }
-        guard st.st_mode & S_IFMT == S_IFREG, st.st_uid == 0, st.st_mode & 0o077 == 0 else {
+        var bytes: [UInt8]
+        do {
+            let text = try SafeFile.read(name, relativeTo: dir.raw, rules: FileRules(owner: 0, forbiddenMode: 0o077, maxSize: Self.maxSize), path: file)
+            bytes = text.withUnsafeBytes { [UInt8]($0) }
+        } catch .io(_, "open", ENOENT) {
+            return SendTally()
+        } catch .unsafe(_, let reason) where reason != "it is a symbolic link" && !reason.hasPrefix("it is larger") {
             throw .unsafe(path: file, reason: "it must be a regular file owned by root with mode 0600")
         }
-        guard st.st_size <= Self.maxSize else { throw .unsafe(path: file, reason: "it is larger than \(Self.maxSize) bytes") }
-        var bytes = [UInt8](repeating: 0, count: Int(st.st_size) + 1)
-        var count = 0
-        while count < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + count, $0.count - count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw .io(path: file, operation: "read", errno: errno)
-            }
-            if n == 0 { break }
-            count += n
-        }
-        guard count <= Self.maxSize else { throw .unsafe(path: file, reason: "it is larger than \(Self.maxSize) bytes") }
-        do { return try SendTally(parsing: Array(bytes[..<count])) } catch { throw .corrupt(path: file, error: error) }
+        defer { cleanse(&bytes) }
+        do { return try SendTally(parsing: bytes) } catch { throw .corrupt(path: file, error: error) }
     }
 
-    private func write(_ tally: SendTally, to name: String, in dir: Int32) throws(StoreError) {
-        let file = path + "/" + name
-        let temp = "." + name + ".tmp"
-        let bytes = Array(tally.text.utf8)
-        let fd = openat(dir, temp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw .io(path: file, operation: "create temporary file for", errno: errno) }
-        var written = 0
-        var failure: (String, Int32)?
-        while written < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + written, $0.count - written) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                failure = ("write", errno)
-                break
-            }
-            written += n
-        }
-        if failure == nil, fsync(fd) != 0 { failure = ("fsync", errno) }
-        if close(fd) != 0, failure == nil { failure = ("close", errno) }
-        if failure == nil, renameat(dir, temp, dir, name) != 0 { failure = ("rename", errno) }
-        if let failure {
-            unlinkat(dir, temp, 0)
-            throw .io(path: file, operation: failure.0, errno: failure.1)
-        }
-        _ = fsync(dir)
+    private func write(_ tally: SendTally, to name: String, in dir: borrowing FileDescriptor) throws(StoreError) {
+        try AtomicReplace().replace(name, in: dir, with: Array(tally.text.utf8), path: path + "/" + name)
     }
 }

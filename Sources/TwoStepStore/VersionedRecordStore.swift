@@ -12,6 +12,7 @@ public struct StoredRecord: Sendable {
     /// unreachable (`offline=cached`, SPEC §9).
     public let offline: Bool
 
+    /// A record's `text` at `version`.
     public init(text: SecretBytes, version: Int64, offline: Bool = false) {
         self.text = text
         self.version = version
@@ -42,35 +43,46 @@ public protocol RecordBackend: Sendable {
 /// backup code or a failure is thus counted exactly once however many
 /// hosts race, and only after the backend committed it.
 public struct VersionedRecordStore<Backend: RecordBackend>: RecordStore {
+    /// Where the record lives.
     public let backend: Backend
+    /// Whose record it is.
     public let user: String
     /// Rounds of read-decide-store before giving up (`contended`). Each
     /// lost round means another writer's change was committed, so with N
     /// hosts racing on one record, N rounds are always enough.
     public static var attempts: Int { 64 }
 
+    /// `user`'s record in `backend`.
     public init(backend: Backend, user: String) {
         self.backend = backend
         self.user = user
     }
 
+    /// `BACKEND: USER`, for messages.
     public var location: String { "\(backend.name): \(user)" }
 
+    /// A record as one fetch saw it, with its version (for the compare-and-set).
     public struct Snapshot: RecordSnapshot {
+        /// The parsed record.
         public let file: FactorFile
+        /// Its version in the backend (negative: twostepd's offline copy).
         public let version: Int64
+        /// True for twostepd's cached copy (`offline=cached`).
         public let offline: Bool
     }
 
+    /// Fetches and parses the record (`FactorFile(stored:location:)`).
     public func readSnapshot() throws(StoreError) -> Snapshot {
         guard let stored = try backend.fetch(user: user) else { throw .notEnrolled(path: location) }
         return Snapshot(file: try parse(stored.text), version: stored.version, offline: stored.offline)
     }
 
+    /// True when the backend has a record for the user.
     public func exists() throws(StoreError) -> Bool {
         try backend.fetch(user: user) != nil
     }
 
+    /// Read, decide, compare-and-set; the body runs again when another writer won.
     public func update<T>(from snapshot: Snapshot?, durability: (T) -> FactorStore.Durability,
                           _ body: (inout FactorFile) throws -> T) throws -> T {
         var current = snapshot
@@ -88,12 +100,14 @@ public struct VersionedRecordStore<Backend: RecordBackend>: RecordStore {
         throw StoreError.contended(path: location)
     }
 
+    /// Stores a first record; `alreadyExists` when there is one.
     public func create(_ file: FactorFile) throws(StoreError) {
         var bytes = Array(file.text.utf8)
         defer { cleanse(&bytes) }
         guard try backend.store(user: user, text: bytes, replacing: nil) else { throw .alreadyExists(path: location) }
     }
 
+    /// One change that may replace or remove the record, as a compare-and-set.
     public func commit<T>(_ body: (Result<FactorFile, StoreError>) throws -> (T, StoreEnding)) throws -> T {
         for _ in 0..<Self.attempts {
             guard let stored = try backend.fetch(user: user) else { throw StoreError.notEnrolled(path: location) }
@@ -114,6 +128,7 @@ public struct VersionedRecordStore<Backend: RecordBackend>: RecordStore {
         throw StoreError.contended(path: location)
     }
 
+    /// Removes the record (whatever its version).
     public func remove() throws(StoreError) {
         for _ in 0..<Self.attempts {
             guard let stored = try backend.fetch(user: user) else { throw .notEnrolled(path: location) }
@@ -123,15 +138,6 @@ public struct VersionedRecordStore<Backend: RecordBackend>: RecordStore {
     }
 
     private func parse(_ text: SecretBytes) throws(StoreError) -> FactorFile {
-        var bytes = text.withUnsafeBytes { [UInt8]($0) }
-        defer { cleanse(&bytes) }
-        guard String(validating: bytes, as: UTF8.self) != nil else {
-            throw .corrupt(path: location, error: .malformedFile(line: 1, reason: "not UTF-8 text"))
-        }
-        do {
-            return try FactorFile(parsing: bytes)
-        } catch {
-            throw .corrupt(path: location, error: error)
-        }
+        try FactorFile(stored: text, location: location)
     }
 }

@@ -1,3 +1,5 @@
+import TwoStepCore
+import TwoStepStore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -42,22 +44,21 @@ struct SetupFile: Equatable {
             let what = (st.st_mode & S_IFMT) == S_IFLNK ? "a symbolic link" : "not a regular file"
             throw .failure("\(path) is \(what); twostep setup changes regular files only (change it by hand, or make it a plain file)")
         }
-        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
-        guard fd >= 0 else { throw .failure("cannot read \(path): \(SetupProgram.errorText())") }
-        defer { close(fd) }
-        guard fstat(fd, &st) == 0 else { throw .failure("cannot read \(path): \(SetupProgram.errorText())") }
-        guard st.st_size <= limit else { throw .failure("\(path) is larger than \(limit) bytes; refusing to change it") }
-        var bytes = [UInt8]()
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            guard n >= 0 else { throw .failure("cannot read \(path): \(SetupProgram.errorText())") }
-            if n == 0 { break }
-            bytes += buffer[0..<n]
-            guard bytes.count <= limit else { throw .failure("\(path) is larger than \(limit) bytes; refusing to change it") }
+        let bytes: SecretBytes
+        do throws(StoreError) {
+            let fd = try FileDescriptor(opening: path, flags: O_RDONLY | O_NOFOLLOW)
+            st = try fd.status(path: path)
+            guard st.st_size <= limit else { throw StoreError.unsafe(path: path, reason: "it is larger than \(limit) bytes") }
+            bytes = try fd.readAll(expectedSize: Int(st.st_size), maxSize: limit, path: path)
+        } catch .unsafe {
+            throw .failure("\(path) is larger than \(limit) bytes; refusing to change it")
+        } catch .io(_, _, let e) {
+            throw .failure("cannot read \(path): \(SetupProgram.errorText(e))")
+        } catch {
+            throw .failure("cannot read \(path): \(error)")
         }
-        return SetupFile(path: path, exists: true, bytes: bytes, mode: st.st_mode & 0o7777, uid: st.st_uid, gid: st.st_gid)
+        let contents = bytes.withUnsafeBytes { [UInt8]($0) }
+        return SetupFile(path: path, exists: true, bytes: contents, mode: st.st_mode & 0o7777, uid: st.st_uid, gid: st.st_gid)
     }
 
     /// The same file with other content (same mode and owner; a new file is root's, 0644).
@@ -76,46 +77,31 @@ struct SetupFile: Equatable {
         try Self.write(bytes, to: path, mode: mode, uid: uid, gid: gid)
     }
 
-    /// Writes `bytes` to `path` atomically with `mode` and owner `uid`:`gid`.
+    /// Writes `bytes` to `path` atomically with `mode` and owner `uid`:`gid`
+    /// (`AtomicReplace`, durable).
     static func write(_ bytes: [UInt8], to path: String, mode: mode_t, uid: uid_t, gid: gid_t) throws(CLIError) {
-        let directory = directory(of: path)
-        var template = Array((directory + "/.twostep-setup.XXXXXX").utf8CString)
-        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        guard fd >= 0 else { throw .failure("cannot write in \(directory): \(SetupProgram.errorText())") }
-        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-        let temporary = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-        var done = false
-        defer {
-            close(fd)
-            if !done { unlink(temporary) }
+        do {
+            try AtomicReplace(owner: (uid, gid), mode: mode).replace(path: path, with: bytes)
+        } catch .io(_, let operation, let e) {
+            let what = switch operation {
+            case "rename": "replace"
+            case "set the owner of", "set the mode of": "set the owner and mode of"
+            default: "write"
+            }
+            throw .failure("cannot \(what) \(path): \(SetupProgram.errorText(e))")
+        } catch {
+            throw .failure("cannot write \(path): \(error)")
         }
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { throw .failure("cannot write \(path): \(SetupProgram.errorText())") }
-            offset += n
-        }
-        guard fchown(fd, uid, gid) == 0, fchmod(fd, mode) == 0 else {
-            throw .failure("cannot set the owner and mode of \(path): \(SetupProgram.errorText())")
-        }
-        guard fsync(fd) == 0 else { throw .failure("cannot write \(path): \(SetupProgram.errorText())") }
-        guard rename(temporary, path) == 0 else { throw .failure("cannot replace \(path): \(SetupProgram.errorText())") }
-        done = true
-        syncDirectory(of: path)
     }
 
     static func directory(of path: String) -> String {
-        guard let slash = path.lastIndex(of: "/") else { return "." }
-        return slash == path.startIndex ? "/" : String(path[..<slash])
+        AtomicReplace.split(path).directory
     }
 
+    /// fsyncs the directory of `path` (best effort: after a removal).
     static func syncDirectory(of path: String) {
-        let fd = open(directory(of: path), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if fd >= 0 {
-            fsync(fd)
-            close(fd)
-        }
+        guard let fd = try? FileDescriptor(opening: directory(of: path), flags: O_RDONLY | O_DIRECTORY) else { return }
+        try? fd.sync(path: path)
     }
 
     /// The bytes as text (invalid UTF-8 replaced: for looking, never for writing back).

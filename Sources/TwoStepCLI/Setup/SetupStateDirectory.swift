@@ -1,3 +1,4 @@
+import TwoStepStore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -23,11 +24,11 @@ struct SetupStateDirectory {
     /// one that is not a root-owned directory closed to group and others.
     func prepare() throws(CLIError) {
         for dir in [Self.path, Self.path + "/backup", Self.path + "/written"] {
-            if mkdir(dir, 0o700) != 0 && errno != EEXIST {
-                throw .failure("cannot make \(dir): \(SetupProgram.errorText())")
-            }
-            var st = stat()
-            guard lstat(dir, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR, st.st_uid == 0, st.st_mode & 0o077 == 0 else {
+            do {
+                _ = try PrivateDirectory.open(dir)
+            } catch .io(_, _, let e) {
+                throw .failure("cannot make \(dir): \(SetupProgram.errorText(e))")
+            } catch {
                 throw .failure("\(dir) must be a directory owned by root with mode 0700; refusing to use it")
             }
         }
@@ -37,15 +38,16 @@ struct SetupStateDirectory {
     /// the returned descriptor is closed or the process exits.
     func lock() throws(CLIError) -> Int32 {
         try prepare()
-        let fd = open(Self.path + "/lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw .failure("cannot open \(Self.path)/lock: \(SetupProgram.errorText())") }
-        while flock(fd, LOCK_EX) != 0 {
-            guard errno == EINTR else {
-                close(fd)
-                throw .failure("cannot lock \(Self.path)/lock: \(SetupProgram.errorText())")
-            }
+        let path = Self.path + "/lock"
+        do {
+            let fd = try FileDescriptor(opening: path, flags: O_RDWR | O_CREAT | O_NOFOLLOW, mode: 0o600)
+            try fd.lock(.exclusive, wait: .untilAcquired, path: path)
+            return fd.release()
+        } catch .io(_, let operation, let e) {
+            throw .failure("cannot \(operation) \(path): \(SetupProgram.errorText(e))")
+        } catch {
+            throw .failure("cannot lock \(path): \(error)")
         }
-        return fd
     }
 
     /// The state; nil when setup has nothing in force.

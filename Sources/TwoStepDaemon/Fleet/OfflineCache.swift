@@ -1,5 +1,6 @@
-import Dispatch
 import Logging
+import NIOCore
+import NIOPosix
 import Synchronization
 import TwoStepAccounts
 import TwoStepCore
@@ -32,12 +33,21 @@ import Glibc
 ///   (highest step wins, failures add up), before the next fetch and every
 ///   few seconds; a step the database already had is logged as used on
 ///   another host too.
+///
+/// The files are `OfflineCopies` and `OfflineJournal` (TwoStepStore); this
+/// type is the `RecordBackend` that decides when each is used, and runs the
+/// merge every few seconds on an event loop (the work itself on NIO's
+/// thread pool: it blocks on the database).
 final class OfflineCache: RecordBackend, @unchecked Sendable {
     let database: PostgresRecordBackend
     let directory: String
     let maxAge: Int64
     let policy: VerificationPolicy
     let logger: Logger
+    let copies: OfflineCopies
+    let journal: OfflineJournal
+    /// The merge every few seconds; cancelled when the cache goes.
+    private let mergeTask = Mutex<RepeatedTask?>(nil)
     /// Serialises every read-modify-write of the copies and the journal.
     private let lock = Mutex<Void>(())
     /// The database version of each user's copy, as written by this process.
@@ -52,13 +62,17 @@ final class OfflineCache: RecordBackend, @unchecked Sendable {
         self.maxAge = maxAge
         self.policy = policy
         self.logger = logger
-        try Self.prepare(directory)
-        var st = stat()
-        pending.store(lstat(journalPath, &st) == 0 && st.st_size > 0, ordering: .relaxed)
+        copies = OfflineCopies(directory: directory)
+        journal = OfflineJournal(directory: directory)
+        try Self.prepare(copies)
+        pending.store(journal.hasEntries, ordering: .relaxed)
         scheduleMerge()
     }
 
-    private var journalPath: String { directory + "/journal" }
+    deinit {
+        mergeTask.withLock { $0?.cancel() }
+    }
+
 
     // MARK: RecordBackend
 
@@ -74,7 +88,7 @@ final class OfflineCache: RecordBackend, @unchecked Sendable {
             remember(user, stored)
             return stored
         } catch .unavailable(let path, let reason) {
-            guard let copy = lock.withLock({ _ in read(user) }) else {
+            guard let copy = lock.withLock({ _ in copies.read(user) }) else {
                 throw .unavailable(path: path, reason: reason + "; no copy of the record on this host (offline=cached)")
             }
             let age = Clock.now - copy.fetched
@@ -107,12 +121,12 @@ final class OfflineCache: RecordBackend, @unchecked Sendable {
     private func storeOffline(user: String, text: [UInt8], local: Int64) throws(StoreError) -> Bool {
         let path = "\(name): \(user)"
         let outcome: Result<Bool, StoreError> = lock.withLock { _ in
-            guard let copy = read(user) else { return .failure(.unavailable(path: path, reason: "no copy of the record on this host")) }
+            guard let copy = copies.read(user) else { return .failure(.unavailable(path: path, reason: "no copy of the record on this host")) }
             guard copy.local == local else { return .success(false) }
             let old: FactorFile, new: FactorFile
-            do {
-                old = try copy.text.withUnsafeBytes { try FactorFile(parsing: [UInt8]($0)) }
-                new = try FactorFile(parsing: text)
+            do throws(StoreError) {
+                old = try FactorFile(stored: copy.text, location: path)
+                new = try FactorFile(stored: text, location: path)
             } catch {
                 return .failure(.unsafe(path: path, reason: "offline: a record that does not parse"))
             }
@@ -121,8 +135,8 @@ final class OfflineCache: RecordBackend, @unchecked Sendable {
                 return .failure(.unavailable(path: path, reason: "the database is unreachable: offline, only authenticator codes are accepted (no backup code, sent code, trusted device or other change)"))
             }
             do throws(StoreError) {
-                try appendJournal(user: user, change: change)
-                try write(user, text: text, version: copy.version, fetched: copy.fetched, local: local + 1)
+                try journal.append(OfflineJournal.Entry(user: user, change: change))
+                try copies.write(user, .init(text: SecretBytes(text), version: copy.version, fetched: copy.fetched, local: local + 1), durable: true)
             } catch {
                 return .failure(error)
             }
@@ -136,12 +150,18 @@ final class OfflineCache: RecordBackend, @unchecked Sendable {
 
     // MARK: Merging the journal
 
+    /// Every 3 s, on an event loop, `mergeIfPending` on NIO's thread pool;
+    /// the next run is scheduled once the last one is done.
     private func scheduleMerge() {
-        DispatchQueue.global().asyncAfter(deadline: .now() + 3) { [weak self] in
-            guard let self else { return }
-            self.mergeIfPending()
-            self.scheduleMerge()
+        let loop = NIOSingletons.posixEventLoopGroup.any()
+        let task = loop.scheduleRepeatedAsyncTask(initialDelay: .seconds(3), delay: .seconds(3)) { [weak self] task in
+            guard let self else {
+                task.cancel()
+                return loop.makeSucceededVoidFuture()
+            }
+            return NIOThreadPool.singleton.runIfActive(eventLoop: loop) { self.mergeIfPending() }
         }
+        mergeTask.withLock { $0 = task }
     }
 
     /// Merges the journal into the database when there is one and the
@@ -150,56 +170,25 @@ final class OfflineCache: RecordBackend, @unchecked Sendable {
         guard pending.load(ordering: .relaxed) else { return }
         lock.withLock { _ in
             guard pending.load(ordering: .relaxed) else { return }
-            guard let bytes = try? readFile(journalPath), !bytes.isEmpty else {
-                pending.store(false, ordering: .relaxed)
-                return
-            }
-            let lines = bytes.split(separator: 10)
-            var merged = 0
-            for line in lines {
-                guard let (user, change) = Self.parse(line) else {
+            let done = journal.merge(into: database, policy: policy) { event in
+                switch event {
+                case .unparsable:
                     logger.error("offline journal: an entry that does not parse was skipped")
-                    merged += 1
-                    continue
-                }
-                let store = VersionedRecordStore(backend: database, user: user)
-                do {
-                    let conflicts = try store.update { file in change.merge(into: &file, policy: policy) }
-                    for id in conflicts {
-                        logger.warning("offline: step \(change.steps[id] ?? 0) of \(user)'s \(id), accepted on this host while the database was unreachable, was used (or a later one) on another host too")
-                    }
-                } catch StoreError.notEnrolled {
+                case .usedElsewhere(let user, let id, let step):
+                    logger.warning("offline: step \(step) of \(user)'s \(id), accepted on this host while the database was unreachable, was used (or a later one) on another host too")
+                case .noRecord(let user):
                     logger.notice("offline journal: \(user) has no record any more; entry dropped")
-                } catch StoreError.unavailable {
-                    break
-                } catch {
+                case .dropped(let user, let error):
                     logger.error("offline journal: \(user): \(error); entry dropped")
+                case .merged(let entries):
+                    logger.notice("offline journal merged into the database", metadata: ["entries": "\(entries)"])
                 }
-                merged += 1
             }
-            if merged == lines.count {
-                unlink(journalPath)
-                pending.store(false, ordering: .relaxed)
-                logger.notice("offline journal merged into the database", metadata: ["entries": "\(merged)"])
-            } else if merged > 0 {
-                // What is left, for the next try (an entry merged twice after a crash here only counts its failures twice).
-                var rest = Array(lines[merged...].joined(separator: [10]))
-                rest.append(10)
-                try? writeFile(journalPath, rest, sync: true)
-            }
+            if done { pending.store(false, ordering: .relaxed) }
         }
     }
 
     // MARK: Files
-
-    private struct Copy {
-        var text: SecretBytes
-        var version: Int64
-        var fetched: Int64
-        var local: Int64
-    }
-
-    private func copyPath(_ user: String) -> String { directory + "/" + Hex.encode(Array(user.utf8)) }
 
     /// Keeps `stored` as `user`'s copy; nil removes the copy. With
     /// `onlyExisting`, a record replaces a copy this host has and makes
@@ -215,11 +204,9 @@ final class OfflineCache: RecordBackend, @unchecked Sendable {
             return
         }
         lock.withLock { _ in
-            if onlyExisting && access(copyPath(user), F_OK) != 0 { return }
-            var bytes = stored.text.withUnsafeBytes { [UInt8]($0) }
-            defer { cleanse(&bytes) }
+            if onlyExisting && !copies.exists(user) { return }
             do {
-                try write(user, text: bytes, version: stored.version, fetched: Clock.now, local: 1)
+                try copies.write(user, .init(text: stored.text, version: stored.version, fetched: Clock.now, local: 1), durable: false)
                 copied.withLock { $0[user] = stored.version }
             } catch {
                 logger.error("cannot keep a copy of \(user)'s record: \(error)")
@@ -229,7 +216,7 @@ final class OfflineCache: RecordBackend, @unchecked Sendable {
 
     private func forget(_ user: String) {
         lock.withLock { _ in
-            if unlink(copyPath(user)) == 0 { logger.info("\(user) has no record in the database: this host's copy removed") }
+            if copies.remove(user) { logger.info("\(user) has no record in the database: this host's copy removed") }
             copied.withLock { $0[user] = nil }
         }
     }
@@ -269,89 +256,15 @@ final class OfflineCache: RecordBackend, @unchecked Sendable {
         }
     }
 
-    /// Header line `twostep-copy 1 VERSION FETCHED LOCAL`, then the record text.
-    private func write(_ user: String, text: [UInt8], version: Int64, fetched: Int64, local: Int64) throws(StoreError) {
-        var bytes = Array("twostep-copy 1 \(version) \(fetched) \(local)\n".utf8) + text
-        defer { cleanse(&bytes) }
-        try writeFile(copyPath(user), bytes, sync: false)
-    }
-
-    private func read(_ user: String) -> Copy? {
-        guard var bytes = try? readFile(copyPath(user)) else { return nil }
-        defer { cleanse(&bytes) }
-        guard let newline = bytes.firstIndex(of: 10) else { return nil }
-        let fields = String(decoding: bytes[..<newline], as: UTF8.self).split(separator: " ")
-        guard fields.count == 5, fields[0] == "twostep-copy", fields[1] == "1",
-              let version = Int64(fields[2]), let fetched = Int64(fields[3]), let local = Int64(fields[4]), local > 0 else { return nil }
-        return Copy(text: SecretBytes(bytes[(newline + 1)...]), version: version, fetched: fetched, local: local)
-    }
-
-    /// `v1 HEX(user) TIME FAILURES ACCEPTED|- id:step,…|-`
-    private func appendJournal(user: String, change: OfflineChange) throws(StoreError) {
-        let steps = change.steps.isEmpty ? "-" : change.steps.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: ",")
-        let line = Array("v1 \(Hex.encode(Array(user.utf8))) \(change.time) \(change.failures) \(change.accepted.map(String.init) ?? "-") \(steps)\n".utf8)
-        let fd = open(journalPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        guard fd >= 0 else { throw .io(path: journalPath, operation: "open", errno: errno) }
-        defer { close(fd) }
-        let n = line.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-        guard n == line.count, fsync(fd) == 0 else { throw .io(path: journalPath, operation: "write", errno: errno) }
-    }
-
-    static func parse(_ line: ArraySlice<UInt8>) -> (String, OfflineChange)? {
-        let f = String(decoding: line, as: UTF8.self).split(separator: " ")
-        guard f.count == 6, f[0] == "v1", let name = Hex.decode(String(f[1])), let user = String(validating: name, as: UTF8.self),
-              let time = Int64(f[2]), let failures = Int(f[3]), failures >= 0 else { return nil }
-        var change = OfflineChange(failures: failures, accepted: f[4] == "-" ? nil : Int64(f[4]), time: time)
-        if f[5] != "-" {
-            for pair in f[5].split(separator: ",") {
-                let kv = pair.split(separator: ":")
-                guard kv.count == 2, let step = UInt64(kv[1]) else { return nil }
-                change.steps[String(kv[0])] = step
-            }
-        }
-        return (user, change)
-    }
-
-    private func readFile(_ path: String) throws(StoreError) -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
-        guard fd >= 0 else { throw .io(path: path, operation: "open", errno: errno) }
-        defer { close(fd) }
-        var out: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
-        defer { cleanse(&chunk) }
-        while true {
-            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if n < 0 { if errno == EINTR { continue }; throw .io(path: path, operation: "read", errno: errno) }
-            if n == 0 { return out }
-            out += chunk[..<n]
-            guard out.count <= 4 << 20 else { throw .unsafe(path: path, reason: "larger than 4 MiB") }
-        }
-    }
-
-    private func writeFile(_ path: String, _ bytes: [UInt8], sync: Bool) throws(StoreError) {
-        let temp = path + ".tmp"
-        unlink(temp)
-        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        guard fd >= 0 else { throw .io(path: temp, operation: "open", errno: errno) }
-        let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-        let synced = !sync || fsync(fd) == 0
-        close(fd)
-        guard n == bytes.count, synced, rename(temp, path) == 0 else {
-            let e = errno
-            unlink(temp)
-            throw .io(path: path, operation: "write", errno: e)
-        }
-    }
-
     /// The cache directory: created 0700 when missing; it must be root's,
     /// a directory (not a link), with no access for group or others.
-    static func prepare(_ directory: String) throws {
-        if mkdir(directory, 0o700) != 0 && errno != EEXIST {
-            throw DaemonError.configuration(path: directory, message: "cannot create the cache directory: \(String(cString: strerror(errno)))")
-        }
-        var st = stat()
-        guard lstat(directory, &st) == 0, st.st_mode & S_IFMT == S_IFDIR, st.st_uid == 0, st.st_mode & 0o077 == 0 else {
-            throw DaemonError.configuration(path: directory, message: "the cache directory must be a directory (not a link) owned by root, mode 0700")
+    static func prepare(_ copies: OfflineCopies) throws {
+        do {
+            try copies.prepare()
+        } catch .io(_, _, let e) {
+            throw DaemonError.configuration(path: copies.directory, message: "cannot create the cache directory: \(String(cString: strerror(e)))")
+        } catch {
+            throw DaemonError.configuration(path: copies.directory, message: "the cache directory must be a directory (not a link) owned by root, mode 0700")
         }
     }
 }
