@@ -24,7 +24,7 @@ enum SetupRollout {
         holdSignals()
         let directory = SetupStateDirectory()
         let lock = try directory.lock()
-        defer { close(lock) }
+        defer { lock.unlock() }  // and closed as it goes
         if let state = try directory.load() { throw alreadySetUp(state) }
 
         // Everything is checked before anything is written.

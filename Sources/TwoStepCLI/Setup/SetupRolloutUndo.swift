@@ -20,7 +20,7 @@ extension SetupRollout {
         }
         holdSignals()
         let lock = try directory.lock()
-        defer { close(lock) }
+        defer { lock.unlock() }  // and closed as it goes
         guard let state = try directory.load() else {
             if token != nil { return }
             throw .usage("nothing to undo: twostep setup has not changed sshd's configuration (no \(directory.statePath))")
@@ -91,7 +91,7 @@ extension SetupRollout {
     static func confirm() throws(CLIError) {
         let directory = SetupStateDirectory()
         let lock = try directory.lock()
-        defer { close(lock) }
+        defer { lock.unlock() }  // and closed as it goes
         guard var state = try directory.load() else {
             throw .usage("nothing to confirm: twostep setup has not changed sshd's configuration")
         }

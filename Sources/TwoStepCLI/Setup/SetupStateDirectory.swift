@@ -36,13 +36,13 @@ struct SetupStateDirectory {
 
     /// Takes the lock (waiting for another setup command); released when
     /// the returned descriptor is closed or the process exits.
-    func lock() throws(CLIError) -> Int32 {
+    func lock() throws(CLIError) -> FileDescriptor {
         try prepare()
         let path = Self.path + "/lock"
         do {
             let fd = try FileDescriptor(opening: path, flags: O_RDWR | O_CREAT | O_NOFOLLOW, mode: 0o600)
             try fd.lock(.exclusive, wait: .untilAcquired, path: path)
-            return fd.release()
+            return fd
         } catch .io(_, let operation, let e) {
             throw .failure("cannot \(operation) \(path): \(SetupProgram.errorText(e))")
         } catch {
