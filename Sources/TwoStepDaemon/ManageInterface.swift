@@ -16,8 +16,8 @@ import TwoStepVarlink
 /// may not name another; root may name anyone (and then, as with
 /// `twostep --user`, needs no code).
 struct ManageInterface: VarlinkInterface {
-    let name = "io.twostep.Manage"
-    var description: String { Self.idl }
+    let name = ManageProtocol.interface
+    var description: String { ManageProtocol.idl }
     let configuration: SystemConfiguration
     /// The fleet store (backend=postgresql: the database, or with
     /// offline=cached `OfflineCache.online`, which keeps this host's copies
@@ -42,6 +42,8 @@ struct ManageInterface: VarlinkInterface {
     private struct Empty: Codable {}
 
     func call(method: String, parameters: Data, peer: PeerCredentials) throws(VarlinkError) -> Data {
+        // The server answers only the methods the IDL declares; this is for any other caller.
+        guard let method = ManageProtocol.Method(rawValue: method) else { throw .methodNotFound(name + "." + method) }
         let named = try VarlinkCoding.decode(Caller.self, from: parameters).user
         let service = try resolve(named, peer: peer)
         let who = "uid \(peer.uid) (pid \(peer.pid)) on \(service.record.account.name)"
@@ -56,10 +58,11 @@ struct ManageInterface: VarlinkInterface {
         }
     }
 
-    /// Decodes the request (only its own fields and `user`), runs it and encodes the reply.
-    private func run(_ method: String, _ parameters: Data, _ service: LocalAccountService, peer: PeerCredentials) throws(VarlinkError) -> Data {
-        func request<T: Decodable>(_ type: T.Type, _ fields: [String]) throws(VarlinkError) -> T {
-            try VarlinkCoding.decode(type, from: parameters, fields: Set(fields + ["user"]))
+    /// Decodes the request (only the parameters the IDL declares: its own
+    /// and `user`), runs it and encodes the reply.
+    private func run(_ method: ManageProtocol.Method, _ parameters: Data, _ service: LocalAccountService, peer: PeerCredentials) throws(VarlinkError) -> Data {
+        func request<T: Decodable>(_ type: T.Type) throws(VarlinkError) -> T {
+            try VarlinkCoding.decode(type, from: parameters, fields: Self.parameterNames[method] ?? [])
         }
         func reply<R: Encodable>(_ body: () throws(AccountError) -> R) throws(VarlinkError) -> Data {
             let value: R
@@ -67,49 +70,51 @@ struct ManageInterface: VarlinkInterface {
             return try VarlinkCoding.encode(value)
         }
         switch method {
-        case "Status":
-            _ = try request(Empty.self, [])
+        case .status:
+            _ = try request(Empty.self)
             return try reply { () throws(AccountError) in try service.status() }
-        case "Enroll":
-            let r = try request(EnrollRequest.self, ["key", "code", "backupCodes", "phone", "phoneLabel", "phoneConfirmation", "force", "oldCode"])
+        case .enroll:
+            let r = try request(EnrollRequest.self)
             try checkSelfEnrolment(service, peer: peer)
             return try reply { () throws(AccountError) in try service.enroll(r) }
-        case "ImportGoogleAuthenticator":
-            let r = try request(ImportRequest.self, ["content", "label", "force", "oldCode"])
+        case .importGoogleAuthenticator:
+            let r = try request(ImportRequest.self)
             try checkSelfEnrolment(service, peer: peer)
             return try reply { () throws(AccountError) in try service.importGoogleAuthenticator(r) }
-        case "Verify":
-            let r = try request(VerifyRequest.self, ["code"])
+        case .verify:
+            let r = try request(VerifyRequest.self)
             return try reply { () throws(AccountError) in try service.verify(r) }
-        case "NewBackupCodes":
-            let r = try request(NewBackupCodesRequest.self, ["count", "code"])
+        case .newBackupCodes:
+            let r = try request(NewBackupCodesRequest.self)
             return try reply { () throws(AccountError) in try service.newBackupCodes(r) }
-        case "AddAuthenticator":
-            let r = try request(AddAuthenticatorRequest.self, ["key", "newCode", "code"])
+        case .addAuthenticator:
+            let r = try request(AddAuthenticatorRequest.self)
             return try reply { () throws(AccountError) in try service.addAuthenticator(r) }
-        case "SendPhoneConfirmation":
-            let r = try request(PhoneConfirmationRequest.self, ["phone", "code", "enrolment"])
+        case .sendPhoneConfirmation:
+            let r = try request(PhoneConfirmationRequest.self)
             try checkSelfEnrolment(service, peer: peer)
             return try reply { () throws(AccountError) in try service.sendPhoneConfirmation(r) }
-        case "AddPhone":
-            let r = try request(AddPhoneRequest.self, ["phone", "label", "code", "confirmation"])
+        case .addPhone:
+            let r = try request(AddPhoneRequest.self)
             return try reply { () throws(AccountError) in try service.addPhone(r) }
-        case "Remove":
-            let r = try request(RemoveRequest.self, ["id", "code"])
+        case .remove:
+            let r = try request(RemoveRequest.self)
             return try reply { () throws(AccountError) in try service.remove(r) }
-        case "RevokeTrust":
-            let r = try request(RevokeTrustRequest.self, ["id", "all", "code"])
+        case .revokeTrust:
+            let r = try request(RevokeTrustRequest.self)
             return try reply { () throws(AccountError) in try service.revokeTrust(r) }
-        case "Disable":
-            let r = try request(DisableRequest.self, ["code"])
+        case .disable:
+            let r = try request(DisableRequest.self)
             return try reply { () throws(AccountError) in try service.disable(r) }
-        case "Reset":
-            _ = try request(Empty.self, [])
+        case .reset:
+            _ = try request(Empty.self)
             return try reply { () throws(AccountError) in try service.reset() }
-        default:
-            throw .methodNotFound(name + "." + method)
         }
     }
+
+    /// Each method's parameter names, as `ManageProtocol.idl` declares them:
+    /// a call with any other is refused (InvalidParameter naming it).
+    static let parameterNames: [ManageProtocol.Method: Set<String>] = VarlinkIDL.parameterNames(of: ManageProtocol.definition)
 
     /// The service for the record the request may act on.
     private func resolve(_ named: String?, peer: PeerCredentials) throws(VarlinkError) -> LocalAccountService {
@@ -167,7 +172,7 @@ struct ManageInterface: VarlinkInterface {
         guard !configuration.selfEnroll, peer.uid != 0 else { return }
         let enrolled = (try? service.status().enabled) ?? false
         if !enrolled {
-            throw Self.error("SelfEnrollDisabled",
+            throw Self.error(.selfEnrollDisabled,
                 "self_enroll=no: users cannot turn two-step verification on themselves here; ask an administrator ('twostep enroll --user NAME')")
         }
     }
@@ -179,16 +184,22 @@ struct ManageInterface: VarlinkInterface {
         return !bytes.contains(0) && !bytes.contains(UInt8(ascii: "/")) && !bytes.contains(where: { $0 < 0x20 || $0 == 0x7f })
     }
 
+    static func error(_ name: ManageProtocol.ErrorName, _ message: String) -> VarlinkError {
+        VarlinkError(name: name.qualifiedName, parameters: ["message": .string(message)])
+    }
+
+    /// The same by short name, as `resolve` spells them (it is about to be
+    /// replaced by the shared resolver: left as it was).
     static func error(_ name: String, _ message: String) -> VarlinkError {
-        VarlinkError(name: "io.twostep.Manage." + name, parameters: ["message": .string(message)])
+        VarlinkError(name: ManageProtocol.interface + "." + name, parameters: ["message": .string(message)])
     }
 
     /// The accounts layer's three kinds of failure as the interface's errors.
     static func varlinkError(_ error: AccountError) -> VarlinkError {
         switch error {
-        case .usage(let message): Self.error("UsageError", message)
-        case .refused(let message): Self.error("CodeRefused", message)
-        case .failure(let message): Self.error("StoreProblem", message)
+        case .usage(let message): Self.error(.usage, message)
+        case .refused(let message): Self.error(.codeRefused, message)
+        case .failure(let message): Self.error(.storeProblem, message)
         }
     }
 }
