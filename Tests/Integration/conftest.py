@@ -2,6 +2,8 @@
 
 twostep_bin  path of the twostep binary (env TWOSTEP_BIN, default this checkout's debug build)
 daemon_bin   path of twostepd (env TWOSTEP_DAEMON, likewise); each fails, naming the build command, when missing
+daemon_test_bin  path of twostepd-test (env TWOSTEP_DAEMON_TEST, likewise): twostepd plus io.twostep.Test
+             (--test-interface), which the shipped twostepd does not serve
 test_user    a fresh local user (useradd -m), removed afterwards; needs root
 """
 
@@ -33,6 +35,11 @@ def twostep_bin():
 @pytest.fixture(scope="session")
 def daemon_bin():
     return built("TWOSTEP_DAEMON", "twostepd")
+
+
+@pytest.fixture(scope="session")
+def daemon_test_bin():
+    return built("TWOSTEP_DAEMON_TEST", "twostepd-test")
 
 
 @dataclass
