@@ -100,6 +100,16 @@ let package = Package(
         .testTarget(name: "TwoStepCoreTests", dependencies: ["TwoStepCore"]),
         .testTarget(name: "TwoStepStoreTests", dependencies: ["TwoStepStore"]),
         .testTarget(name: "TwoStepChannelsTests", dependencies: ["TwoStepChannels"]),
+        .testTarget(name: "TwoStepWireTests", dependencies: ["TwoStepWire"]),
         .testTarget(name: "TwoStepVarlinkTests", dependencies: ["TwoStepVarlink"]),
+        .testTarget(
+            name: "TwoStepDaemonTests",
+            dependencies: [
+                "TwoStepDaemon", "TwoStepVarlink",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
     ]
 )

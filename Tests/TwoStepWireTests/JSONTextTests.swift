@@ -1,5 +1,5 @@
 import Testing
-import TwoStepVarlink
+import TwoStepWire
 
 /// The module's Foundation-free JSON: what it writes, Foundation reads back,
 /// and what Foundation writes (escaped slashes, \u escapes), it reads.
