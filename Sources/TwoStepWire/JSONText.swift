@@ -2,10 +2,14 @@
 /// module's twostepd client (the module links no Foundation; twostepd and
 /// the CLI use Foundation's coders through `VarlinkCoding`).
 ///
-/// The parser takes RFC 8259 JSON: one value, nesting at most
-/// `maxDepth` deep, strings in UTF-8 with every escape (surrogate pairs
-/// joined; a lone surrogate is an error). Numbers that are integers and
-/// fit in `Int64` stay integers.
+/// The parser takes RFC 8259 JSON and nothing else: one value, nesting at
+/// most `maxDepth` deep, strings in UTF-8 with every escape (surrogate
+/// pairs joined; a lone surrogate is an error), numbers as the RFC's
+/// grammar has them (no leading zero, no `+`, digits on both sides of the
+/// point), no trailing comma, no byte order mark, each key once in an
+/// object. Numbers that are integers and fit in `Int64` stay integers.
+/// It is also how twostepd and the CLI read a message (`VarlinkCall.parse`,
+/// `VarlinkReply.parse`): all three read the same bytes the same way.
 public enum JSONText {
     public static let maxDepth = 32
 
@@ -209,23 +213,34 @@ public enum JSONText {
             }
         }
 
+        /// RFC 8259's number: `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`.
         mutating func number() throws(ParseError) -> VarlinkValue {
             let start = index
-            var integral = true
-            if index < bytes.count, bytes[index] == UInt8(ascii: "-") { index += 1 }
-            var digits = 0
-            while index < bytes.count, let c = Optional(bytes[index]) {
-                if c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") {
-                    digits += 1
-                } else if c == UInt8(ascii: ".") || c == UInt8(ascii: "e") || c == UInt8(ascii: "E")
-                            || c == UInt8(ascii: "+") || c == UInt8(ascii: "-") {
-                    integral = false
-                } else {
-                    break
-                }
-                index += 1
+            func isDigit(_ i: Int) -> Bool { i < bytes.count && bytes[i] >= UInt8(ascii: "0") && bytes[i] <= UInt8(ascii: "9") }
+            func digits() throws(ParseError) {
+                guard isDigit(index) else { throw error(index == start ? "unexpected character" : "bad number") }
+                while isDigit(index) { index += 1 }
             }
-            guard digits > 0 else { index = start; throw error("unexpected character") }
+            if index < bytes.count, bytes[index] == UInt8(ascii: "-") { index += 1 }
+            guard isDigit(index) else { index = start; throw error("unexpected character") }
+            if bytes[index] == UInt8(ascii: "0") {
+                index += 1
+                guard !isDigit(index) else { throw error("bad number: a leading zero") }
+            } else {
+                try digits()
+            }
+            var integral = true
+            if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
+                index += 1
+                integral = false
+                try digits()
+            }
+            if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
+                index += 1
+                integral = false
+                if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
+                try digits()
+            }
             let text = String(decoding: bytes[start..<index], as: UTF8.self)
             if integral, let i = Int64(text) { return .int(i) }
             guard let d = Double(text), d.isFinite else { index = start; throw error("bad number") }

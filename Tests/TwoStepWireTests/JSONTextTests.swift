@@ -17,7 +17,8 @@ import TwoStepWire
         #expect(try JSONText.parse(text) == ["a": "/\u{8}\u{c}\n\r\tA😀"])
     }
 
-    @Test(arguments: [#"{"a":1"#, #"{"a":"\ud83d"}"#, #"{"a":1,"a":2}"#, "[1,]", "{} x", "\"\u{1}\"", "01x",
+    @Test(arguments: [#"{"a":1"#, #"{"a":"\ud83d"}"#, #"{"a":1,"a":2}"#, "[1,]", "{} x", "\"\u{1}\"", "01x", "01", "-01", "1.", ".5", "+1",
+                      "1.e3", "1e", "-", "\u{FEFF}{}",
                       String(repeating: "[", count: 40) + String(repeating: "]", count: 40)])
     func refusesWhatIsNotJSON(_ text: String) {
         #expect(throws: JSONText.ParseError.self) { try JSONText.parse(Array(text.utf8)) }
