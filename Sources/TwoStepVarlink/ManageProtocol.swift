@@ -16,7 +16,7 @@ public enum ManageProtocol {
     public static let socketName = interface
 
     /// The methods, by their short names.
-    public enum Method: String, CaseIterable, Sendable, CustomStringConvertible {
+    public enum Method: String, VarlinkMember {
         case status = "Status"
         case enroll = "Enroll"
         case verify = "Verify"
@@ -30,15 +30,12 @@ public enum ManageProtocol {
         case importGoogleAuthenticator = "ImportGoogleAuthenticator"
         case reset = "Reset"
 
-        /// The fully qualified name a call carries, e.g. `io.twostep.Manage.Status`.
-        public var qualifiedName: String { ManageProtocol.interface + "." + rawValue }
-        /// The short name.
-        public var description: String { rawValue }
+        public static var interface: String { ManageProtocol.interface }
     }
 
     /// The interface's errors, by their short names; each has one
     /// parameter, `message`.
-    public enum ErrorName: String, CaseIterable, Sendable, CustomStringConvertible {
+    public enum ErrorName: String, VarlinkMember {
         case usage = "UsageError"
         case codeRefused = "CodeRefused"
         case storeProblem = "StoreProblem"
@@ -48,18 +45,7 @@ public enum ManageProtocol {
         case selfEnrollDisabled = "SelfEnrollDisabled"
         case busy = "Busy"
 
-        /// The fully qualified name an error reply carries, e.g. `io.twostep.Manage.CodeRefused`.
-        public var qualifiedName: String { ManageProtocol.interface + "." + rawValue }
-        /// The short name.
-        public var description: String { rawValue }
-
-        /// The error a reply names, nil for any other (another
-        /// interface's, org.varlink.service's).
-        public init?(qualifiedName: String) {
-            let prefix = ManageProtocol.interface + "."
-            guard qualifiedName.hasPrefix(prefix) else { return nil }
-            self.init(rawValue: String(qualifiedName.dropFirst(prefix.count)))
-        }
+        public static var interface: String { ManageProtocol.interface }
     }
 
     /// The interface description: twostepd's contract with the CLI and any

@@ -91,9 +91,7 @@ public enum VarlinkIDL {
     /// `VarlinkCoding.decode(_:from:fields:)`. A method the interface does
     /// not declare, or a nil interface, gives no entry: the caller then
     /// accepts no parameter at all.
-    public static func parameterNames<Method: RawRepresentable & CaseIterable & Hashable>(
-        of interface: Interface?
-    ) -> [Method: Set<String>] where Method.RawValue == String {
+    public static func parameterNames<Method: VarlinkMember>(of interface: Interface?) -> [Method: Set<String>] {
         var names: [Method: Set<String>] = [:]
         for method in Method.allCases {
             if let declared = interface?.methods[method.rawValue] { names[method] = Set(declared.parameters.map(\.name)) }

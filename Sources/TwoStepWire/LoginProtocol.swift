@@ -12,16 +12,13 @@ public enum LoginProtocol {
     public static let socketName = interface
 
     /// The methods, by their short names.
-    public enum Method: String, CaseIterable, Sendable, CustomStringConvertible {
+    public enum Method: String, VarlinkMember {
         case fetch = "Fetch"
         case store = "Store"
         case delete = "Delete"
         case admitSend = "AdmitSend"
 
-        /// The fully qualified name a call carries, e.g. `io.twostep.Login.Fetch`.
-        public var qualifiedName: String { LoginProtocol.interface + "." + rawValue }
-        /// The short name.
-        public var description: String { rawValue }
+        public static var interface: String { LoginProtocol.interface }
     }
 
     /// The interface's one error, by its short name: the database (or

@@ -14,9 +14,9 @@ import TwoStepVarlink
 struct TestInterface: VarlinkInterface {
     static let interface = "io.twostep.Test"
 
-    enum Method: String, CaseIterable, CustomStringConvertible {
+    enum Method: String, VarlinkMember {
         case sleep = "Sleep", echo = "Echo", peer = "Peer", hold = "Hold", fail = "Fail"
-        var description: String { rawValue }
+        static var interface: String { TestInterface.interface }
     }
 
     static let failed = "Failed"
