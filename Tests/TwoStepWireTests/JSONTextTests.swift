@@ -26,6 +26,19 @@ import TwoStepWire
 
     @Test func bigIntegersStayExact() throws {
         #expect(try JSONText.parse(Array("9223372036854775807".utf8)) == .int(Int64.max))
-        #expect(try JSONText.parse(Array("-1e3".utf8)) == .double(-1000))
+        #expect(try JSONText.parse(Array("9223372036854775808".utf8)) == .double(9223372036854775808))
+    }
+
+    @Test("a number whose value is an integer is one, exactly when it fits, however written", arguments: [
+        ("-1e3", VarlinkValue.int(-1000)), ("1.0", .int(1)), ("2.50e1", .int(25)), ("77777777777777e3", .int(77_777_777_777_777_000)),
+        ("-9.223372036854775808e18", .int(Int64.min)), ("9.223372036854775808e18", .double(9.223372036854775808e18)),
+        ("1.5", .double(1.5)), ("15e-1", .double(1.5)), ("150e-1", .int(15)), ("0.0", .int(0)), ("-0.0", .int(0)),
+        ("1e19", .double(1e19)), ("1e400000000000000000000", nil), ("1e-400000000000000000000", .int(0)),
+        ("0." + String(repeating: "0", count: 60000) + "1", .int(0)), ("207777777777777000.5", .int(207_777_777_777_776_992)),
+    ] as [(String, VarlinkValue?)])
+    func exactIntegers(_ text: String, _ expected: VarlinkValue?) {
+        let value = try? JSONText.parse(Array(text.utf8))
+        #expect(value == expected)
+        if case .double(let d)? = value, case .double(let e)? = expected { #expect(d.sign == e.sign) }
     }
 }
