@@ -18,9 +18,10 @@
 //                      always a code computed here independently (Nettle HMAC);
 //                      times at the ends of Int64 and far in the future (no
 //                      trap, lock-outs capped), the file's sends through SendPolicy
-//   FuzzJSONText       JSONText.parse (the module's reader of twostepd's replies):
-//                      never crashes; what parses writes back to text that
-//                      parses to the same value, and writes the same again
+//   FuzzJSONText       JSONText.parse (the reader of every Varlink message: the module's,
+//                      twostepd's, the CLI's): never crashes; what parses writes back to
+//                      text that parses to the same value, and writes the same again;
+//                      Foundation's JSONDecoder reads it as the same value (differential)
 import PackageDescription
 
 let core = Target.Dependency.product(name: "TwoStepCore", package: "twostep")
