@@ -29,12 +29,12 @@ struct ConnectionHandlerTests {
 
     /// A connected channel with the handler; the pool is never started: no
     /// test here makes an interface call.
-    static func channel(callsPerUser: Int? = nil) throws -> EmbeddedChannel {
+    static func channel(callLimit: VarlinkConnectionHandler.CallLimit? = nil) throws -> EmbeddedChannel {
         let logger = Logger(label: "test")
         let handler = VarlinkConnectionHandler(
             service: VarlinkService(info: info, interface: EchoInterface()), peer: peer,
             pool: NIOThreadPool(numberOfThreads: 1), calls: ConnectionTracker(logger: logger),
-            callsPerUser: callsPerUser, logger: logger)
+            callLimit: callLimit, logger: logger)
         let channel = EmbeddedChannel(handler: handler)
         try channel.connect(to: SocketAddress(unixDomainSocketPath: "/tmp/test.sock")).wait()
         return channel

@@ -8,16 +8,16 @@ import Testing
 import TwoStepVarlink
 
 /// Interface calls through the handler: run on the thread pool, answered in
-/// order; the per-uid limit answers INTERFACE.Busy at once.
+/// order; the per-uid limit answers its busy error at once.
 @Suite("Calls on the pool", .serialized)
 struct PooledCallTests {
-    static func channel(pool: NIOThreadPool, tracker: ConnectionTracker, callsPerUser: Int?) async throws -> NIOAsyncTestingChannel {
+    static func channel(pool: NIOThreadPool, tracker: ConnectionTracker, callLimit: VarlinkConnectionHandler.CallLimit?) async throws -> NIOAsyncTestingChannel {
         let logger = Logger(label: "test")
         let service = VarlinkService(info: ConnectionHandlerTests.info, interface: EchoInterface())
         let channel = try await NIOAsyncTestingChannel { channel in
             try channel.pipeline.syncOperations.addHandler(VarlinkConnectionHandler(
                 service: service, peer: ConnectionHandlerTests.peer, pool: pool, calls: tracker,
-                callsPerUser: callsPerUser, logger: logger))
+                callLimit: callLimit, logger: logger))
         }
         try await channel.connect(to: SocketAddress(unixDomainSocketPath: "/tmp/test.sock"))
         return channel
@@ -39,7 +39,7 @@ struct PooledCallTests {
     func inOrder() async throws {
         let pool = NIOThreadPool(numberOfThreads: 2)
         pool.start()
-        let channel = try await Self.channel(pool: pool, tracker: ConnectionTracker(logger: Logger(label: "test")), callsPerUser: nil)
+        let channel = try await Self.channel(pool: pool, tracker: ConnectionTracker(logger: Logger(label: "test")), callLimit: nil)
         var batch: [UInt8] = []
         for i in 0..<5 {
             batch += Array(#"{"method":"io.example.Echo.Echo","parameters":{"text":"\#(i)"}}"#.utf8) + [0]
@@ -55,13 +55,13 @@ struct PooledCallTests {
         try await pool.shutdownGracefully()
     }
 
-    @Test("a uid at its limit of calls is answered INTERFACE.Busy at once")
+    @Test("a uid at its limit of calls is answered the busy error at once")
     func busy() async throws {
         let pool = NIOThreadPool(numberOfThreads: 1)
         pool.start()
         let tracker = ConnectionTracker(logger: Logger(label: "test"))
         #expect(tracker.beginCall(uid: ConnectionHandlerTests.peer.uid, limit: 1))  // another connection's call
-        let channel = try await Self.channel(pool: pool, tracker: tracker, callsPerUser: 1)
+        let channel = try await Self.channel(pool: pool, tracker: tracker, callLimit: .init(perUser: 1, busy: "io.example.Echo.Busy"))
         try await channel.writeInbound(channel.allocator.buffer(bytes: Array(#"{"method":"io.example.Echo.Echo","parameters":{"text":"x"}}"#.utf8) + [0]))
         let reply = try await Self.replies(channel, 1)
         guard case .failure(let error) = reply.first?.result else {
