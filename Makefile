@@ -340,10 +340,14 @@ unit-test:
 HERMETIC := unshare --mount --propagation private -- sh -c 'if [ -d /etc/twostep ]; then mount -t tmpfs -o mode=0755 twostep-test /etc/twostep; fi; \
   for d in /var/lib/twostep /var/lib/twostep-sends; do if [ -d $$d ]; then mount -t tmpfs -o mode=0700 twostep-test $$d; fi; done; exec "$$@"' hermetic
 
+# twostepd-test is twostepd plus io.twostep.Test (--test-interface), for
+# test_daemon_protocol.py; the shipped twostepd has no test interface.
 integration-test: module
 	$(SWIFT) build --product twostep
 	$(SWIFT) build --product twostepd
+	$(SWIFT) build --product twostepd-test
 	TWOSTEP_BIN=$(CURDIR)/.build/debug/twostep TWOSTEP_DAEMON=$(CURDIR)/.build/debug/twostepd \
+	  TWOSTEP_DAEMON_TEST=$(CURDIR)/.build/debug/twostepd-test \
 	  TWOSTEP_MODULE=$(CURDIR)/$(MODULE) $(HERMETIC) $(PYTHON) -m pytest -q Tests/Integration
 
 clean:

@@ -18,11 +18,15 @@
 //                        AccountService: the file, or twostepd (DaemonAccountService)
 //   twostep              main.swift only
 //   TwoStepWire          Varlink without Foundation: values, JSON text, framing, one exchange on a
-//                        socket, and the module's client of io.twostep.Login (DaemonRecordBackend)
-//   TwoStepVarlink       the Varlink protocol: messages, framing, errors, the CLI's client
-//                        (Foundation, no NIO: the CLI links it)
-//   TwoStepDaemon        twostepd: the Varlink server (SwiftNIO), sockets, lifecycle
+//                        socket, io.twostep.Login's names (LoginProtocol) and the module's client
+//                        of it (DaemonRecordBackend)
+//   TwoStepVarlink       the Varlink protocol: messages, errors, the IDL reader, the CLI's client
+//                        (Foundation, no NIO: the CLI links it); io.twostep.Manage defined once
+//                        (ManageProtocol: names and IDL) and io.twostep.Login's IDL
+//   TwoStepDaemon        twostepd: the Varlink server (SwiftNIO), sockets, lifecycle, the interfaces
 //   twostepd             main.swift only
+//   twostepd-test        twostepd plus io.twostep.Test (--test-interface), for the protocol tests
+//                        (test_daemon_protocol.py, $TWOSTEP_DAEMON_TEST); never installed
 // TwoStepCore, TwoStepStore, TwoStepChannels and TwoStepWire import neither Foundation nor swift-crypto:
 // the PAM module links them into sshd, where load time matters.
 import PackageDescription
@@ -84,10 +88,29 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "twostepd", dependencies: ["TwoStepDaemon"]),
+        // twostepd with io.twostep.Test, for twostepd's own protocol tests; never installed.
+        .executableTarget(
+            name: "twostepd-test",
+            dependencies: [
+                "TwoStepDaemon", "TwoStepVarlink",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         .testTarget(name: "TwoStepCoreTests", dependencies: ["TwoStepCore"]),
         .testTarget(name: "TwoStepStoreTests", dependencies: ["TwoStepStore"]),
         .testTarget(name: "TwoStepChannelsTests", dependencies: ["TwoStepChannels"]),
+        .testTarget(name: "TwoStepWireTests", dependencies: ["TwoStepWire"]),
         .testTarget(name: "TwoStepVarlinkTests", dependencies: ["TwoStepVarlink"]),
         .testTarget(name: "TwoStepAccountsTests", dependencies: ["TwoStepAccounts"]),
+        .testTarget(
+            name: "TwoStepDaemonTests",
+            dependencies: [
+                "TwoStepDaemon", "TwoStepVarlink",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
     ]
 )

@@ -23,9 +23,10 @@
 //                      and strict Base64 (one text per value)
 //   FuzzSSHAuthInfo    SSHAuthInfo(parsing:) (SSH_AUTH_INFO_0): what parses writes
 //                      back to exactly the input, within the caps
-//   FuzzJSONText       JSONText.parse (the module's reader of twostepd's replies):
-//                      never crashes; what parses writes back to text that
-//                      parses to the same value, and writes the same again
+//   FuzzJSONText       JSONText.parse (the reader of every Varlink message: the module's,
+//                      twostepd's, the CLI's): never crashes; what parses writes back to
+//                      text that parses to the same value, and writes the same again;
+//                      Foundation's JSONDecoder reads it as the same value (differential)
 import PackageDescription
 
 let core = Target.Dependency.product(name: "TwoStepCore", package: "twostep")

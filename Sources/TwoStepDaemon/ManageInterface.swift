@@ -16,8 +16,8 @@ import TwoStepVarlink
 /// may not name another; root may name anyone (and then, as with
 /// `twostep --user`, needs no code).
 struct ManageInterface: VarlinkInterface {
-    let name = "io.twostep.Manage"
-    var description: String { Self.idl }
+    let name = ManageProtocol.interface
+    var description: String { ManageProtocol.idl }
     let configuration: SystemConfiguration
     /// The fleet store (backend=postgresql: the database, or with
     /// offline=cached `OfflineCache.online`, which keeps this host's copies
@@ -42,6 +42,8 @@ struct ManageInterface: VarlinkInterface {
     private struct Empty: Codable {}
 
     func call(method: String, parameters: Data, peer: PeerCredentials) throws(VarlinkError) -> Data {
+        // The server answers only the methods the IDL declares; this is for any other caller.
+        guard let method = ManageProtocol.Method(rawValue: method) else { throw .methodNotFound(name + "." + method) }
         let named = try VarlinkCoding.decode(Caller.self, from: parameters).user
         let service = try resolve(named, peer: peer)
         let who = "uid \(peer.uid) (pid \(peer.pid)) on \(service.account.name)"
@@ -56,10 +58,11 @@ struct ManageInterface: VarlinkInterface {
         }
     }
 
-    /// Decodes the request (only its own fields and `user`), runs it and encodes the reply.
-    private func run(_ method: String, _ parameters: Data, _ service: LocalAccountService, peer: PeerCredentials) throws(VarlinkError) -> Data {
-        func request<T: Decodable>(_ type: T.Type, _ fields: [String]) throws(VarlinkError) -> T {
-            try VarlinkCoding.decode(type, from: parameters, fields: Set(fields + ["user"]))
+    /// Decodes the request (only the parameters the IDL declares: its own
+    /// and `user`), runs it and encodes the reply.
+    private func run(_ method: ManageProtocol.Method, _ parameters: Data, _ service: LocalAccountService, peer: PeerCredentials) throws(VarlinkError) -> Data {
+        func request<T: Decodable>(_ type: T.Type) throws(VarlinkError) -> T {
+            try VarlinkCoding.decode(type, from: parameters, fields: Self.parameterNames[method] ?? [])
         }
         func reply<R: Encodable>(_ body: () throws(AccountError) -> R) throws(VarlinkError) -> Data {
             let value: R
@@ -67,49 +70,51 @@ struct ManageInterface: VarlinkInterface {
             return try VarlinkCoding.encode(value)
         }
         switch method {
-        case "Status":
-            _ = try request(Empty.self, [])
+        case .status:
+            _ = try request(Empty.self)
             return try reply { () throws(AccountError) in try service.status() }
-        case "Enroll":
-            let r = try request(EnrollRequest.self, ["key", "code", "backupCodes", "phone", "phoneLabel", "phoneConfirmation", "force", "oldCode"])
+        case .enroll:
+            let r = try request(EnrollRequest.self)
             try checkSelfEnrolment(service, peer: peer)
             return try reply { () throws(AccountError) in try service.enroll(r) }
-        case "ImportGoogleAuthenticator":
-            let r = try request(ImportRequest.self, ["content", "label", "force", "oldCode"])
+        case .importGoogleAuthenticator:
+            let r = try request(ImportRequest.self)
             try checkSelfEnrolment(service, peer: peer)
             return try reply { () throws(AccountError) in try service.importGoogleAuthenticator(r) }
-        case "Verify":
-            let r = try request(VerifyRequest.self, ["code"])
+        case .verify:
+            let r = try request(VerifyRequest.self)
             return try reply { () throws(AccountError) in try service.verify(r) }
-        case "NewBackupCodes":
-            let r = try request(NewBackupCodesRequest.self, ["count", "code"])
+        case .newBackupCodes:
+            let r = try request(NewBackupCodesRequest.self)
             return try reply { () throws(AccountError) in try service.newBackupCodes(r) }
-        case "AddAuthenticator":
-            let r = try request(AddAuthenticatorRequest.self, ["key", "newCode", "code"])
+        case .addAuthenticator:
+            let r = try request(AddAuthenticatorRequest.self)
             return try reply { () throws(AccountError) in try service.addAuthenticator(r) }
-        case "SendPhoneConfirmation":
-            let r = try request(PhoneConfirmationRequest.self, ["phone", "code", "enrolment"])
+        case .sendPhoneConfirmation:
+            let r = try request(PhoneConfirmationRequest.self)
             try checkSelfEnrolment(service, peer: peer)
             return try reply { () throws(AccountError) in try service.sendPhoneConfirmation(r) }
-        case "AddPhone":
-            let r = try request(AddPhoneRequest.self, ["phone", "label", "code", "confirmation"])
+        case .addPhone:
+            let r = try request(AddPhoneRequest.self)
             return try reply { () throws(AccountError) in try service.addPhone(r) }
-        case "Remove":
-            let r = try request(RemoveRequest.self, ["id", "code"])
+        case .remove:
+            let r = try request(RemoveRequest.self)
             return try reply { () throws(AccountError) in try service.remove(r) }
-        case "RevokeTrust":
-            let r = try request(RevokeTrustRequest.self, ["id", "all", "code"])
+        case .revokeTrust:
+            let r = try request(RevokeTrustRequest.self)
             return try reply { () throws(AccountError) in try service.revokeTrust(r) }
-        case "Disable":
-            let r = try request(DisableRequest.self, ["code"])
+        case .disable:
+            let r = try request(DisableRequest.self)
             return try reply { () throws(AccountError) in try service.disable(r) }
-        case "Reset":
-            _ = try request(Empty.self, [])
+        case .reset:
+            _ = try request(Empty.self)
             return try reply { () throws(AccountError) in try service.reset() }
-        default:
-            throw .methodNotFound(name + "." + method)
         }
     }
+
+    /// Each method's parameter names, as `ManageProtocol.idl` declares them:
+    /// a call with any other is refused (InvalidParameter naming it).
+    static let parameterNames: [ManageProtocol.Method: Set<String>] = VarlinkIDL.parameterNames(of: ManageProtocol.definition)
 
     /// The service for the record the request may act on.
     private func resolve(_ named: String?, peer: PeerCredentials) throws(VarlinkError) -> LocalAccountService {
@@ -117,25 +122,25 @@ struct ManageInterface: VarlinkInterface {
         do {
             if let named {
                 guard Self.isPlausibleName(named) else {
-                    throw Self.error("InvalidUser", "a user name must be 1 to 256 characters without '/', NUL or a leading '.' or '-'")
+                    throw Self.error(.invalidUser, "a user name must be 1 to 256 characters without '/', NUL or a leading '.' or '-'")
                 }
                 if peer.uid != 0 {
                     guard let caller = try UserAccount.withID(peer.uid), caller.name == named else {
-                        throw Self.error("PermissionDenied", "uid \(peer.uid) may act on its own record only; only root may name another user")
+                        throw Self.error(.permissionDenied, "uid \(peer.uid) may act on its own record only; only root may name another user")
                     }
                 }
-                guard let found = try UserAccount.named(named) else { throw Self.error("InvalidUser", "no such user '\(named)'") }
+                guard let found = try UserAccount.named(named) else { throw Self.error(.invalidUser, "no such user '\(named)'") }
                 account = found
             } else {
                 guard let found = try UserAccount.withID(peer.uid) else {
-                    throw Self.error("InvalidUser", "uid \(peer.uid) is not in the password database")
+                    throw Self.error(.invalidUser, "uid \(peer.uid) is not in the password database")
                 }
                 account = found
             }
         } catch let error as VarlinkError {
             throw error
         } catch {
-            throw Self.error("StoreProblem", "cannot look up the user: \(error)")
+            throw Self.error(.storeProblem, "cannot look up the user: \(error)")
         }
         let settings = AccountSettings(options: configuration.options)
         let isAdministrator = peer.uid == 0 && named != nil
@@ -148,7 +153,7 @@ struct ManageInterface: VarlinkInterface {
         let location: RecordLocation
         do { location = try RecordLocation(of: account, in: configuration.options.store) } catch { throw Self.varlinkError(AccountError(error)) }
         guard case .file(let file) = location, location.isReachedThroughTwostepd(byRoot: false) else {
-            throw Self.error("NotManaged",
+            throw Self.error(.notManaged,
                 "\(location.description) is not in an administrator-managed store (a root-owned directory outside the home): twostep uses it directly, not through twostepd")
         }
         return LocalAccountService(file: file, isAdministrator: isAdministrator, settings: settings, confirmations: confirmations,
@@ -166,7 +171,7 @@ struct ManageInterface: VarlinkInterface {
         guard !configuration.selfEnroll, peer.uid != 0 else { return }
         let enrolled = (try? service.status().enabled) ?? false
         if !enrolled {
-            throw Self.error("SelfEnrollDisabled",
+            throw Self.error(.selfEnrollDisabled,
                 "self_enroll=no: users cannot turn two-step verification on themselves here; ask an administrator ('twostep enroll --user NAME')")
         }
     }
@@ -178,16 +183,16 @@ struct ManageInterface: VarlinkInterface {
         return !bytes.contains(0) && !bytes.contains(UInt8(ascii: "/")) && !bytes.contains(where: { $0 < 0x20 || $0 == 0x7f })
     }
 
-    static func error(_ name: String, _ message: String) -> VarlinkError {
-        VarlinkError(name: "io.twostep.Manage." + name, parameters: ["message": .string(message)])
+    static func error(_ name: ManageProtocol.ErrorName, _ message: String) -> VarlinkError {
+        VarlinkError(name: name.qualifiedName, parameters: ["message": .string(message)])
     }
 
     /// The accounts layer's three kinds of failure as the interface's errors.
     static func varlinkError(_ error: AccountError) -> VarlinkError {
         switch error {
-        case .usage(let message): Self.error("UsageError", message)
-        case .refused(let message): Self.error("CodeRefused", message)
-        case .failure(let message): Self.error("StoreProblem", message)
+        case .usage(let message): Self.error(.usage, message)
+        case .refused(let message): Self.error(.codeRefused, message)
+        case .failure(let message): Self.error(.storeProblem, message)
         }
     }
 }

@@ -25,14 +25,13 @@ public struct Twostepd: AsyncParsableCommand {
 
     public static let version = "0.1.0"
     static let defaultSocketDirectory = "/run/twostep"
-    static let manageName = "io.twostep.Manage"
+    static let manageName = ManageProtocol.socketName
     static let loginName = LoginProtocol.socketName
-    static let testName = "io.twostep.Test"
 
     @Option(name: .customLong("socket-dir"), help: ArgumentHelp(
         "Bind the sockets in <dir> (created 0755 when missing; root's own, not a link, not writable by group or others) and run until SIGTERM.",
         valueName: "dir"))
-    var socketDirectory: String?
+    public var socketDirectory: String?
 
     @Option(name: .customLong("config"), help: ArgumentHelp("The configuration file.", valueName: "file"))
     var configurationFile = "/etc/twostep/twostep.conf"
@@ -54,9 +53,6 @@ public struct Twostepd: AsyncParsableCommand {
         "Create or upgrade the fleet store's schema (backend=postgresql) in the database, print the versions, and exit."))
     var migrate = false
 
-    @Flag(name: .customLong("test-interface"), help: .hidden)
-    var testInterface = false
-
     public init() {}
 
     /// Parses the command line and runs (main.swift's one call). Spelled
@@ -77,10 +73,26 @@ public struct Twostepd: AsyncParsableCommand {
 
     public mutating func validate() throws {
         if let idleExit, idleExit < 0 { throw ValidationError("--idle-exit must be 0 or more seconds") }
-        if testInterface && socketDirectory == nil { throw ValidationError("--test-interface needs --socket-dir") }
     }
 
     public func run() async throws {
+        try await run(serving: [])
+    }
+
+    /// An interface served besides io.twostep.Manage and io.twostep.Login:
+    /// twostepd-test's io.twostep.Test. Its socket, named after it, is
+    /// bound in `--socket-dir` with mode 0600 and serves uid 0 only.
+    public struct AdditionalInterface: Sendable {
+        public let interface: any VarlinkInterface
+
+        public init(_ interface: any VarlinkInterface) {
+            self.interface = interface
+        }
+    }
+
+    /// Runs the daemon, also serving `additional` when it binds its own
+    /// sockets (`--socket-dir`); twostepd's main serves none.
+    public func run(serving additional: [AdditionalInterface]) async throws {
         let logLevel = self.logLevel
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -93,7 +105,7 @@ public struct Twostepd: AsyncParsableCommand {
         raiseOpenFileLimit(logger)
         do {
             if migrate { return try await runMigration(logger) }
-            let (server, database) = try makeServer(logger)
+            let (server, database) = try makeServer(logger, additional: additional)
             let group = ServiceGroup(configuration: ServiceGroupConfiguration(
                 services: [.init(service: server, successTerminationBehavior: .gracefullyShutdownGroup)],
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
@@ -132,7 +144,7 @@ public struct Twostepd: AsyncParsableCommand {
         }
     }
 
-    private func makeServer(_ logger: Logger) throws -> (VarlinkServer, PostgresRecordBackend?) {
+    private func makeServer(_ logger: Logger, additional: [AdditionalInterface]) throws -> (VarlinkServer, PostgresRecordBackend?) {
         let interfaces = try loadInterfaces(logger)
         let info = VarlinkService.Info(
             vendor: "twostep", product: "twostepd", version: Self.version,
@@ -169,8 +181,8 @@ public struct Twostepd: AsyncParsableCommand {
                 (Self.manageName, 0o666, manage, false),
                 (Self.loginName, 0o600, login, true),
             ]
-            if testInterface {
-                sockets.append((Self.testName, 0o600, VarlinkService(info: info, interface: TestInterface()), true))
+            for extra in additional {
+                sockets.append((extra.interface.name, 0o600, VarlinkService(info: info, interface: extra.interface), true))
             }
             do {
                 for (name, mode, service, rootOnly) in sockets {

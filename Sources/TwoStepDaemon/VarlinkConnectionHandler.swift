@@ -12,9 +12,9 @@ import TwoStepVarlink
 ///   a client that pipelines, or never reads its replies, holds at most one
 ///   message (64 KiB) and one write buffer.
 /// - Interface calls run on the thread pool; org.varlink.service and errors
-///   are answered here, on the event loop. With `callsPerUser`, a call of
+///   are answered here, on the event loop. With a `CallLimit`, a call of
 ///   an ordinary uid that already has that many calls running or waiting
-///   (on any connection) is answered at once with `INTERFACE.Busy`.
+///   (on any connection) is answered at once with its `busy` error.
 /// - A message over 64 KiB or one that is not a Varlink call gets
 ///   `org.varlink.service.InvalidParameter` (`parameter` names the part:
 ///   `message`, `method`, …) and the connection is closed.
@@ -37,8 +37,16 @@ final class VarlinkConnectionHandler: ChannelDuplexHandler {
     private let pool: NIOThreadPool
     /// Counts each uid's calls (`ConnectionTracker.beginCall`).
     private let calls: ConnectionTracker
-    /// The most calls of one ordinary uid at once; nil: no limit (root-only sockets).
-    private let callsPerUser: Int?
+    /// How many calls one ordinary uid may have running or waiting, and
+    /// what a call over that gets.
+    struct CallLimit: Sendable {
+        let perUser: Int
+        /// The error's fully qualified name (`ManageProtocol.ErrorName.busy`).
+        let busy: String
+    }
+
+    /// nil: no limit (root-only sockets).
+    private let callLimit: CallLimit?
     private let logger: Logger
     private var framer = VarlinkFramer(limit: DaemonLimits.messageBytes)
     /// An interface call of this connection is running on the pool.
@@ -53,12 +61,12 @@ final class VarlinkConnectionHandler: ChannelDuplexHandler {
     private var lifetimeTimer: Scheduled<Void>?
 
     init(service: VarlinkService, peer: PeerCredentials, pool: NIOThreadPool, calls: ConnectionTracker,
-         callsPerUser: Int?, logger: Logger) {
+         callLimit: CallLimit?, logger: Logger) {
         self.service = service
         self.peer = peer
         self.pool = pool
         self.calls = calls
-        self.callsPerUser = callsPerUser
+        self.callLimit = callLimit
         self.logger = logger
     }
 
@@ -183,14 +191,15 @@ final class VarlinkConnectionHandler: ChannelDuplexHandler {
 
     private func start(_ call: VarlinkCall, _ context: ChannelHandlerContext) {
         let uid = peer.uid
-        if let limit = callsPerUser, !calls.beginCall(uid: uid, limit: limit) {
+        if let callLimit, !calls.beginCall(uid: uid, limit: callLimit.perUser) {
+            let limit = callLimit.perUser
             logger.info("call refused: \(limit) calls of this uid already running or waiting", metadata: ["method": "\(call.method)"])
-            let error = VarlinkError(name: call.interface + ".Busy", parameters: [
+            let error = VarlinkError(name: callLimit.busy, parameters: [
                 "message": .string("busy: uid \(uid) already has \(limit) calls running on \(call.interface); try again once they are answered")])
             if let reply = service.finish(call, .failure(error)) { write(context, reply) }
             return
         }
-        let counted = callsPerUser != nil
+        let counted = callLimit != nil
         busy = true
         idleTimer?.cancel()
         idleTimer = nil

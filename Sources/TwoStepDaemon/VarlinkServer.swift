@@ -196,7 +196,8 @@ final class VarlinkServer: Service {
             connectionLogger[metadataKey: "pid"] = "\(peer.pid)"
             try channel.pipeline.syncOperations.addHandler(VarlinkConnectionHandler(
                 service: listener.service, peer: peer, pool: pool, calls: tracker,
-                callsPerUser: listener.rootOnly ? nil : DaemonLimits.callsPerUser, logger: connectionLogger))
+                callLimit: listener.rootOnly ? nil : .init(perUser: DaemonLimits.callsPerUser, busy: ManageProtocol.ErrorName.busy.qualifiedName),
+                logger: connectionLogger))
         }.flatMapErrorThrowing { error in
             if !(error is ConnectionRefused) {
                 logger.warning("connection dropped: cannot read its credentials", metadata: ["error": "\(error)"])

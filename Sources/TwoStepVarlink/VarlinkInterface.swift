@@ -39,29 +39,3 @@ extension VarlinkInterface {
     }
 }
 
-/// What the server needs to read from an IDL text. Not a full parser: the
-/// IDL is our own, written by hand and checked by the tests against a real
-/// Varlink client's parser.
-public enum VarlinkIDL {
-    /// The interface name on the `interface NAME` line, nil when there is none.
-    public static func interfaceName(in idl: String) -> String? {
-        for line in idl.split(separator: "\n") {
-            let words = line.split(separator: " ", omittingEmptySubsequences: true)
-            if words.count >= 2, words[0] == "interface" { return String(words[1]) }
-        }
-        return nil
-    }
-
-    /// Every `method NAME(` declared, comments skipped.
-    public static func methodNames(in idl: String) -> Set<String> {
-        var names: Set<String> = []
-        for line in idl.split(separator: "\n") {
-            let trimmed = line.drop(while: { $0 == " " || $0 == "\t" })
-            guard trimmed.hasPrefix("method ") else { continue }
-            let rest = trimmed.dropFirst("method ".count).drop(while: { $0 == " " })
-            let name = rest.prefix(while: { $0.isLetter || $0.isNumber })
-            if !name.isEmpty { names.insert(String(name)) }
-        }
-        return names
-    }
-}

@@ -34,7 +34,9 @@ public struct VarlinkCall: Sendable, Hashable {
         return String(method[method.index(after: dot)...])
     }
 
-    /// Reads one message (without its NUL).
+    /// Reads one message (without its NUL), with `JSONText`: RFC 8259 JSON
+    /// only, read exactly as the PAM module reads it (Foundation's reader
+    /// would take a trailing comma, a byte order mark and a key twice).
     ///
     /// Keys other than the five of a call are ignored, as the Varlink
     /// specification asks.
@@ -42,7 +44,7 @@ public struct VarlinkCall: Sendable, Hashable {
     ///   JSON, not an object, not UTF-8), `method`, `parameters`, `oneway`,
     ///   `more` or `upgrade` (wrong type).
     public static func parse<Bytes: Collection<UInt8>>(_ message: Bytes) throws(VarlinkMessageError) -> VarlinkCall {
-        guard case .object(let fields)? = try? JSONDecoder().decode(VarlinkValue.self, from: Data(message)) else {
+        guard case .object(let fields)? = try? JSONText.parse(Array(message)) else {
             throw .malformed("message")
         }
         guard case .string(let method)? = fields["method"] else { throw .malformed("method") }
@@ -107,10 +109,11 @@ public struct VarlinkReply: Sendable, Hashable {
         return Array(VarlinkCoding.data(of: message)) + [0]
     }
 
-    /// Reads one reply message (without its NUL).
+    /// Reads one reply message (without its NUL), with `JSONText`, as
+    /// `VarlinkCall.parse` does.
     /// - Throws: `.malformed` naming what is wrong.
     public static func parse<Bytes: Collection<UInt8>>(_ message: Bytes) throws(VarlinkMessageError) -> VarlinkReply {
-        guard case .object(let fields)? = try? JSONDecoder().decode(VarlinkValue.self, from: Data(message)) else {
+        guard case .object(let fields)? = try? JSONText.parse(Array(message)) else {
             throw .malformed("message")
         }
         var continues = false

@@ -1,16 +1,6 @@
 import TwoStepCore
 import TwoStepStore
 
-/// The names of `io.twostep.Login` (SPEC §9), shared by twostepd's
-/// interface and its clients.
-public enum LoginProtocol {
-    public static let interface = "io.twostep.Login"
-    /// The socket's file name in the socket directory.
-    public static let socketName = "io.twostep.Login"
-    /// The database (or twostepd's store) could not be used in time.
-    public static let unavailable = "io.twostep.Login.Unavailable"
-}
-
 /// `RecordBackend` on twostepd's `io.twostep.Login` socket (root only):
 /// what the PAM module and `twostep migrate` use in fleet mode
 /// (`store=twostepd`). Each operation is one call, answered within
@@ -39,39 +29,39 @@ public final class DaemonRecordBackend: RecordBackend, SendCounter, @unchecked S
     public var name: String { "twostepd" }
 
     public func fetch(user: String) throws(StoreError) -> StoredRecord? {
-        let reply = try call("Fetch", user: user, ["user": .string(user)])
+        let reply = try call(.fetch, user: user, ["user": .string(user)])
         guard let version = reply["version"]?.intValue, let offline = reply["offline"]?.boolValue else {
-            throw invalid(user, "Fetch: no version or offline")
+            throw invalid(user, "\(LoginProtocol.Method.fetch): no version or offline")
         }
         switch reply["record"] {
         case .string(let text)?: return StoredRecord(text: SecretBytes(Array(text.utf8)), version: version, offline: offline)
         case .null?, nil: return nil
-        default: throw invalid(user, "Fetch: record is not a string")
+        default: throw invalid(user, "\(LoginProtocol.Method.fetch): record is not a string")
         }
     }
 
     public func store(user: String, text: [UInt8], replacing version: Int64?) throws(StoreError) -> Bool {
         let record = String(decoding: text, as: UTF8.self)
-        let reply = try call("Store", user: user, ["user": .string(user), "record": .string(record),
+        let reply = try call(.store, user: user, ["user": .string(user), "record": .string(record),
                                                    "version": version.map { .int($0) } ?? .null])
-        guard let stored = reply["stored"]?.boolValue else { throw invalid(user, "Store: no stored") }
+        guard let stored = reply["stored"]?.boolValue else { throw invalid(user, "\(LoginProtocol.Method.store): no stored") }
         return stored
     }
 
     public func delete(user: String, version: Int64) throws(StoreError) -> Bool {
-        let reply = try call("Delete", user: user, ["user": .string(user), "version": .int(version)])
-        guard let deleted = reply["deleted"]?.boolValue else { throw invalid(user, "Delete: no deleted") }
+        let reply = try call(.delete, user: user, ["user": .string(user), "version": .int(version)])
+        guard let deleted = reply["deleted"]?.boolValue else { throw invalid(user, "\(LoginProtocol.Method.delete): no deleted") }
         return deleted
     }
 
     public func admit(account: String, number: PhoneNumber, policy: SendPolicy, at now: Int64) throws(StoreError) -> Int64? {
-        let reply = try call("AdmitSend", user: account, [
+        let reply = try call(.admitSend, user: account, [
             "user": .string(account), "number": .string(number.e164),
             "limit": .int(Int64(policy.limit)), "window": .int(policy.window),
         ])
-        guard let admitted = reply["admitted"]?.boolValue else { throw invalid(account, "AdmitSend: no admitted") }
+        guard let admitted = reply["admitted"]?.boolValue else { throw invalid(account, "\(LoginProtocol.Method.admitSend): no admitted") }
         if admitted { return nil }
-        guard let until = reply["until"]?.intValue else { throw invalid(account, "AdmitSend: no until") }
+        guard let until = reply["until"]?.intValue else { throw invalid(account, "\(LoginProtocol.Method.admitSend): no until") }
         return until
     }
 
@@ -80,8 +70,8 @@ public final class DaemonRecordBackend: RecordBackend, SendCounter, @unchecked S
     }
 
     /// One call; an error reply or a failure to talk to twostepd is `unavailable`.
-    private func call(_ method: String, user: String, _ parameters: [String: VarlinkValue]) throws(StoreError) -> [String: VarlinkValue] {
-        var message = JSONText.serialize(["method": .string(LoginProtocol.interface + "." + method), "parameters": .object(parameters)])
+    private func call(_ method: LoginProtocol.Method, user: String, _ parameters: [String: VarlinkValue]) throws(StoreError) -> [String: VarlinkValue] {
+        var message = JSONText.serialize(["method": .string(method.qualifiedName), "parameters": .object(parameters)])
         message.append(0)
         defer { cleanse(&message) }
         var reply: [UInt8]

@@ -3,10 +3,16 @@ import TwoStepCore
 /// module's twostepd client (the module links no Foundation; twostepd and
 /// the CLI use Foundation's coders through `VarlinkCoding`).
 ///
-/// The parser takes RFC 8259 JSON: one value, nesting at most
-/// `maxDepth` deep, strings in UTF-8 with every escape (surrogate pairs
-/// joined; a lone surrogate is an error). Numbers that are integers and
-/// fit in `Int64` stay integers.
+/// The parser takes RFC 8259 JSON and nothing else: one value, nesting at
+/// most `maxDepth` deep, strings in UTF-8 with every escape (surrogate
+/// pairs joined; a lone surrogate is an error), numbers as the RFC's
+/// grammar has them (no leading zero, no `+`, digits on both sides of the
+/// point), no trailing comma, no byte order mark, each key once in an
+/// object. Numbers whose value is an integer that fits in `Int64` are
+/// integers, exactly, however written (`100`, `1e2`, `1.00e2`); so is a
+/// number that a `Double` rounds to one (`1e-400`, `207777777777777000.5`).
+/// It is also how twostepd and the CLI read a message (`VarlinkCall.parse`,
+/// `VarlinkReply.parse`): all three read the same bytes the same way.
 public enum JSONText {
     public static let maxDepth = 32
 
@@ -203,27 +209,85 @@ public enum JSONText {
             }
         }
 
+        /// RFC 8259's number: `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`.
         mutating func number() throws(ParseError) -> VarlinkValue {
             let start = index
-            var integral = true
-            if index < bytes.count, bytes[index] == UInt8(ascii: "-") { index += 1 }
-            var digits = 0
-            while index < bytes.count, let c = Optional(bytes[index]) {
-                if c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") {
-                    digits += 1
-                } else if c == UInt8(ascii: ".") || c == UInt8(ascii: "e") || c == UInt8(ascii: "E")
-                            || c == UInt8(ascii: "+") || c == UInt8(ascii: "-") {
-                    integral = false
-                } else {
-                    break
-                }
-                index += 1
+            func isDigit(_ i: Int) -> Bool { i < bytes.count && bytes[i] >= UInt8(ascii: "0") && bytes[i] <= UInt8(ascii: "9") }
+            func digits() throws(ParseError) {
+                guard isDigit(index) else { throw error(index == start ? "unexpected character" : "bad number") }
+                while isDigit(index) { index += 1 }
             }
-            guard digits > 0 else { index = start; throw error("unexpected character") }
+            if index < bytes.count, bytes[index] == UInt8(ascii: "-") { index += 1 }
+            guard isDigit(index) else { index = start; throw error("unexpected character") }
+            if bytes[index] == UInt8(ascii: "0") {
+                index += 1
+                guard !isDigit(index) else { throw error("bad number: a leading zero") }
+            } else {
+                try digits()
+            }
+            var integral = true
+            if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
+                index += 1
+                integral = false
+                try digits()
+            }
+            if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
+                index += 1
+                integral = false
+                if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
+                try digits()
+            }
             let text = String(decoding: bytes[start..<index], as: UTF8.self)
             if integral, let i = Int64(text) { return .int(i) }
+            if !integral, let i = Self.exactInteger(bytes[start..<index]) { return .int(i) }
             guard let d = Double(text), d.isFinite else { index = start; throw error("bad number") }
+            // A value that rounds to an integer is one (-0.0 is 0): what
+            // is written back reads back as the same case.
+            if d == d.rounded(), let i = Int64(exactly: d) { return .int(i) }
             return .double(d)
+        }
+
+        /// A number written with a fraction or an exponent whose value is
+        /// a non-zero integer that fits in `Int64` (`1e3`, `2.50e1`,
+        /// `77777777777777e3`), exactly, as Foundation's reader gives it;
+        /// nil for any other. `number` has checked the grammar.
+        static func exactInteger(_ number: ArraySlice<UInt8>) -> Int64? {
+            var negative = false
+            var digits: [UInt8] = []
+            var exponent = 0
+            var i = number.startIndex
+            if number[i] == UInt8(ascii: "-") { negative = true; i += 1 }
+            while i < number.endIndex, number[i] >= UInt8(ascii: "0"), number[i] <= UInt8(ascii: "9") {
+                digits.append(number[i] - UInt8(ascii: "0")); i += 1
+            }
+            if i < number.endIndex, number[i] == UInt8(ascii: ".") {
+                i += 1
+                while i < number.endIndex, number[i] >= UInt8(ascii: "0"), number[i] <= UInt8(ascii: "9") {
+                    digits.append(number[i] - UInt8(ascii: "0")); exponent -= 1; i += 1
+                }
+            }
+            if i < number.endIndex {  // e or E
+                i += 1
+                var sign = 1
+                if number[i] == UInt8(ascii: "-") { sign = -1; i += 1 } else if number[i] == UInt8(ascii: "+") { i += 1 }
+                var e = 0
+                while i < number.endIndex {
+                    e = min(e * 10 + Int(number[i] - UInt8(ascii: "0")), 1_000_000)
+                    i += 1
+                }
+                exponent += sign * e
+            }
+            while exponent < 0, let last = digits.last, last == 0 { digits.removeLast(); exponent += 1 }
+            let significant = digits.drop(while: { $0 == 0 })
+            guard !significant.isEmpty, exponent >= 0, significant.count + exponent <= 19 else { return nil }
+            var value: Int64 = 0
+            for digit in significant + [UInt8](repeating: 0, count: exponent) {
+                let (times10, o1) = value.multipliedReportingOverflow(by: 10)
+                let (next, o2) = negative ? times10.subtractingReportingOverflow(Int64(digit)) : times10.addingReportingOverflow(Int64(digit))
+                guard !o1, !o2 else { return nil }
+                value = next
+            }
+            return value
         }
     }
 }

@@ -8,6 +8,9 @@ module       path of pam_twostep.so       } else this checkout's build; fails,
 users        factory: users.make(password=None, home=True) -> harness.User,
              all removed (userdel -r) at teardown; needs root
 test_user    one users.make() user
+daemon_test_bin  path of twostepd-test (harness.binary: $TWOSTEP_DAEMON_TEST, else this checkout's
+             debug build): twostepd plus io.twostep.Test (--test-interface), which the
+             shipped twostepd does not serve
 """
 
 import pytest
@@ -29,6 +32,11 @@ def daemon_bin():
 def module():
     require_root()
     return binary("module")
+
+
+@pytest.fixture(scope="session")
+def daemon_test_bin():
+    return binary("twostepd-test")
 
 
 @pytest.fixture

@@ -34,12 +34,13 @@ REPO = HERE.parent.parent
 BINARIES = {
     "twostep": ("TWOSTEP_BIN", ".build/debug/twostep", "swift build --product twostep"),
     "twostepd": ("TWOSTEP_DAEMON", ".build/debug/twostepd", "swift build --product twostepd"),
+    "twostepd-test": ("TWOSTEP_DAEMON_TEST", ".build/debug/twostepd-test", "swift build --product twostepd-test"),
     "module": ("TWOSTEP_MODULE", ".build-module/release/libpam_twostep.so", "make module"),
 }
 
 
 def binary(product):
-    """The absolute path of `product` (twostep, twostepd or module): its
+    """The absolute path of `product` (twostep, twostepd, twostepd-test or module): its
     environment variable, else this checkout's build output. A missing one
     fails the test, naming the command that builds it."""
     variable, default, build = BINARIES[product]

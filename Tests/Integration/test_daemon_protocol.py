@@ -1,16 +1,19 @@
 """twostepd's Varlink server (SPEC §8, §9's Login socket): the protocol,
 hostile clients, sockets, signals, socket activation and the systemd units.
 
-A real twostepd runs as a subprocess (`twostepd --socket-dir DIR
---test-interface`): io.twostep.Manage (0666), io.twostep.Login (0600, uid 0
-only) and, for these tests, io.twostep.Test (0600, uid 0 only: Sleep, Echo,
-Peer, Fail), whose methods do not depend on io.twostep.Manage's. Clients are
+A real twostepd runs as a subprocess (`twostepd-test --socket-dir DIR
+--test-interface`: twostepd built with io.twostep.Test, which the shipped
+twostepd does not have): io.twostep.Manage (0666), io.twostep.Login (0600,
+uid 0 only) and, for these tests, io.twostep.Test (0600, uid 0 only: Sleep,
+Echo, Peer, Hold, Fail), whose methods do not depend on io.twostep.Manage's. Clients are
 raw sockets (one JSON object per message, NUL-terminated) and Python's
 `varlink` package. After every hostile case another client must be served
 at once, and the daemon must be alive with its descriptors and memory
 bounded.
 
-TWOSTEP_DAEMON names the binary (default: the debug build).
+TWOSTEP_DAEMON_TEST names twostepd-test, TWOSTEP_DAEMON twostepd (the tests
+of what only the shipped binary does: its refusals, socket activation);
+default: the debug builds.
 """
 
 import array
@@ -57,7 +60,7 @@ def config_file(directory):
 
 
 class Daemon:
-    """`twostepd --socket-dir DIR --test-interface` in the foreground."""
+    """`twostepd-test --socket-dir DIR --test-interface` in the foreground."""
 
     def __init__(self, binary, top, *extra, socket_dir=None):
         self.top = str(top)
@@ -147,8 +150,8 @@ def wait_for_socket(path, proc, logtext, timeout=20):
 
 
 @pytest.fixture
-def daemon(daemon_bin, tmp_path):
-    d = Daemon(daemon_bin, tmp_path)
+def daemon(daemon_test_bin, tmp_path):
+    d = Daemon(daemon_test_bin, tmp_path)
     d.settle()  # the tests count its descriptors
     yield d
     d.stop()
@@ -242,6 +245,36 @@ def test_python_varlink_lists_the_interfaces_and_calls_a_method(daemon):
                 test.Fail()
             assert failed.value.error() == "io.twostep.Test.Failed"
             assert failed.value.parameters() == {"reason": "asked to fail"}
+
+
+def test_the_shipped_twostepd_has_no_test_interface(daemon_bin, tmp_path):
+    """io.twostep.Test is twostepd-test's alone: twostepd does not hold it,
+    refuses --test-interface, and answers it nowhere."""
+    with open(daemon_bin, "rb") as f:
+        assert TEST.encode() not in f.read()
+    conf = config_file(str(tmp_path))
+    run = os.path.join(short_dir(), "run")
+    refused = subprocess.run([daemon_bin, "--socket-dir", run, "--config", conf, "--test-interface"],
+                             capture_output=True, text=True, timeout=20)
+    assert refused.returncode == 64 and "--test-interface" in refused.stderr, refused
+    log = open(os.path.join(str(tmp_path), "twostepd.log"), "w+")
+    proc = subprocess.Popen([daemon_bin, "--socket-dir", run, "--config", conf], stdout=log, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL)
+    try:
+        wait_for_socket(os.path.join(run, LOGIN), proc, lambda: open(log.name).read())
+        assert sorted(os.listdir(run)) == [LOGIN, MANAGE]
+        for name in (MANAGE, LOGIN):
+            with connect(os.path.join(run, name)) as s:
+                assert TEST not in call(s, "org.varlink.service.GetInfo")["parameters"]["interfaces"]
+                assert call(s, "io.twostep.Test.Echo", {"text": "x"}) == {
+                    "error": "org.varlink.service.InterfaceNotFound", "parameters": {"interface": TEST}}
+                assert call(s, "org.varlink.service.GetInterfaceDescription", {"interface": TEST}) == {
+                    "error": "org.varlink.service.InterfaceNotFound", "parameters": {"interface": TEST}}
+    finally:
+        proc.terminate()
+        assert proc.wait(20) == 0
+        log.close()
+        shutil.rmtree(os.path.dirname(run), ignore_errors=True)
 
 
 def test_get_info_version_is_the_packages(daemon):
@@ -592,8 +625,8 @@ def test_a_connection_whose_call_runs_is_read_no_further_than_one_buffer(daemon)
     daemon.assert_healthy()
 
 
-def test_idle_exit_waits_while_an_interface_holds_state(daemon_bin, tmp_path):
-    d = Daemon(daemon_bin, tmp_path, "--idle-exit", "2")
+def test_idle_exit_waits_while_an_interface_holds_state(daemon_test_bin, tmp_path):
+    d = Daemon(daemon_test_bin, tmp_path, "--idle-exit", "2")
     try:
         with connect(d.path(TEST)) as s:
             assert call(s, "io.twostep.Test.Hold", {"seconds": 5}) == {"parameters": {}}
@@ -716,12 +749,12 @@ def test_sigint_exits_0(daemon):
     assert daemon.stop(signal.SIGINT) == 0
 
 
-def test_stale_sockets_are_replaced_but_other_files_and_live_sockets_are_not(daemon_bin, tmp_path):
+def test_stale_sockets_are_replaced_but_other_files_and_live_sockets_are_not(daemon_test_bin, tmp_path):
     run = pathlib.Path(short_dir())
     stale = socket.socket(socket.AF_UNIX)
     stale.bind(str(run / MANAGE))
     stale.close()  # the file stays: a daemon killed with -9 leaves this
-    d = Daemon(daemon_bin, tmp_path, socket_dir=str(run))
+    d = Daemon(daemon_test_bin, tmp_path, socket_dir=str(run))
     try:
         d.assert_healthy()
         # A second daemon must not take the live sockets away.
@@ -781,8 +814,8 @@ def test_a_bad_configuration_is_exit_2_naming_the_file(daemon_bin, tmp_path):
     assert not (tmp_path / "run" / MANAGE).exists()
 
 
-def test_idle_exit_after_the_last_connection(daemon_bin, tmp_path):
-    d = Daemon(daemon_bin, tmp_path, "--idle-exit", "2")
+def test_idle_exit_after_the_last_connection(daemon_test_bin, tmp_path):
+    d = Daemon(daemon_test_bin, tmp_path, "--idle-exit", "2")
     with connect(d.path(TEST)) as s:
         time.sleep(2.5)  # an open connection keeps it running
         assert call(s, "io.twostep.Test.Echo", {"text": "x"}) == {"parameters": {"text": "x"}}

@@ -8,8 +8,6 @@ import TwoStepVarlink
 /// names a user; its answers and errors are the ones `LocalAccountService`
 /// gives on its side, so output and exit codes match the file path.
 struct DaemonAccountService: AccountService {
-    /// The Varlink interface, as in its description (twostepd(8)).
-    static let interface = "io.twostep.Manage"
     /// Longer than any call takes: a channel plugin may run for 10 s.
     static let timeoutSeconds = 30.0
 
@@ -18,30 +16,30 @@ struct DaemonAccountService: AccountService {
     let user: String?
 
     init(socketDirectory: String, user: String? = nil) {
-        socketPath = socketDirectory + "/" + Self.interface
+        socketPath = socketDirectory + "/" + ManageProtocol.socketName
         self.user = user
     }
 
-    func status() throws(AccountError) -> AccountStatus { try call("Status", Empty()) }
-    func enroll(_ request: EnrollRequest) throws(AccountError) -> EnrollResult { try call("Enroll", request) }
-    func verify(_ request: VerifyRequest) throws(AccountError) -> Authorization { try call("Verify", request) }
-    func newBackupCodes(_ request: NewBackupCodesRequest) throws(AccountError) -> BackupCodesResult { try call("NewBackupCodes", request) }
-    func addAuthenticator(_ request: AddAuthenticatorRequest) throws(AccountError) -> AddedResult { try call("AddAuthenticator", request) }
+    func status() throws(AccountError) -> AccountStatus { try call(.status, Empty()) }
+    func enroll(_ request: EnrollRequest) throws(AccountError) -> EnrollResult { try call(.enroll, request) }
+    func verify(_ request: VerifyRequest) throws(AccountError) -> Authorization { try call(.verify, request) }
+    func newBackupCodes(_ request: NewBackupCodesRequest) throws(AccountError) -> BackupCodesResult { try call(.newBackupCodes, request) }
+    func addAuthenticator(_ request: AddAuthenticatorRequest) throws(AccountError) -> AddedResult { try call(.addAuthenticator, request) }
     func sendPhoneConfirmation(_ request: PhoneConfirmationRequest) throws(AccountError) -> SentResult {
-        try call("SendPhoneConfirmation", request)
+        try call(.sendPhoneConfirmation, request)
     }
-    func addPhone(_ request: AddPhoneRequest) throws(AccountError) -> AddedResult { try call("AddPhone", request) }
-    func remove(_ request: RemoveRequest) throws(AccountError) -> Authorization { try call("Remove", request) }
-    func revokeTrust(_ request: RevokeTrustRequest) throws(AccountError) -> RevokedResult { try call("RevokeTrust", request) }
-    func disable(_ request: DisableRequest) throws(AccountError) -> Authorization { try call("Disable", request) }
+    func addPhone(_ request: AddPhoneRequest) throws(AccountError) -> AddedResult { try call(.addPhone, request) }
+    func remove(_ request: RemoveRequest) throws(AccountError) -> Authorization { try call(.remove, request) }
+    func revokeTrust(_ request: RevokeTrustRequest) throws(AccountError) -> RevokedResult { try call(.revokeTrust, request) }
+    func disable(_ request: DisableRequest) throws(AccountError) -> Authorization { try call(.disable, request) }
     func importGoogleAuthenticator(_ request: ImportRequest) throws(AccountError) -> ImportResult {
-        try call("ImportGoogleAuthenticator", request)
+        try call(.importGoogleAuthenticator, request)
     }
-    func reset() throws(AccountError) -> ResetResult { try call("Reset", Empty()) }
+    func reset() throws(AccountError) -> ResetResult { try call(.reset, Empty()) }
 
     private struct Empty: Codable {}
 
-    private func call<Request: Encodable, Reply: Decodable>(_ method: String, _ request: Request) throws(AccountError) -> Reply {
+    private func call<Request: Encodable, Reply: Decodable>(_ method: ManageProtocol.Method, _ request: Request) throws(AccountError) -> Reply {
         let parameters: Data
         do {
             var fields = try VarlinkCoding.value(of: request).objectValue ?? [:]
@@ -53,7 +51,7 @@ struct DaemonAccountService: AccountService {
         let reply: Data
         do {
             reply = try VarlinkClient(socketPath: socketPath, timeout: Self.timeoutSeconds)
-                .call(Self.interface + "." + method, parameters: parameters)
+                .call(method.qualifiedName, parameters: parameters)
         } catch {
             throw Self.accountError(error)
         }
@@ -68,10 +66,10 @@ struct DaemonAccountService: AccountService {
             return .failure("\(error); is twostepd running? 'systemctl start twostepd.socket' starts it")
         }
         let message = failure.parameters["message"]?.stringValue ?? failure.name
-        switch failure.name {
-        case interface + ".UsageError", interface + ".PermissionDenied", interface + ".InvalidUser": return .usage(message)
-        case interface + ".CodeRefused", interface + ".SelfEnrollDisabled": return .refused(message)
-        default: return .failure("twostepd: \(message)")
+        switch ManageProtocol.ErrorName(qualifiedName: failure.name) {
+        case .usage?, .permissionDenied?, .invalidUser?: return .usage(message)
+        case .codeRefused?, .selfEnrollDisabled?: return .refused(message)
+        case .storeProblem?, .notManaged?, .busy?, nil: return .failure("twostepd: \(message)")
         }
     }
 }

@@ -1,5 +1,5 @@
 import Testing
-@testable import TwoStepVarlink
+import TwoStepWire
 
 @Suite("NUL framing")
 struct FramingTests {

@@ -1,0 +1,157 @@
+/// `io.twostep.Manage` (SPEC §8), defined once: its name, its socket, its
+/// methods and errors, and the interface description twostepd serves
+/// (`org.varlink.service.GetInterfaceDescription`), in which every method's
+/// parameters and reply are declared. twostepd's `ManageInterface` is keyed
+/// by `Method` and takes each method's parameter names from `idl`; the
+/// CLI's `DaemonAccountService` calls `Method`s and reads `ErrorName`s.
+/// The unit tests check that `idl` declares exactly these methods and errors.
+///
+/// In TwoStepVarlink, not TwoStepWire: the PAM module never calls it, and
+/// what TwoStepWire defines is linked into the module.
+public enum ManageProtocol {
+    /// The interface name.
+    public static let interface = "io.twostep.Manage"
+    /// The socket's file name in the socket directory (and its name under
+    /// socket activation, FileDescriptorName=).
+    public static let socketName = interface
+
+    /// The methods, by their short names.
+    public enum Method: String, VarlinkMember {
+        case status = "Status"
+        case enroll = "Enroll"
+        case verify = "Verify"
+        case newBackupCodes = "NewBackupCodes"
+        case addAuthenticator = "AddAuthenticator"
+        case sendPhoneConfirmation = "SendPhoneConfirmation"
+        case addPhone = "AddPhone"
+        case remove = "Remove"
+        case revokeTrust = "RevokeTrust"
+        case disable = "Disable"
+        case importGoogleAuthenticator = "ImportGoogleAuthenticator"
+        case reset = "Reset"
+
+        public static var interface: String { ManageProtocol.interface }
+    }
+
+    /// The interface's errors, by their short names; each has one
+    /// parameter, `message`.
+    public enum ErrorName: String, VarlinkMember {
+        case usage = "UsageError"
+        case codeRefused = "CodeRefused"
+        case storeProblem = "StoreProblem"
+        case permissionDenied = "PermissionDenied"
+        case invalidUser = "InvalidUser"
+        case notManaged = "NotManaged"
+        case selfEnrollDisabled = "SelfEnrollDisabled"
+        case busy = "Busy"
+
+        public static var interface: String { ManageProtocol.interface }
+    }
+
+    /// The interface description: twostepd's contract with the CLI and any
+    /// Varlink client (twostepd(8) explains it).
+    public static let idl = """
+        # Self-service for two-step verification (twostep). twostepd acts on the
+        # record of the caller, known from the socket (SO_PEERCRED): an ordinary user
+        # reaches their own record only, root may name any user with "user". Every
+        # change to an enrolled record is authorised by "code", checked exactly as
+        # a login checks it (lock-out, failure count, replay refusal, file lock) in
+        # the same locked update as the change; a change that fails spends nothing.
+        # No reply carries a secret or a hash; only \(Method.enroll) and \(Method.newBackupCodes) return
+        # the backup codes they make, once.
+        interface \(interface)
+
+        # A new authenticator's key, made and shown by the client.
+        type NewKey (secret: string, algorithm: string, digits: int, period: int, label: string)
+
+        # A phone number (E.164, e.g. +966501234534) and its channel: sms or voice.
+        type PhoneRequest (number: string, channel: string)
+
+        # When a backup code authorised the change: how many are left.
+        type Authorization (backupCodesLeft: ?int)
+
+        type Authenticator (id: string, label: string, algorithm: string, digits: int, period: int, created: int)
+
+        # number is masked: +966 ••• ••34.
+        type PhoneEntry (id: string, channel: string, number: string, label: string, created: int)
+
+        type Device (id: string, service: string, rhost: ?string, key: ?string, created: int, expires: int)
+
+        # What is set up, and the verification state (times in Unix seconds).
+        method \(Method.status)(user: ?string) -> (
+          user: string, path: string, exists: bool, enabled: bool,
+          authenticators: []Authenticator, phones: []PhoneEntry, backupCodesLeft: int,
+          trustedDevices: []Device, failures: int, lockedUntil: ?int, lastAccepted: ?int
+        )
+
+        # Creates the record (force: replaces it; then oldCode authorises). code is
+        # the new app's current code. With phone, call \(Method.sendPhoneConfirmation) first
+        # and give the code it sent as phoneConfirmation.
+        method \(Method.enroll)(
+          user: ?string, key: NewKey, code: string, backupCodes: int, phone: ?PhoneRequest,
+          phoneLabel: ?string, phoneConfirmation: ?string, force: bool, oldCode: ?string
+        ) -> (authenticatorID: string, backupCodes: []string, phoneID: ?string, replacedCorrupt: bool,
+              authorization: Authorization)
+
+        # Checks a code as a login would; an accepted code is spent.
+        method \(Method.verify)(user: ?string, code: string) -> (backupCodesLeft: ?int)
+
+        # Replaces the backup codes with count new ones.
+        method \(Method.newBackupCodes)(user: ?string, count: int, code: ?string) -> (backupCodes: []string, authorization: Authorization)
+
+        # Adds an authenticator; newCode is its current code.
+        method \(Method.addAuthenticator)(user: ?string, key: NewKey, newCode: string, code: ?string) -> (id: string, authorization: Authorization)
+
+        # Checks code (without spending it), counts the send and has the channel
+        # plugin send a confirmation code to the phone. enrolment: for \(Method.enroll)
+        # (with force, code is then the oldCode), not for \(Method.addPhone).
+        method \(Method.sendPhoneConfirmation)(user: ?string, phone: PhoneRequest, code: ?string, enrolment: ?bool) -> (masked: string)
+
+        # Adds the phone: confirmation is the code it received, code the same
+        # authorising code as in \(Method.sendPhoneConfirmation) (spent now).
+        method \(Method.addPhone)(user: ?string, phone: PhoneRequest, label: string, code: ?string, confirmation: string) -> (
+          id: string, authorization: Authorization
+        )
+
+        # Removes an authenticator or a phone (never the last one).
+        method \(Method.remove)(user: ?string, id: string, code: ?string) -> (backupCodesLeft: ?int)
+
+        # Stops trusting one device (id) or all of them.
+        method \(Method.revokeTrust)(user: ?string, id: ?string, all: bool, code: ?string) -> (revoked: int, authorization: Authorization)
+
+        # Turns two-step verification off: the record is removed.
+        method \(Method.disable)(user: ?string, code: ?string) -> (backupCodesLeft: ?int)
+
+        # Creates the record from the text of a ~/.google_authenticator file.
+        method \(Method.importGoogleAuthenticator)(user: ?string, content: string, label: string, force: bool, oldCode: ?string) -> (
+          newBackupCodes: []string, lastStep: ?int, replacedCorrupt: bool, authorization: Authorization
+        )
+
+        # Root only: removes the named user's record whatever it holds.
+        method \(Method.reset)(user: ?string) -> (removed: bool)
+
+        # The request cannot be used as it is (a bad value, an unknown id).
+        error \(ErrorName.usage) (message: string)
+        # A code was refused, a lock-out runs, or two-step verification is off.
+        error \(ErrorName.codeRefused) (message: string)
+        # The record or the store failed (unsafe, corrupt, cannot be written).
+        error \(ErrorName.storeProblem) (message: string)
+        # An ordinary user named another user.
+        error \(ErrorName.permissionDenied) (message: string)
+        # The user name is malformed or unknown.
+        error \(ErrorName.invalidUser) (message: string)
+        # The configured store is not administrator-managed: the user's own files
+        # are used directly, not through twostepd.
+        error \(ErrorName.notManaged) (message: string)
+        # self_enroll=no: a user with no record may not enrol through twostepd.
+        error \(ErrorName.selfEnrollDisabled) (message: string)
+        # The caller (a uid other than root) already has as many calls running
+        # as twostepd allows one user; nothing was done.
+        error \(ErrorName.busy) (message: string)
+        """
+
+    /// `idl`, read: each method's parameter names are what twostepd accepts
+    /// in its calls. Nil only if `idl` were not a valid description (the
+    /// unit tests parse it).
+    public static let definition: VarlinkIDL.Interface? = try? VarlinkIDL.parse(idl)
+}
