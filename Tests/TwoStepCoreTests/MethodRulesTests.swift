@@ -173,7 +173,7 @@ struct MethodRulesTests {
 
     @Test("messages name the id and say what to do")
     func messages() {
-        #expect(MethodRules.Violation.lastBackupMethod(id: "phone-1").description.hasPrefix("'phone-1' is your last backup method"))
+        #expect(MethodRules.Violation.lastBackupMethod(id: "phone-1").description.hasPrefix("without 'phone-1' you would have no backup method"))
         #expect(MethodRules.Violation.lastCodeMethod(id: "totp-1").description.contains("'twostep disable'"))
         #expect(MethodRules.Violation.keyNeedsBackupMethod.description.contains("'twostep codes'"))
         #expect(MethodRules.Violation.keyAlreadyEnrolled(id: "key-1", fingerprint: "SHA256:x").description

@@ -29,7 +29,9 @@ public enum MethodRules {
         case notAMethod(id: String)
         /// The only authenticator app or phone.
         case lastCodeMethod(id: String)
-        /// The last backup method while security keys are enrolled.
+        /// Removing this method would leave no backup method while security
+        /// keys are enrolled (the last backup code set or phone, or the
+        /// app beside a phone that would then be the only code method).
         case lastBackupMethod(id: String)
         /// Adding a key to a file with no authenticator app or phone.
         case keyNeedsCodeMethod
@@ -54,8 +56,8 @@ public enum MethodRules {
                 "'\(id)' is your only authenticator or phone. To turn two-step verification off use 'twostep disable'; "
                     + "to replace it, 'twostep add totp' or 'twostep add phone' first"
             case .lastBackupMethod(let id):
-                "'\(id)' is your last backup method, and security keys need one (sudo and the console cannot use an SSH key): "
-                    + "make backup codes ('twostep codes') or add a phone first, or remove your security keys"
+                "without '\(id)' you would have no backup method, which security keys need (sudo and the console cannot use "
+                    + "an SSH key): make backup codes ('twostep codes') or add a phone first, or remove your security keys"
             case .keyNeedsCodeMethod:
                 "a security key is an additional method: add an authenticator app or a phone first "
                     + "(sudo and the console cannot use an SSH key)"

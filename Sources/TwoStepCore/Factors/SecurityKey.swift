@@ -35,6 +35,13 @@ public struct SecurityKey: Factor, Equatable {
         self.lastUsed = lastUsed
     }
 
+    /// Equal when the lines are: the key compares by its blob only (a key
+    /// read from an `authorized_keys` line keeps its comment and options,
+    /// which the file does not hold).
+    public static func == (a: SecurityKey, b: SecurityKey) -> Bool {
+        a.id == b.id && a.key.blob == b.key.blob && a.label == b.label && a.created == b.created && a.lastUsed == b.lastUsed
+    }
+
     /// The key type.
     public var type: SecurityKeyType { key.type }
     /// `SHA256:…`, as `ssh-keygen -l` prints it.
