@@ -299,7 +299,8 @@ private func parseError(_ text: String) -> ConfigurationError? {
     @Test func places() {
         #expect(ConfigurationKey.config.isAllowed(in: .moduleLine) && !ConfigurationKey.config.isAllowed(in: .file))
         #expect(ConfigurationKey.socketDir.isAllowed(in: .moduleLine) && ConfigurationKey.socketDir.isAllowed(in: .file))
-        for key: ConfigurationKey in [.selfEnroll, .backend, .database, .databasePasswordFile, .databaseTimeout, .offline, .offlineMaxAge] {
+        for key: ConfigurationKey in [.selfEnroll, .backend, .database, .databasePasswordFile, .databaseTimeout, .offline, .offlineMaxAge,
+                                      .securityKeyEnrol] {
             #expect(key.isAllowed(in: .file) && !key.isAllowed(in: .moduleLine), "\(key.text)")
         }
     }
@@ -308,7 +309,7 @@ private func parseError(_ text: String) -> ConfigurationError? {
     @Test func theModuleOptionsAreFileKeys() throws {
         let line = ["store=/srv/%u", "nullok", "window=3", "trust_days=1", "trust_by=rhost", "max_failures=9", "lockout=5",
                     "channels=/c", "send_limit=2", "send_window=120", "exempt_rhost=::1", "prompt=P", "debug",
-                    "forward_pass", "socket_dir=/s"]
+                    "forward_pass", "socket_dir=/s", "security_keys=verify"]
         let fromLine = try ModuleOptions(arguments: line)
         let file = line.map { $0.contains("=") ? $0 : $0 + "=yes" }.joined(separator: "\n")
         #expect(try parse(file).options == fromLine)

@@ -95,3 +95,17 @@ func sshString(_ bytes: [UInt8]) -> [UInt8] {
 }
 
 func sshString(_ text: String) -> [UInt8] { sshString(Array(text.utf8)) }
+
+extension KeyFixture {
+    /// The key as twostep enrols it (from its `TYPE BASE64`, no comment).
+    func key() throws -> SSHPublicKey { try SSHPublicKey(type: type, base64: base64) }
+    /// The blob's Base64 as a factor file's `sshkey` line holds it (no `=` padding).
+    var unpaddedBase64: String { String(base64.prefix { $0 != "=" }) }
+    /// `publickey TYPE BASE64\n`: the auth stack's `SSH_AUTH_INFO_0` after a login with this key.
+    var authInfo: String { "publickey \(type) \(base64)\n" }
+    /// An `sshkey` line enrolling this key.
+    func sshkeyLine(id: String = "key-1", label: String = "YubiKey", created: Int64 = 1_764_220_800, lastUsed: Int64? = nil) -> String {
+        "sshkey id=\(id) type=\(type) key=\(unpaddedBase64) label=\(label) created=\(created)"
+            + (lastUsed.map { " last-used=\($0)" } ?? "")
+    }
+}

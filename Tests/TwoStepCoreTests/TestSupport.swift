@@ -77,6 +77,8 @@ func expectSameContent(_ a: FactorFile, _ b: FactorFile, sourceLocation: SourceL
             #expect(x.secret == y.secret, sourceLocation: sourceLocation)
         } else if let x = x as? BackupCode, let y = y as? BackupCode {
             #expect(x == y, "backup code \(x.id)", sourceLocation: sourceLocation)
+        } else if let x = x as? SecurityKey, let y = y as? SecurityKey {
+            #expect(x == y && x.key.blob == y.key.blob, "security key \(x.id)", sourceLocation: sourceLocation)
         } else {
             Issue.record("factors of different kinds: \(x.id) and \(y.id)", sourceLocation: sourceLocation)
         }

@@ -11,6 +11,8 @@ public enum Base64 {
     public enum DecodingError: Error, Equatable, Sendable, CustomStringConvertible {
         /// The length is not a multiple of four (padding included), or zero where bytes are needed.
         case invalidLength(Int)
+        /// Unpadded Base64 of a length no byte string encodes to (one more than a multiple of four).
+        case invalidUnpaddedLength(Int)
         /// A byte outside the alphabet (or `=` before the end) at `position` (0-based).
         case invalidCharacter(UInt8, position: Int)
         /// The last character carries bits that padding should have left at zero.
@@ -20,6 +22,8 @@ public enum Base64 {
             switch self {
             case .invalidLength(let n):
                 "invalid Base64 length \(n) (a multiple of 4 with = padding is needed)"
+            case .invalidUnpaddedLength(let n):
+                "invalid Base64 length \(n) (Base64 without = padding is never 1 more than a multiple of 4 long)"
             case .invalidCharacter(let c, let p):
                 if c >= 0x21 && c <= 0x7E {
                     "invalid Base64 character '\(Character(Unicode.Scalar(c)))' at position \(p + 1)"
@@ -84,6 +88,21 @@ public enum Base64 {
     /// Decodes strict, padded Base64 from a slice of bytes.
     public static func decode(_ chars: ArraySlice<UInt8>) throws(DecodingError) -> [UInt8] {
         try chars.withUnsafeBufferPointer { decoding($0) }.get()
+    }
+
+    /// Decodes strict Base64 written without the `=` padding (as
+    /// `encode(_:padded: false)` writes it): no `=` anywhere, a length
+    /// that is not 1 more than a multiple of four, and zero spare bits in
+    /// the last character, so again every byte string has exactly one
+    /// accepted text.
+    public static func decode(unpadded chars: UnsafeBufferPointer<UInt8>) throws(DecodingError) -> [UInt8] {
+        let n = chars.count
+        guard n % 4 != 1 else { throw .invalidUnpaddedLength(n) }
+        if let i = chars.firstIndex(of: UInt8(ascii: "=")) { throw .invalidCharacter(UInt8(ascii: "="), position: i) }
+        guard n % 4 != 0 else { return try decoding(chars).get() }
+        var padded = Array(chars)
+        padded.append(contentsOf: repeatElement(UInt8(ascii: "="), count: 4 - n % 4))
+        return try padded.withUnsafeBufferPointer { decoding($0) }.get()
     }
 
     private static func decoding(_ chars: UnsafeBufferPointer<UInt8>) -> Result<[UInt8], DecodingError> {

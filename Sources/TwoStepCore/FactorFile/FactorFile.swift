@@ -11,6 +11,7 @@
 ///     trust id=trust-1 service=sshd rhost=192.0.2.7 created=1764220800 expires=1766812800
 ///     phone id=phone-1 number=+966501234534 channel=sms label=Mobile created=1764220800
 ///     pending id=pending-1 phone=phone-1 salt=… hash=… created=1764221000 expires=1764221300
+///     sshkey id=key-1 type=sk-ssh-ed25519@openssh.com key=AAAAGnNr…c3NoOg label=YubiKey created=1764220800 last-used=1764221000
 ///     sends times=1764221000
 ///
 /// Lines are printable ASCII (values are %-encoded). Blank lines and lines
@@ -22,7 +23,9 @@ public struct FactorFile: Sendable, Equatable {
     public static let version = 1
 
     /// The kinds of factor a file can hold, by line keyword.
-    public static let kinds: [any Factor.Type] = [TOTPAuthenticator.self, BackupCode.self, Phone.self, PendingCode.self]
+    public static let kinds: [any Factor.Type] = [
+        TOTPAuthenticator.self, BackupCode.self, Phone.self, PendingCode.self, SecurityKey.self,
+    ]
 
     /// Every factor, in file order.
     public var factors: [any Factor]

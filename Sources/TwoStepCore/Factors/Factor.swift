@@ -82,12 +82,16 @@ public struct VerificationContext: Sendable {
     }
 }
 
-/// The kinds of method, for listings ("authenticator app", "backup codes").
+/// The kinds of method, for listings ("authenticator app", "backup codes")
+/// and logs.
 public enum FactorKind: String, Sendable, Equatable, CaseIterable {
     case authenticator
     case backupCode = "backup-code"
     case phone
     case pendingCode = "pending-code"
+    /// An enrolled OpenSSH FIDO key (`SecurityKey`): counts at an SSH login
+    /// that used it, never for a typed answer.
+    case securityKey = "security-key"
 }
 
 /// A factor as listed to the user: never contains a secret.

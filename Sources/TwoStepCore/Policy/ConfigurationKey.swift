@@ -13,11 +13,13 @@ import Glibc
 public enum ConfigurationKey: UInt8, Sendable, CaseIterable {
     // Module options: the pam.d line and twostep.conf.
     case store, nullok, window, trustDays, trustBy, maxFailures, lockout, channels
-    case sendLimit, sendWindow, exemptRhost, prompt, debug, forwardPass, socketDir, sendCountDir
+    case sendLimit, sendWindow, exemptRhost, prompt, debug, forwardPass, socketDir, sendCountDir, securityKeys
     // The pam.d line only: which file to read.
     case config
     // twostep.conf only: twostepd (§8) and fleet mode (§9).
     case selfEnroll, backend, database, databasePasswordFile, databaseTimeout, offline, offlineMaxAge
+    // twostep.conf only: who may enrol security keys (§11).
+    case securityKeyEnrol
 
     /// Where a key may be written.
     public enum Place: Sendable {
@@ -46,6 +48,7 @@ public enum ConfigurationKey: UInt8, Sendable, CaseIterable {
         case .forwardPass: "forward_pass"
         case .socketDir: "socket_dir"
         case .sendCountDir: "send_count_dir"
+        case .securityKeys: "security_keys"
         case .config: "config"
         case .selfEnroll: "self_enroll"
         case .backend: "backend"
@@ -54,6 +57,7 @@ public enum ConfigurationKey: UInt8, Sendable, CaseIterable {
         case .databaseTimeout: "database_timeout"
         case .offline: "offline"
         case .offlineMaxAge: "offline_max_age"
+        case .securityKeyEnrol: "security_key_enrol"
         }
     }
 
@@ -72,7 +76,9 @@ public enum ConfigurationKey: UInt8, Sendable, CaseIterable {
     public func isAllowed(in place: Place) -> Bool {
         switch self {
         case .config: place == .moduleLine
-        case .selfEnroll, .backend, .database, .databasePasswordFile, .databaseTimeout, .offline, .offlineMaxAge: place == .file
+        case .selfEnroll, .backend, .database, .databasePasswordFile, .databaseTimeout, .offline, .offlineMaxAge,
+             .securityKeyEnrol:
+            place == .file
         default: true
         }
     }
@@ -107,9 +113,11 @@ public enum ConfigurationKey: UInt8, Sendable, CaseIterable {
         case (12, UInt8(ascii: "m")): key = .maxFailures
         case (12, UInt8(ascii: "e")): key = .exemptRhost
         case (12, UInt8(ascii: "f")): key = .forwardPass
+        case (13, UInt8(ascii: "s")): key = .securityKeys
         case (14, UInt8(ascii: "s")): key = .sendCountDir
         case (15, UInt8(ascii: "o")): key = .offlineMaxAge
         case (16, UInt8(ascii: "d")): key = .databaseTimeout
+        case (18, UInt8(ascii: "s")): key = .securityKeyEnrol
         case (22, UInt8(ascii: "d")): key = .databasePasswordFile
         default: key = nil
         }

@@ -37,6 +37,9 @@ public struct ModuleOptions: Sendable, Equatable {
     public var forwardPass = false
     /// Where twostepd's sockets are (`socket_dir=`, SPEC §9).
     public var socketDirectory = "/run/twostep"
+    /// Whether an enrolled security key is the second step of an SSH
+    /// login (`security_keys=`, SPEC §11).
+    public var securityKeys = SecurityKeyPolicy.off
 
     /// The defaults.
     public init() {}
@@ -163,6 +166,12 @@ public struct ModuleOptions: Sendable, Equatable {
             prompt = OptionValue.text(v)
         case .socketDir: socketDirectory = try OptionValue.absolutePath(key, v, what: "directory")
         case .sendCountDir: sendCountDirectory = try OptionValue.absolutePath(key, v, what: "directory")
+        case .securityKeys:
+            switch try OptionValue.choice(key, v, "off", "touch", "verify") {
+            case 0: securityKeys = .off
+            case 1: securityKeys = .touch
+            default: securityKeys = .verify
+            }
         case .config: _ = try OptionValue.absolutePath(key, v, what: "file")
         default: break
         }

@@ -40,6 +40,19 @@ public struct SystemConfiguration: Sendable, Equatable {
         case cached
     }
 
+    /// Who may enrol a security key (`security_key_enrol=`, SPEC §11).
+    /// Removing one's own key is always allowed: it only takes a way in away.
+    public enum SecurityKeyEnrol: String, Sendable, Equatable {
+        /// Users enrol their own keys (after a code, as for any change).
+        case user
+        /// Only root enrols keys (`twostep add key --user NAME`).
+        case root
+
+        /// True when a key may be enrolled by a caller who is
+        /// (`administrator`) or is not root.
+        public func allows(administrator: Bool) -> Bool { self == .user || administrator }
+    }
+
     /// The path the module, the CLI and twostepd read by default.
     public static let defaultPath = "/etc/twostep/twostep.conf"
 
@@ -61,6 +74,9 @@ public struct SystemConfiguration: Sendable, Equatable {
     public var offline = OfflinePolicy.deny
     /// `offline_max_age=`: seconds, 1 to 2592000 (30 days).
     public var offlineMaxAge: Int64 = 86_400
+    /// `security_key_enrol=`: whether users may enrol their own security
+    /// keys (the module never enrols, so this is a key of this file only).
+    public var securityKeyEnrol = SecurityKeyEnrol.user
 
     /// With backend=postgresql, what `DatabaseURI.transportWarning` says of
     /// `database=`; nil otherwise, and for a URI that does not parse
@@ -184,6 +200,7 @@ public struct SystemConfiguration: Sendable, Equatable {
         case .databaseTimeout: databaseTimeout = try OptionValue.number(key, value, in: Self.databaseTimeoutRange)
         case .offline: offline = try OptionValue.choice(key, value, "deny", "cached") == 0 ? .deny : .cached
         case .offlineMaxAge: offlineMaxAge = Int64(try OptionValue.number(key, value, in: Self.offlineMaxAgeRange))
+        case .securityKeyEnrol: securityKeyEnrol = try OptionValue.choice(key, value, "user", "root") == 0 ? .user : .root
         default: try options.set(key, value)
         }
     }

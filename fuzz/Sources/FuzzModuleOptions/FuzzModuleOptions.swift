@@ -13,7 +13,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     let arguments = bytes.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
     let known: Set<String> = ["nullok", "debug", "forward_pass", "store", "window", "trust_days", "trust_by",
                               "max_failures", "lockout", "channels", "send_limit", "send_window", "exempt_rhost", "prompt",
-                              "socket_dir", "config"]
+                              "socket_dir", "send_count_dir", "security_keys", "config"]
     let names = arguments.map { a in a.firstIndex(of: "=").map { String(a[..<$0]) } ?? a }
     guard let options = try? ModuleOptions(arguments: arguments) else { return 0 }
     require(names.allSatisfy(known.contains), "an unknown option was accepted: \(arguments)")
@@ -26,6 +26,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     require(!options.prompt.isEmpty && options.prompt.utf8.allSatisfy { $0 >= 0x20 && $0 != 0x7f }, "unprintable prompt")
     require(options.socketDirectory.hasPrefix("/"), "relative socket directory")
     require(options.nullok == arguments.contains { $0.utf8.elementsEqual("nullok".utf8) }, "nullok without the option")
+    require(options.securityKeys == .off || names.contains("security_keys"), "security keys on without the option")
     require((try? ModuleOptions(arguments: arguments)) == options, "parsing is not deterministic")
     for (user, home) in [("alice", "/home/alice"), ("..", "/home/x"), ("a/b", "/home/a"), ("bob", "/home/../etc"), ("carol", "")] {
         // As the kernel reads a path: bytes, `/` between components (a `/`
