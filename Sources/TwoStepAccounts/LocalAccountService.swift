@@ -375,18 +375,8 @@ public struct LocalAccountService: AccountService {
     }
 
     static func checkRemovable(_ id: String, in file: FactorFile) throws(AccountError) {
-        guard let factor = file.factors.first(where: { $0.id == id }) else {
-            throw .usage("there is no method with id '\(id)'; 'twostep status' lists them")
-        }
-        guard !(factor is BackupCode) else {
-            throw .usage("'\(id)' is a backup code: 'twostep codes' replaces the whole set")
-        }
-        guard type(of: factor).isMethod else {
-            throw .usage("'\(id)' is a code sent to a phone, not a method; it expires by itself")
-        }
-        guard file.factors.contains(where: { $0.id != id && type(of: $0).isMethod && !($0 is BackupCode) }) else {
-            throw .usage("'\(id)' is your only authenticator or phone. To turn two-step verification off use 'twostep disable'; to replace it, 'twostep add totp' or 'twostep add phone' first")
-        }
+        // The rules are Core's (MethodRules): the same for every caller.
+        do { try MethodRules.checkRemoval(of: id, from: file) } catch { throw .usage(error.description) }
     }
 }
 
