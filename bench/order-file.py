@@ -9,7 +9,8 @@ misses in every process that loads the module (BENCHMARKS.md, row 21).
     python3 bench/order-file.py --module UNSTRIPPED_SO
 
 UNSTRIPPED_SO: the module built with the Makefile's MODULE_FLAGS minus
-`-Xlinker -s` (bench/profile.py says how). Names the code no longer has
+`-Xlinker -s`: `make hot-symbols` builds it and runs this; `make test`
+checks the list is not stale (bench/hot-symbols-check.py). Names the code no longer has
 are skipped by the linker, so an old list only orders less; run this again
 after larger changes to the login path.
 """
@@ -39,8 +40,10 @@ def main():
             args = r["args"]
             args[args.index("--iterations") + 1] = "2"
             out = bench.root / f"callgrind.order.{answer.strip('@')}"
-            subprocess.run(["valgrind", "--tool=callgrind", "--demangle=no", f"--callgrind-out-file={out}"] + args,
-                           capture_output=True, check=True)
+            run = subprocess.run(["valgrind", "--tool=callgrind", "--demangle=no", f"--callgrind-out-file={out}"] + args,
+                                 capture_output=True, text=True)
+            if run.returncode != 0:
+                sys.exit(f"callgrind run failed ({run.returncode}):\n{run.stdout[-2000:]}\n{run.stderr[-2000:]}")
             for n, function, obj in process_profile.rows(out)[1]:
                 if obj == module and not function.startswith("0x"):
                     cost[function] = cost.get(function, 0) + n
