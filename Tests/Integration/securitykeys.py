@@ -106,6 +106,12 @@ def _download(version, path, log):
         t0 = time.monotonic()
         p = subprocess.run(["apt-get", "download", "-q", f"openssh-tests={version}"], cwd=work,
                            capture_output=True, text=True, timeout=300)
+        if p.returncode != 0 and os.geteuid() == 0:
+            # A fresh machine may have no package lists yet: fetch them once and try again.
+            log("apt-get update")
+            subprocess.run(["apt-get", "update", "-qq"], capture_output=True, text=True, timeout=600)
+            p = subprocess.run(["apt-get", "download", "-q", f"openssh-tests={version}"], cwd=work,
+                               capture_output=True, text=True, timeout=300)
         debs = [f for f in os.listdir(work) if f.endswith(".deb")]
         if p.returncode != 0 or len(debs) != 1:
             raise ProviderError(
