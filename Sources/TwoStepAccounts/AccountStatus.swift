@@ -11,6 +11,8 @@ public struct AccountStatus: Codable, Sendable, Equatable {
     public var enabled: Bool
     public var authenticators: [Authenticator]
     public var phones: [PhoneEntry]
+    /// The enrolled security keys (SPEC §11).
+    public var securityKeys: [SecurityKeyEntry]
     public var backupCodesLeft: Int
     public var trustedDevices: [Device]
     public var failures: Int
@@ -36,6 +38,18 @@ public struct AccountStatus: Codable, Sendable, Equatable {
         public var created: Int64
     }
 
+    /// A security key: its type as OpenSSH names it, its fingerprint as
+    /// `ssh-keygen -l` prints it (`SHA256:…`), never the key itself.
+    public struct SecurityKeyEntry: Codable, Sendable, Equatable {
+        public var id: String
+        public var type: String
+        public var fingerprint: String
+        public var label: String
+        public var created: Int64
+        /// When a login last counted the key (Unix seconds); nil before the first.
+        public var lastUsed: Int64?
+    }
+
     public struct Device: Codable, Sendable, Equatable {
         public var id: String
         public var service: String
@@ -58,6 +72,10 @@ public struct AccountStatus: Codable, Sendable, Equatable {
         }
         phones = file.phones.map {
             PhoneEntry(id: $0.id, channel: $0.channel.rawValue, number: $0.number.masked, label: $0.label, created: $0.created)
+        }
+        securityKeys = file.securityKeys.map {
+            SecurityKeyEntry(id: $0.id, type: $0.type.rawValue, fingerprint: $0.fingerprint, label: $0.label,
+                             created: $0.created, lastUsed: $0.lastUsed)
         }
         backupCodesLeft = file.backupCodes.count
         trustedDevices = file.trustedDevices.map {
