@@ -48,6 +48,18 @@ public struct AccountStatus: Codable, Sendable, Equatable {
         public var created: Int64
         /// When a login last counted the key (Unix seconds); nil before the first.
         public var lastUsed: Int64?
+
+        /// Every key always (`lastUsed` as `null` before the first use), so
+        /// that `status --json` has the same keys for every security key.
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(id, forKey: .id)
+            try c.encode(type, forKey: .type)
+            try c.encode(fingerprint, forKey: .fingerprint)
+            try c.encode(label, forKey: .label)
+            try c.encode(created, forKey: .created)
+            try c.encode(lastUsed, forKey: .lastUsed)
+        }
     }
 
     public struct Device: Codable, Sendable, Equatable {
