@@ -16,12 +16,17 @@ struct AddKey: ParsableCommand {
             for a code. A key is never the only method: you need an authenticator app or a \
             phone and backup codes (or a second phone) first. The change is authorized by a \
             code (--code; not needed for root with --user). The label defaults to the key's \
-            comment, else its fingerprint.
+            comment, else its fingerprint. Where twostep.conf says security_key_enrol=root, \
+            only root enrols keys (twostep add key --user NAME ...). The files are read with \
+            the user's rights, also by root with --user, and never through a symbolic link; \
+            a key file larger than 64 KiB is refused. 'twostep status' lists the keys, \
+            'twostep remove key-N' removes one.
             """)
 
     @OptionGroup var target: TargetOptions
 
-    @Argument(help: ArgumentHelp("The public key file (KEY.pub), or - for standard input.", valueName: "file"))
+    @Argument(help: ArgumentHelp("The public key file (KEY.pub), or - for standard input.", valueName: "file"),
+              completion: .file(extensions: ["pub"]))
     var file: String?
 
     @Flag(name: .customLong("from-authorized-keys"),
