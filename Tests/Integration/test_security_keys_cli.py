@@ -96,6 +96,7 @@ def test_add_key_from_authorized_keys_asks_which(cli, sk_provider):
     # A number out of range: a usage error, nothing added.
     r = cli.run("add", "key", "--from-authorized-keys", "--code", codes[1], stdin="3\n")
     assert r.returncode == 2 and "not a number from 1 to 2" in r.stderr
+    assert f"2  ED25519-SK  {b.fingerprint}  second  (enrolled as key-1)" in r.stderr
     # --fingerprint: scripted
     r = cli.run("add", "key", "--from-authorized-keys", "--fingerprint", a.fingerprint, "--code", codes[1])
     assert r.returncode == 0, r.stderr

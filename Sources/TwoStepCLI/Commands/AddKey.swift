@@ -60,16 +60,16 @@ struct AddKey: ParsableCommand {
 
     func run() throws {
         let target = try target.resolve()
+        let status = try target.enabledStatus()
+        if !target.isAdministrator { try CodeCheck.refuseDuringLockout(status) }
         // Read before any question (a key on standard input comes first).
         let keys: [SSHPublicKey]
         if let file {
             let source = file == "-" ? "standard input" : file
             keys = [try PublicKeyText.oneKey(try PublicKeyText.read(file, as: target.account), from: source)]
         } else {
-            keys = try chooseFromAuthorizedKeys(target)
+            keys = try chooseFromAuthorizedKeys(target, enrolled: status.securityKeys)
         }
-        let status = try target.enabledStatus()
-        if !target.isAdministrator { try CodeCheck.refuseDuringLockout(status) }
         for key in keys {
             if let enrolled = status.securityKeys.first(where: { $0.fingerprint == key.fingerprint }) {
                 throw CLIError.usage("the key \(key.fingerprint) is enrolled already, as '\(enrolled.id)'")
@@ -90,7 +90,7 @@ struct AddKey: ParsableCommand {
 
     /// The keys of `~/.ssh/authorized_keys` to enrol: the one `--fingerprint`
     /// names, all of them (`--all`), or the one the user picks from a list.
-    private func chooseFromAuthorizedKeys(_ target: Target) throws -> [SSHPublicKey] {
+    private func chooseFromAuthorizedKeys(_ target: Target, enrolled: [AccountStatus.SecurityKeyEntry]) throws -> [SSHPublicKey] {
         let home = target.account.home == "/" ? "" : target.account.home
         let path = home + "/.ssh/authorized_keys"
         let text = try PublicKeyText.read(path, as: target.account)
@@ -108,15 +108,15 @@ struct AddKey: ParsableCommand {
             return [key]
         }
         if all {
-            let enrolled = Set((try target.service.status()).securityKeys.map(\.fingerprint))
-            let new = unique.filter { !enrolled.contains($0.fingerprint) }
+            let new = unique.filter { key in !enrolled.contains { $0.fingerprint == key.fingerprint } }
             guard !new.isEmpty else { throw CLIError.usage("every security key in \(path) is enrolled already") }
             return new
         }
         Console.error("Security keys in \(path):")
         for (i, key) in unique.enumerated() {
             let comment = key.comment.isEmpty ? "" : "  " + Console.field(key.comment)
-            Console.error("  \(i + 1)  \(key.type.shortName)  \(key.fingerprint)\(comment)")
+            let known = enrolled.first { $0.fingerprint == key.fingerprint }.map { "  (enrolled as \($0.id))" } ?? ""
+            Console.error("  \(i + 1)  \(key.type.shortName)  \(key.fingerprint)\(comment)\(known)")
         }
         let answer = try Prompter.ask("Which key to enrol (1-\(unique.count))? ", flag: "--fingerprint")
         guard let n = Int(answer), (1...unique.count).contains(n) else {
