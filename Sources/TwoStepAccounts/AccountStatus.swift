@@ -53,10 +53,9 @@ public struct AccountStatus: Codable, Sendable, Equatable {
         /// that `status --json` has the same keys for every security key.
         public func encode(to encoder: any Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(id, forKey: .id)
-            try c.encode(type, forKey: .type)
-            try c.encode(fingerprint, forKey: .fingerprint)
-            try c.encode(label, forKey: .label)
+            for (key, text) in [(CodingKeys.id, id), (.type, type), (.fingerprint, fingerprint), (.label, label)] {
+                try c.encode(text, forKey: key)
+            }
             try c.encode(created, forKey: .created)
             try c.encode(lastUsed, forKey: .lastUsed)
         }
