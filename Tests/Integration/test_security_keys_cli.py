@@ -255,6 +255,13 @@ def test_user_enrols_a_key_through_twostepd(daemon, users, sk_provider):
     r = user.run("remove", "key-1", "--code", codes[1])
     assert r.returncode == 0, r.stderr
     assert keys(user) == []
+    # --all: several keys in one call (AddSecurityKey's "more"), one code.
+    other = user_key(user.account, sk_provider, "other", "ecdsa-sk")
+    install_authorized_keys(user.account, [k.line, plain.line, other.line])
+    r = user.run("add", "key", "--from-authorized-keys", "--all", "--code", codes[2])
+    assert r.returncode == 0, r.stderr + daemon.logtext()
+    assert [(e["fingerprint"], e["label"]) for e in keys(user)] == [(k.fingerprint, "viadaemon"), (other.fingerprint, "other")]
+    assert user.status()[1]["backup_codes_left"] == 7
 
 
 def test_security_key_enrol_root_through_twostepd(daemon_bin, users, sk_provider):
