@@ -98,3 +98,24 @@ public struct AccountStatus: Codable, Sendable, Equatable {
         lastAccepted = file.failures.lastAccepted
     }
 }
+
+extension AccountStatus {
+    /// Decodes a status as twostepd sends it; one from a twostepd older
+    /// than security keys (no `securityKeys`) has none, so that a newer CLI
+    /// still reads it during an upgrade.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        user = try c.decode(String.self, forKey: .user)
+        path = try c.decode(String.self, forKey: .path)
+        exists = try c.decode(Bool.self, forKey: .exists)
+        enabled = try c.decode(Bool.self, forKey: .enabled)
+        authenticators = try c.decode([Authenticator].self, forKey: .authenticators)
+        phones = try c.decode([PhoneEntry].self, forKey: .phones)
+        securityKeys = try c.decodeIfPresent([SecurityKeyEntry].self, forKey: .securityKeys) ?? []
+        backupCodesLeft = try c.decode(Int.self, forKey: .backupCodesLeft)
+        trustedDevices = try c.decode([Device].self, forKey: .trustedDevices)
+        failures = try c.decode(Int.self, forKey: .failures)
+        lockedUntil = try c.decodeIfPresent(Int64.self, forKey: .lockedUntil)
+        lastAccepted = try c.decodeIfPresent(Int64.self, forKey: .lastAccepted)
+    }
+}

@@ -92,4 +92,20 @@ struct SecurityKeyEnrolmentTests {
         _ = try asRoot.remove(RemoveRequest(id: "key-1", code: nil))
         #expect(try asRoot.status().securityKeys.isEmpty)
     }
+
+    @Test("a status from a twostepd older than security keys (no securityKeys) reads as none")
+    func statusWithoutKeys() throws {
+        let scratch = Scratch()
+        let app = try App()
+        let accounts = try service(scratch, account: owner)
+        _ = try accounts.enroll(EnrollRequest(key: app.key, code: app.code(), backupCodes: 2))
+        _ = try accounts.addSecurityKey(AddSecurityKeyRequest(key: Self.touch, label: "k", code: app.code(steps: 1)))
+        let status = try accounts.status()
+        let data = try JSONEncoder().encode(status)
+        #expect(try JSONDecoder().decode(AccountStatus.self, from: data) == status)
+        var object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        #expect(object.removeValue(forKey: "securityKeys") != nil)
+        let old = try JSONDecoder().decode(AccountStatus.self, from: try JSONSerialization.data(withJSONObject: object))
+        #expect(old.securityKeys.isEmpty && old.authenticators == status.authenticators)
+    }
 }
