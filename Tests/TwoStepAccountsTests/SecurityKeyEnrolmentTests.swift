@@ -21,12 +21,17 @@ struct SecurityKeyEnrolmentTests {
         try scratchService(scratch, account: account, administrator: administrator, settings: AccountSettings(securityKeyEnrol: enrol))
     }
 
-    @Test("a key is enrolled after a code, listed with its ssh-keygen fingerprint, and refused a second time")
-    func enrolAndList() throws {
+    /// A record of root's in a new scratch store, enrolled with an app and `backupCodes` backup codes.
+    func enrolled(backupCodes: Int = 2) throws -> (Scratch, App, LocalAccountService, EnrollResult) {
         let scratch = Scratch()
         let app = try App()
         let accounts = try service(scratch, account: owner)
-        let enrolled = try accounts.enroll(EnrollRequest(key: app.key, code: app.code(), backupCodes: 2))
+        return (scratch, app, accounts, try accounts.enroll(EnrollRequest(key: app.key, code: app.code(), backupCodes: backupCodes)))
+    }
+
+    @Test("a key is enrolled after a code, listed with its ssh-keygen fingerprint, and refused a second time")
+    func enrolAndList() throws {
+        let (scratch, app, accounts, enrolled) = try enrolled()
         let added = try accounts.addSecurityKey(AddSecurityKeyRequest(key: Self.touch, label: "yubikey", code: app.code(steps: 1)))
         #expect(added.id == "key-1")
         let key = try #require(try accounts.status().securityKeys.first)
@@ -48,10 +53,7 @@ struct SecurityKeyEnrolmentTests {
 
     @Test("a plain key, a malformed one, a wrong code and a record without backup write nothing")
     func refusalsWriteNothing() throws {
-        let scratch = Scratch()
-        let app = try App()
-        let accounts = try service(scratch, account: owner)
-        _ = try accounts.enroll(EnrollRequest(key: app.key, code: app.code(), backupCodes: 1))
+        let (scratch, app, accounts, _) = try enrolled(backupCodes: 1)
         let path = scratch.dir + "/root"
         let before = try String(contentsOfFile: path, encoding: .utf8)
         #expect(throws: AccountError.usage("the key: 'ssh-ed25519' is not a security key type (only sk-ssh-ed25519@openssh.com and sk-ecdsa-sha2-nistp256@openssh.com are)")) {
@@ -95,10 +97,8 @@ struct SecurityKeyEnrolmentTests {
 
     @Test("a status from a twostepd older than security keys (no securityKeys) reads as none")
     func statusWithoutKeys() throws {
-        let scratch = Scratch()
-        let app = try App()
-        let accounts = try service(scratch, account: owner)
-        _ = try accounts.enroll(EnrollRequest(key: app.key, code: app.code(), backupCodes: 2))
+        let (scratch, app, accounts, _) = try enrolled()
+        defer { withExtendedLifetime(scratch) {} }
         _ = try accounts.addSecurityKey(AddSecurityKeyRequest(key: Self.touch, label: "k", code: app.code(steps: 1)))
         let status = try accounts.status()
         let data = try JSONEncoder().encode(status)
