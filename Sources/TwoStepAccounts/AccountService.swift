@@ -32,7 +32,10 @@ public protocol AccountService {
     func sendPhoneConfirmation(_ request: PhoneConfirmationRequest) throws(AccountError) -> SentResult
     /// Adds the phone whose confirmation code was sent and is typed back.
     func addPhone(_ request: AddPhoneRequest) throws(AccountError) -> AddedResult
-    /// Removes an authenticator or a phone.
+    /// Enrols an OpenSSH security key (SPEC §11), as an additional method
+    /// (and `more`, in the same change); the id is the first key's.
+    func addSecurityKey(_ request: AddSecurityKeyRequest) throws(AccountError) -> AddedResult
+    /// Removes an authenticator, a phone or a security key.
     func remove(_ request: RemoveRequest) throws(AccountError) -> Authorization
     /// Stops trusting one device or all of them.
     func revokeTrust(_ request: RevokeTrustRequest) throws(AccountError) -> RevokedResult
@@ -155,6 +158,28 @@ public struct AddPhoneRequest: Codable, Sendable, Equatable {
     public init(phone: PhoneRequest, label: String, code: String?, confirmation: String) {
         self.phone = phone; self.label = label; self.code = code; self.confirmation = confirmation
     }
+}
+
+public struct AddSecurityKeyRequest: Codable, Sendable, Equatable {
+    /// The public key as text: one `authorized_keys` line or a `.pub` file's
+    /// content (`[options] TYPE BASE64 [comment]`), read by the CLI as the
+    /// user (twostepd never reads a home directory). An sk type only.
+    public var key: String
+    public var label: String
+    public var code: String?
+    /// Further keys enrolled in the same change, authorised by the same
+    /// code (`add key --from-authorized-keys --all`: a code works once).
+    public var more: [NewSecurityKey]?
+    public init(key: String, label: String, code: String?, more: [NewSecurityKey]? = nil) {
+        self.key = key; self.label = label; self.code = code; self.more = more
+    }
+}
+
+/// A public key's text and its label, as in `AddSecurityKeyRequest`.
+public struct NewSecurityKey: Codable, Sendable, Equatable {
+    public var key: String
+    public var label: String
+    public init(key: String, label: String) { self.key = key; self.label = label }
 }
 
 public struct RemoveRequest: Codable, Sendable, Equatable {

@@ -13,16 +13,26 @@ public struct AccountSettings: Sendable, Equatable {
     public var sendPolicy: SendPolicy
     /// The channel plugins' directory.
     public var channels: String
+    /// Who may enrol a security key (`security_key_enrol=`, SPEC §11).
+    public var securityKeyEnrol: SystemConfiguration.SecurityKeyEnrol
 
     public init(policy: VerificationPolicy = .standard, sendPolicy: SendPolicy = .standard,
-                channels: String = ModuleOptions().channels) {
+                channels: String = ModuleOptions().channels, securityKeyEnrol: SystemConfiguration.SecurityKeyEnrol = .user) {
         self.policy = policy
         self.sendPolicy = sendPolicy
         self.channels = channels
+        self.securityKeyEnrol = securityKeyEnrol
     }
 
-    /// The settings of these module options.
+    /// The settings of these module options (`security_key_enrol` is a
+    /// twostep.conf key only: its default).
     public init(options: ModuleOptions) {
         self.init(policy: options.policy, sendPolicy: options.sendPolicy, channels: options.channels)
+    }
+
+    /// The settings of twostep.conf: its module options and `security_key_enrol=`.
+    public init(configuration: SystemConfiguration) {
+        self.init(options: configuration.options)
+        securityKeyEnrol = configuration.securityKeyEnrol
     }
 }

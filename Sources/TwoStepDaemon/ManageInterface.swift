@@ -97,6 +97,9 @@ struct ManageInterface: VarlinkInterface {
         case .addPhone:
             let r = try request(AddPhoneRequest.self)
             return try reply { () throws(AccountError) in try service.addPhone(r) }
+        case .addSecurityKey:
+            let r = try request(AddSecurityKeyRequest.self)
+            return try reply { () throws(AccountError) in try service.addSecurityKey(r) }
         case .remove:
             let r = try request(RemoveRequest.self)
             return try reply { () throws(AccountError) in try service.remove(r) }
@@ -142,7 +145,7 @@ struct ManageInterface: VarlinkInterface {
         } catch {
             throw Self.error(.storeProblem, "cannot look up the user: \(error)")
         }
-        let settings = AccountSettings(options: configuration.options)
+        let settings = AccountSettings(configuration: configuration)
         let isAdministrator = peer.uid == 0 && named != nil
         if let database {
             // Fleet mode: the record is the user name's row, the same on every host.

@@ -24,6 +24,7 @@ public enum ManageProtocol {
         case addAuthenticator = "AddAuthenticator"
         case sendPhoneConfirmation = "SendPhoneConfirmation"
         case addPhone = "AddPhone"
+        case addSecurityKey = "AddSecurityKey"
         case remove = "Remove"
         case revokeTrust = "RevokeTrust"
         case disable = "Disable"
@@ -75,12 +76,19 @@ public enum ManageProtocol {
         # number is masked: +966 ••• ••34.
         type PhoneEntry (id: string, channel: string, number: string, label: string, created: int)
 
+        # A security key to enrol: its public key's text, and a label.
+        type NewSecurityKey (key: string, label: string)
+
+        # An enrolled security key: type as OpenSSH names it, fingerprint as
+        # ssh-keygen -l prints it (SHA256:...); lastUsed: the last login it let in.
+        type SecurityKeyEntry (id: string, type: string, fingerprint: string, label: string, created: int, lastUsed: ?int)
+
         type Device (id: string, service: string, rhost: ?string, key: ?string, created: int, expires: int)
 
         # What is set up, and the verification state (times in Unix seconds).
         method \(Method.status)(user: ?string) -> (
           user: string, path: string, exists: bool, enabled: bool,
-          authenticators: []Authenticator, phones: []PhoneEntry, backupCodesLeft: int,
+          authenticators: []Authenticator, phones: []PhoneEntry, securityKeys: []SecurityKeyEntry, backupCodesLeft: int,
           trustedDevices: []Device, failures: int, lockedUntil: ?int, lastAccepted: ?int
         )
 
@@ -113,7 +121,20 @@ public enum ManageProtocol {
           id: string, authorization: Authorization
         )
 
-        # Removes an authenticator or a phone (never the last one).
+        # Enrols an OpenSSH security key (sk-ssh-ed25519@openssh.com or
+        # sk-ecdsa-sha2-nistp256@openssh.com) as an additional method: key is the
+        # public key's text, one authorized_keys line or a .pub file's content,
+        # which the client reads (twostepd reads no home directory). Needs an
+        # authenticator or a phone and a backup method; a key enrolled already, any
+        # other key type or security_key_enrol=root (for a caller other than root)
+        # is a \(ErrorName.usage). more: further keys enrolled in the same change,
+        # authorised by the same code; the id returned is the first key's.
+        method \(Method.addSecurityKey)(user: ?string, key: string, label: string, code: ?string, more: ?[]NewSecurityKey) -> (
+          id: string, authorization: Authorization
+        )
+
+        # Removes an authenticator, a phone or a security key (never the last
+        # authenticator or phone, nor the last backup method while keys remain).
         method \(Method.remove)(user: ?string, id: string, code: ?string) -> (backupCodesLeft: ?int)
 
         # Stops trusting one device (id) or all of them.

@@ -143,13 +143,13 @@ def test_json_rows_for_every_state(twostep, accounts):
     assert a["hidden"].name not in rows, "a nologin shell is no login shell"
     assert "root" in rows and rows["root"]["shell"] == "/bin/bash"
     keys = {"user", "uid", "home", "shell", "store", "store_kind", "enrolled", "record_exists", "problem", "error",
-            "methods", "backup_codes_left", "last_accepted", "failures", "locked_until", "trusted_devices",
+            "methods", "keys", "backup_codes_left", "last_accepted", "failures", "locked_until", "trusted_devices",
             "trusted_devices_valid"}
     for row in rows.values():
         assert set(row) == keys, row
 
     plain = rows[a["plain"].name]
-    expect_row(plain, enrolled="no", record_exists=False, problem=None, error=None, methods={}, backup_codes_left=0,
+    expect_row(plain, enrolled="no", record_exists=False, problem=None, error=None, methods={}, keys=0, backup_codes_left=0,
                last_accepted=None, failures=0, locked_until=None, trusted_devices=0, trusted_devices_valid=0,
                store=os.path.join(a["plain"].home, ".twostep"), store_kind="user", uid=a["plain"].uid,
                home=a["plain"].home, shell="/bin/bash")
@@ -172,7 +172,7 @@ def test_json_rows_for_every_state(twostep, accounts):
     expect_row(rows[a["phone"].name], enrolled="yes", methods={"sms": 1}, backup_codes_left=1)
 
     corrupt = rows[a["corrupt"].name]
-    expect_row(corrupt, enrolled="unreadable", problem="corrupt", record_exists=None, methods=None,
+    expect_row(corrupt, enrolled="unreadable", problem="corrupt", record_exists=None, methods=None, keys=None,
                backup_codes_left=None, last_accepted=None, failures=None, locked_until=None, trusted_devices=None,
                trusted_devices_valid=None)
     assert "line 2" in corrupt["error"] and a["corrupt"].factor_path in corrupt["error"]

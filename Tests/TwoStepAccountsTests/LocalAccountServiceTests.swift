@@ -28,15 +28,21 @@ struct App {
     }
 }
 
+/// The service on `account`'s file in `scratch`, with `settings`.
+func scratchService(_ scratch: Scratch, account: UserAccount, administrator: Bool = false,
+                    settings: AccountSettings = AccountSettings()) throws -> LocalAccountService {
+    guard case .file(let file) = try RecordLocation(of: account, in: try StorePathTemplate(scratch.dir + "/%u")) else {
+        throw AccountError.failure("not a file")
+    }
+    return LocalAccountService(file: file, isAdministrator: administrator, settings: settings)
+}
+
 @Suite("LocalAccountService on a real factor file")
 struct LocalAccountServiceTests {
     /// The service on `account`'s file in `scratch`, a root-owned directory:
     /// an administrator-managed store when the tests run as root.
     func service(_ scratch: Scratch, account: UserAccount, administrator: Bool = false) throws -> LocalAccountService {
-        guard case .file(let file) = try RecordLocation(of: account, in: try StorePathTemplate(scratch.dir + "/%u")) else {
-            throw AccountError.failure("not a file")
-        }
-        return LocalAccountService(file: file, isAdministrator: administrator, settings: AccountSettings())
+        try scratchService(scratch, account: account, administrator: administrator)
     }
 
     let owner = UserAccount(name: "root", uid: 0, gid: 0, home: "/root")

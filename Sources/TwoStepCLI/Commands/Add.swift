@@ -3,6 +3,6 @@ import ArgumentParser
 /// `twostep add`: another method.
 struct Add: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Add another method: an authenticator app or a phone.",
-        subcommands: [AddTOTP.self, AddPhone.self])
+        abstract: "Add another method: an authenticator app, a phone or a security key.",
+        subcommands: [AddTOTP.self, AddPhone.self, AddKey.self])
 }

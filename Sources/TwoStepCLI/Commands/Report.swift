@@ -13,7 +13,7 @@ struct Report: ParsableCommand {
         discussion: """
             One row per account whose login shell (an empty one is /bin/sh) is an \
             executable file not named 'nologin' or 'false' (the rule sshd applies, and \
-            'setup sshd --enforce' too), in password-database order: whether it is enrolled, its methods, backup codes left, when a code was \
+            'setup sshd --enforce' too), in password-database order: whether it is enrolled, its methods, security keys enrolled (KEYS; "keys" in JSON), backup codes left, when a code was \
             last accepted, wrong codes in a row and any running lock-out, and its trusted \
             devices (all, and those a login would still honour). Each record is found as \
             the other commands find it (store= of twostep.conf, or --store; %h and %u per \
@@ -22,7 +22,8 @@ struct Report: ParsableCommand {
             Nothing is written. A record that is unsafe, corrupt or cannot be read is shown \
             as 'unreadable' with the reason in its own row; one whose lock another process \
             holds for more than 5 s (a user's 'flock ~/.twostep') as 'busy'; the report goes \
-            on. Times are local; --json gives Unix seconds.
+            on. Times are local; --json gives Unix seconds. In --json each account has \
+            "keys", the number of security keys enrolled (null where the record was not read).
 
             Exit status 0 when the report was made (whatever the rows say), 2 for a usage \
             error (also when not run as root).
@@ -62,20 +63,21 @@ struct Report: ParsableCommand {
 extension AccountReport {
     /// The table, aligned, and a summary line.
     func show() {
-        let header = ["USER", "ENROLLED", "METHODS", "BACKUP CODES", "LAST CODE", "FAILURES", "LOCKED OUT", "TRUSTED DEVICES", "NOTE"]
+        let header = ["USER", "ENROLLED", "METHODS", "KEYS", "BACKUP CODES", "LAST CODE", "FAILURES", "LOCKED OUT", "TRUSTED DEVICES", "NOTE"]
         let now = generated
         let table = accounts.map { row -> [String] in
             let dash = "-"
             guard row.enrolled != .unreadable, row.enrolled != .busy else {
                 let note = [row.problem?.rawValue, row.error].compactMap { $0 }.joined(separator: ": ")
-                return [row.user, row.enrolled.rawValue, dash, dash, dash, dash, dash, dash, note]
+                return [row.user, row.enrolled.rawValue, dash, dash, dash, dash, dash, dash, dash, note]
             }
-            guard row.recordExists == true else { return [row.user, "no", dash, dash, dash, dash, dash, dash, ""] }
+            guard row.recordExists == true else { return [row.user, "no", dash, dash, dash, dash, dash, dash, dash, ""] }
             let trusted = row.trustedDevices ?? 0
             return [
                 row.user,
                 row.enrolled.rawValue,
                 row.methodsText ?? "none",
+                row.securityKeys.map(String.init) ?? dash,
                 row.backupCodesLeft.map(String.init) ?? dash,
                 row.lastAccepted.map { ReportTime.text($0, now: now) } ?? "never",
                 row.failures.map(String.init) ?? dash,

@@ -5,8 +5,15 @@ import TwoStepAccounts
 /// `twostep status`: what is set up.
 struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show whether two-step verification is on, and the methods, backup codes and trusted devices.",
-        discussion: "Exit status 0 when two-step verification is on, 1 when it is off (no factor file), 3 when the file cannot be used.")
+        abstract: "Show whether two-step verification is on, and the methods, security keys, backup codes and trusted devices.",
+        discussion: """
+            Security keys are listed with their id, type, fingerprint (SHA256:..., as \
+            'ssh-keygen -l' prints it), label, when added and when last used; in --json as \
+            "security_keys": [{"id", "type", "fingerprint", "label", "created", "last_used"}] \
+            (type as OpenSSH names it, times in Unix seconds, last_used null before the first use).
+
+            Exit status 0 when two-step verification is on, 1 when it is off (no factor file), 3 when the file cannot be used.
+            """)
 
     @OptionGroup var target: TargetOptions
 
@@ -41,6 +48,14 @@ extension AccountStatus {
             for p in phones {
                 let how = p.channel == "sms" ? "SMS" : "voice call"
                 Console.out("  \(Console.field(p.id))  \(Console.field(p.number))  \(how)  \"\(Console.field(p.label))\"  added \(Clock.local(p.created))")
+            }
+        }
+        if !securityKeys.isEmpty {
+            Console.out("Security keys (SSH logins with these need no code when security_keys= allows):")
+            for k in securityKeys {
+                let type = SecurityKeyType(rawValue: k.type)?.shortName ?? k.type
+                let used = k.lastUsed.map { "last used \(Clock.local($0))" } ?? "never used"
+                Console.out("  \(Console.field(k.id))  \(Console.field(type))  \(Console.field(k.fingerprint))  \"\(Console.field(k.label))\"  added \(Clock.local(k.created))  \(used)")
             }
         }
         Console.out("Backup codes left: \(backupCodesLeft)")

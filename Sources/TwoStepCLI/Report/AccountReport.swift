@@ -95,6 +95,8 @@ struct AccountReportRow: Encodable {
     var error: String?
     /// Methods by kind: `totp` (authenticator apps), `sms`, `voice` (phones).
     var methods: [String: Int]?
+    /// Security keys enrolled (SPEC §11); JSON `keys`.
+    var securityKeys: Int?
     var backupCodesLeft: Int?
     var lastAccepted: Int64?
     var failures: Int?
@@ -107,6 +109,7 @@ struct AccountReportRow: Encodable {
 
     enum CodingKeys: String, CodingKey {
         case user, uid, home, shell, store, storeKind, enrolled, recordExists, problem, error, methods, backupCodesLeft,
+             securityKeys = "keys",
              lastAccepted, failures, lockedUntil, trustedDevices, trustedDevicesValid
     }
 
@@ -124,6 +127,7 @@ struct AccountReportRow: Encodable {
         try c.encode(problem, forKey: .problem)
         try c.encode(error, forKey: .error)
         try c.encode(methods, forKey: .methods)
+        try c.encode(securityKeys, forKey: .securityKeys)
         try c.encode(backupCodesLeft, forKey: .backupCodesLeft)
         try c.encode(lastAccepted, forKey: .lastAccepted)
         try c.encode(failures, forKey: .failures)
@@ -216,6 +220,7 @@ extension AccountReportRow {
         if !status.authenticators.isEmpty { methods["totp"] = status.authenticators.count }
         for phone in status.phones { methods[phone.channel, default: 0] += 1 }
         self.methods = methods
+        securityKeys = status.securityKeys.count
         backupCodesLeft = status.backupCodesLeft
         lastAccepted = status.lastAccepted
         failures = status.failures

@@ -29,6 +29,7 @@ struct DaemonAccountService: AccountService {
         try call(.sendPhoneConfirmation, request)
     }
     func addPhone(_ request: AddPhoneRequest) throws(AccountError) -> AddedResult { try call(.addPhone, request) }
+    func addSecurityKey(_ request: AddSecurityKeyRequest) throws(AccountError) -> AddedResult { try call(.addSecurityKey, request) }
     func remove(_ request: RemoveRequest) throws(AccountError) -> Authorization { try call(.remove, request) }
     func revokeTrust(_ request: RevokeTrustRequest) throws(AccountError) -> RevokedResult { try call(.revokeTrust, request) }
     func disable(_ request: DisableRequest) throws(AccountError) -> Authorization { try call(.disable, request) }

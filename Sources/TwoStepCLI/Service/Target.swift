@@ -48,7 +48,7 @@ extension Target {
         let byRoot = geteuid() == 0
         switch location {
         case .file(let file) where !location.isReachedThroughTwostepd(byRoot: byRoot):
-            var settings = AccountSettings(options: configuration.options)
+            var settings = AccountSettings(configuration: configuration)
             if let channels { settings.channels = channels }
             return Target(account: account, path: file.path, isAdministrator: named,
                           service: LocalAccountService(file: file, isAdministrator: named, settings: settings,
