@@ -6,8 +6,9 @@ setup changes /etc/ssh and /etc/pam.d/sshd and keeps its state in
 /var/lib/twostep-setup. So that the machine's own files are never touched,
 each test runs setup and its sshd in a private mount namespace (a `sleep`
 made with `unshare --mount` holds it; `nsenter` runs commands in it) in
-which /etc/ssh, /etc/pam.d, /var/lib, /etc/passwd and /etc/shadow are bind
-mounts of the test's own copies under tmp_path (passwd and shadow without the
+which /etc is an overlay whose changes go to tmp_path (so setup can make
+/etc/twostep/twostep.conf), and /etc/ssh, /etc/pam.d, /var/lib, /etc/passwd
+and /etc/shadow are bind mounts of the test's own copies under tmp_path (passwd and shadow without the
 tsmod-* accounts of other tests running at the same time, which setup would
 otherwise count as accounts it locks out): a Debian 12 sshd_config (with a free
 port on 127.0.0.1, its own host key and pid file, PermitRootLogin yes),
@@ -98,6 +99,9 @@ ROOT_KEYS = "PermitRootLogin prohibit-password\nAuthorizedKeysFile .ssh/authoriz
 WATCHED = ("etc/ssh/sshd_config", "etc/ssh/sshd_config.d/twostep.conf", "etc/pam.d/sshd", "etc/pam.d/common-auth")
 
 
+CONF = "/etc/twostep/twostep.conf"
+
+
 def exact(path):
     """(bytes, mode, uid, gid) of a file, or None when there is none: what undo must bring back."""
     try:
@@ -175,6 +179,15 @@ class Machine:
             time.sleep(0.02)
         else:
             pytest.fail("unshare --mount did not make a namespace")
+        # /etc/twostep as setup --security-keys makes it: in an overlay of
+        # /etc (a tmpfs where the host has one), never the host's.
+        overlay = self.root.parent / "etc-overlay"
+        (overlay / "upper").mkdir(parents=True)
+        (overlay / "work").mkdir()
+        self.run(["mount", "-t", "overlay", "twostep-test", "-o",
+                  f"lowerdir=/etc,upperdir={overlay / 'upper'},workdir={overlay / 'work'}", "/etc"], check=True)
+        if self.run(["test", "-d", "/etc/twostep"]).returncode == 0:
+            self.run(["mount", "-t", "tmpfs", "-o", "mode=0755", "twostep-test", "/etc/twostep"], check=True)
         for source, target in (("etc/ssh", "/etc/ssh"), ("etc/pam.d", "/etc/pam.d"), ("var/lib", "/var/lib"),
                                ("shadow", "/etc/shadow"), ("passwd", "/etc/passwd")):
             self.run(["mount", "--bind", self.path(source), target], check=True)
@@ -190,6 +203,20 @@ class Machine:
             assert self.sshd.poll() is None, f"sshd exited:\n{self.sshd_log()}"
             time.sleep(0.1)
         pytest.fail(f"sshd did not start:\n{self.sshd_log()}")
+
+    def inside(self, path):
+        """A path as the namespace sees it (for /etc/twostep, which is in its overlay of /etc)."""
+        return f"/proc/{self.holder.pid}/root{path}"
+
+    def conf(self):
+        """exact() of the namespace's /etc/twostep/twostep.conf, and whether /etc/twostep exists."""
+        return exact(self.inside(CONF)), os.path.isdir(self.inside("/etc/twostep"))
+
+    def effective(self, *match):
+        """`sshd -T` in the namespace (with -C MATCH when given): keyword -> value."""
+        args = ["/usr/sbin/sshd", "-T", "-f", "/etc/ssh/sshd_config"] + (["-C", match[0]] if match else [])
+        out = self.run(args, check=True).stdout
+        return dict(line.split(" ", 1) for line in out.splitlines() if " " in line)
 
     def sshd_log(self):
         try:
@@ -694,3 +721,202 @@ def test_new_login_window_starts_after_sshd_reexec(machine, tmp_path):
     gap.close()
     assert confirm(m).rc == 0  # a login through the new configuration
     assert m.setup("--undo").returncode == 0
+
+
+# --- Security keys (SPEC §11): --security-keys, replacing a set-up, --status --------
+
+def sighups(m):
+    """How many times sshd has re-executed itself on SIGHUP (its log)."""
+    return m.sshd_log().count("Received SIGHUP")
+
+
+def key_machine(machine, tmp_path, before=""):
+    """A machine where root logs in with a key (from /etc/ssh/keys/root;
+    PermitRootLogin yes, so the code step is allowed and nullok lets root
+    through): the confirmation of a publickey set-up. Returns (machine, root's key)."""
+    key, pub, _ = ssh_keypair(str(tmp_path), "root_key")
+    m = machine(before="AuthorizedKeysFile .ssh/authorized_keys /etc/ssh/keys/%u\n" + before)
+    m.give_key("root", pub)
+    return m.start(), key
+
+
+def confirm_with_key(m, key, marker="Confirmed:"):
+    return login(m, "root", password=None, key=key, command=f"{m.twostep} setup --confirm", marker=marker)
+
+
+@pytest.mark.parametrize("existing", [None, "# the site's own\nwindow=2\n"])
+def test_security_keys_verify_applies_and_undo_restores(machine, tmp_path, existing):
+    """--security-keys verify: PubkeyAuthOptions in the drop-in (sshd -T
+    shows verify-required, and touch-required: verify is a PIN *as well as*
+    a touch), security_keys=verify in twostep.conf (made, with /etc/twostep,
+    when missing; else one line added); --undo: both byte for byte, or gone."""
+    m, key = key_machine(machine, tmp_path)
+    if existing is not None:
+        os.makedirs(m.inside("/etc/twostep"), exist_ok=True)
+        with open(m.inside(CONF), "w") as f:
+            f.write(existing)
+        os.chmod(m.inside(CONF), 0o640)
+    before, conf_before = m.exact(), m.conf()
+    assert "verify-required" not in m.effective()["pubkeyauthoptions"]
+
+    p = m.setup("sshd", "--method", "publickey", "--security-keys", "verify", "--force")
+    assert p.returncode == 0, p
+    assert m.effective()["pubkeyauthoptions"] == "touch-required verify-required"
+    assert "PubkeyAuthOptions touch-required verify-required\n" in m.read("etc/ssh/sshd_config.d/twostep.conf")
+    conf, _ = m.conf()
+    assert conf is not None, p
+    text = conf[0].decode()
+    assert text.splitlines()[-1] == "security_keys=verify", text
+    if existing is None:
+        assert conf[1] & 0o777 == 0o644 and conf[2] == 0, conf
+        assert "(a new file)" in p.stdout, p
+    else:
+        assert text.startswith(existing) and conf[1] & 0o777 == 0o640, text
+    state = m.state()
+    assert "security-keys verify\n" in state and f"{CONF}\n" in state, state
+    s = m.setup("--status")
+    assert s.returncode == 0 and "--security-keys verify" in s.stdout, s
+    assert confirm_with_key(m, key).rc == 0  # a key login, then the code step (nullok for root)
+
+    u = m.setup("--undo")
+    assert u.returncode == 0, u
+    assert m.exact() == before and m.conf() == conf_before
+    assert m.effective()["pubkeyauthoptions"] == "none"
+    assert m.state() is None
+
+
+@pytest.mark.parametrize("asked,block,refused", [
+    ("verify", "PubkeyAuthOptions none", True),
+    ("touch", "PubkeyAuthOptions none", True),
+    ("verify", "PubkeyAuthOptions touch-required", True),
+    ("touch", "PubkeyAuthOptions touch-required", False),
+])
+def test_security_keys_refuse_match_block_that_weakens(machine, tmp_path, asked, block, refused):
+    """A Match block's PubkeyAuthOptions wins for the connections it
+    matches: one that takes a flag away is refused before anything is
+    written (exit 3), naming the file and line; one that keeps them warns."""
+    m = machine()
+    m.write("etc/ssh/sshd_config", m.read("etc/ssh/sshd_config") + f"Match User nobody\n    {block}\n")
+    number = m.read("etc/ssh/sshd_config").splitlines().index(f"    {block}") + 1
+    m.start()
+    states, conf = m.states(), m.conf()
+    p = m.setup("sshd", "--method", "publickey", "--security-keys", asked, "--force")
+    if refused:
+        assert p.returncode == 3, p
+        assert f"/etc/ssh/sshd_config line {number}: '{block}'" in p.stderr, p
+        assert "Match block weakens PubkeyAuthOptions" in p.stderr and "Nothing was changed" in p.stderr, p
+        assert m.states() == states and m.conf() == conf and m.state() is None
+    else:
+        assert p.returncode == 0 and "warning" in p.stderr and f"'{block}' is in a Match block" in p.stderr, p
+        assert m.setup("--undo").returncode == 0
+        assert m.states().keys() == states.keys() and m.conf() == conf
+
+
+@pytest.mark.parametrize("args", [
+    ["--method", "password", "--security-keys", "touch"],
+    ["--method", "publickey", "--security-keys", "off"],
+    ["--method", "publickey", "--security-keys", "yes"],
+])
+def test_security_keys_usage_errors(machine, args):
+    m = machine().start()
+    states, conf = m.states(), m.conf()
+    p = m.setup("sshd", *args, "--force")
+    assert p.returncode == 2, p
+    assert ("goes with --method publickey" if "password" in args else "--security-keys: touch or verify") in p.stderr, p
+    assert m.states() == states and m.conf() == conf and m.state() is None
+
+
+def test_rerun_with_other_options_replaces_in_one_step(machine, tmp_path):
+    """setup sshd again with other options, pending or confirmed: the
+    previous set-up's changes are taken back and the new ones made with one
+    reload and one new confirmation; --undo then goes back to the files as
+    they were before either. The same options again: 'already set up' (2)."""
+    m, key = key_machine(machine, tmp_path)
+    before, conf_before = m.exact(), m.conf()
+
+    assert m.setup("sshd", "--method", "publickey", "--force").returncode == 0
+    first = m.state()
+    assert confirm_with_key(m, key).rc == 0
+    again = m.setup("sshd", "--method", "publickey", "--force")
+    assert again.returncode == 2 and "already set up" in again.stderr, again
+
+    reloads = sighups(m)
+    p = m.setup("sshd", "--method", "publickey", "--security-keys", "touch", "--force")
+    assert p.returncode == 0, p
+    assert "is replaced" in p.stdout and "twostep setup --confirm" in p.stdout, p
+    assert wait_for(lambda: sighups(m) == reloads + 1, 10) and sighups(m) == reloads + 1, m.sshd_log()
+    state = m.state()
+    assert "phase pending" in state and "security-keys touch" in state, state
+    token = lambda text: re.search(r"^token (\S+)$", text, re.M).group(1)
+    assert token(state) != token(first)
+    assert m.effective()["pubkeyauthoptions"] == "touch-required"
+    assert m.conf()[0][0].decode().endswith("security_keys=touch\n")
+    pam = m.read("etc/pam.d/sshd")
+    assert pam.count("pam_twostep") == 1 and pam.count("#@include common-auth") == 1, pam  # not edited twice
+    assert "confirmed-by" not in state  # one new confirmation is due
+    assert confirm_with_key(m, key).rc == 0
+
+    # Pending, replaced again, without keys: twostep.conf goes (setup had made it).
+    assert m.setup("sshd", "--method", "publickey", "--security-keys", "verify", "--force").returncode == 0
+    p = m.setup("sshd", "--method", "password", "--force")
+    assert p.returncode == 0 and "is replaced" in p.stdout, p
+    assert m.conf() == conf_before and "pam_twostep" in m.read("etc/pam.d/sshd")
+    assert m.effective()["pubkeyauthoptions"] == "none"
+    assert m.setup("--undo").returncode == 0
+    assert m.exact() == before and m.conf() == conf_before
+
+
+def test_failed_replace_leaves_the_previous_set_up(machine):
+    """The new set-up fails after writing (sshd -t: publickey with
+    PubkeyAuthentication no): the previous one is back as it was, files,
+    state and a running undo timer for its own deadline."""
+    m = machine(before="PubkeyAuthentication no").start()
+    before, conf_before = m.exact(), m.conf()
+    assert m.setup("sshd", "--method", "password", timeout=60).returncode == 0
+    after, state = m.exact(), m.state()
+    deadline = re.search(r"^deadline (\d+)$", state, re.M).group(1)
+
+    p = m.setup("sshd", "--method", "publickey", "--security-keys", "verify", "--force")
+    assert p.returncode == 3, p
+    assert "sshd -t refuses" in p.stderr and "is back as it was" in p.stderr, p
+    assert m.exact() == after and m.conf() == conf_before
+    now = m.state()
+    without_timer = lambda text: [line for line in text.splitlines() if not line.startswith("timer ")]
+    assert without_timer(now) == without_timer(state), now
+    pid = int(re.search(r"^timer process (\d+) ", now, re.M).group(1))
+    assert pid in m.processes()
+    s = m.setup("--status")
+    assert s.returncode == 0 and "Pending: not confirmed yet" in s.stdout and "is not running" not in s.stdout, s
+    assert f"deadline {deadline}\n" in now
+    assert m.setup("--undo").returncode == 0
+    assert m.exact() == before
+
+
+def test_status_reports_key_policy_stronger_than_sshd(machine, tmp_path):
+    """security_keys= in twostep.conf lets an enrolled key replace the code
+    because sshd requires the touch (and PIN): --status is an error (exit 3)
+    when sshd -T does not show it, or a Match block takes it away."""
+    m, key = key_machine(machine, tmp_path)
+    assert m.setup("sshd", "--method", "publickey", "--security-keys", "verify", "--force").returncode == 0
+    assert confirm_with_key(m, key).rc == 0
+    s = m.setup("--status")
+    assert s.returncode == 0 and "pubkeyauthoptions touch-required verify-required" in s.stdout, s
+
+    config = m.read("etc/ssh/sshd_config")
+    m.write("etc/ssh/sshd_config", config.replace("Include /etc/ssh", "PubkeyAuthOptions touch-required\nInclude /etc/ssh", 1))
+    s = m.setup("--status")
+    assert s.returncode == 3, s
+    assert "Confirmed at" in s.stdout, s  # the report, then the error
+    assert "security_keys=verify" in s.stderr and "'pubkeyauthoptions touch-required'" in s.stderr, s
+    assert "does not require verify-required" in s.stderr, s
+
+    m.write("etc/ssh/sshd_config", config + "Match User nobody\n    PubkeyAuthOptions none\n")
+    number = len(config.splitlines()) + 2
+    s = m.setup("--status")
+    assert s.returncode == 3 and f"/etc/ssh/sshd_config line {number}: 'PubkeyAuthOptions none' is in a Match block" in s.stderr, s
+    assert "'pubkeyauthoptions " not in s.stderr, s  # sshd -T itself is fine
+
+    m.write("etc/ssh/sshd_config", config)
+    assert m.setup("--status").returncode == 0
+    assert m.setup("--undo").returncode == 0
+    assert m.setup("--status").returncode == 0

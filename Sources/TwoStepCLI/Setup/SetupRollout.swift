@@ -172,6 +172,10 @@ enum SetupRollout {
             let reload = try SSHDServer.reload(state.reload)
             for change in changes where change.late { try change.new.put() }
             state.files.removeAll { file in !changes.contains { $0.index == file.index && $0.kept } }
+            // Directories the replaced set-up made for a file it alone had (/etc/twostep).
+            for dir in state.createdDirectories.reversed() where !state.files.contains(where: { SetupFile.directory(of: $0.path) == dir }) {
+                if rmdir(dir) == 0 { state.createdDirectories.removeAll { $0 == dir } }
+            }
             state.applied = Int(Clock.now)
             state.appliedTicks = SetupLogin.nowTicks()
             state.deadline = state.applied + request.timeout
