@@ -744,8 +744,12 @@ def confirm_with_key(m, key, marker="Confirmed:"):
     return login(m, "root", password=None, key=key, command=f"{m.twostep} setup --confirm", marker=marker)
 
 
-@pytest.mark.parametrize("existing", [None, "# the site's own\nwindow=2\n"])
-def test_security_keys_verify_applies_and_undo_restores(machine, tmp_path, existing):
+@pytest.mark.parametrize("existing,expected", [
+    (None, r"# twostep setup sshd --security-keys verify .*\nsecurity_keys=verify\n"),
+    ("# the site's own\nwindow=2\n", r"# the site's own\nwindow=2\n# twostep setup sshd --security-keys verify .*\nsecurity_keys=verify\n"),
+    ("window=2\n security_keys = off\n# end", r"window=2\nsecurity_keys=verify\n# end\n"),
+])
+def test_security_keys_verify_applies_and_undo_restores(machine, tmp_path, existing, expected):
     """--security-keys verify: PubkeyAuthOptions in the drop-in (sshd -T
     shows verify-required, and touch-required: verify is a PIN *as well as*
     a touch), security_keys=verify in twostep.conf (made, with /etc/twostep,
@@ -766,12 +770,12 @@ def test_security_keys_verify_applies_and_undo_restores(machine, tmp_path, exist
     conf, _ = m.conf()
     assert conf is not None, p
     text = conf[0].decode()
-    assert text.splitlines()[-1] == "security_keys=verify", text
+    assert re.fullmatch(expected, text), text
     if existing is None:
         assert conf[1] & 0o777 == 0o644 and conf[2] == 0, conf
         assert "(a new file)" in p.stdout, p
     else:
-        assert text.startswith(existing) and conf[1] & 0o777 == 0o640, text
+        assert conf[1] & 0o777 == 0o640, conf
     state = m.state()
     assert "security-keys verify\n" in state and f"{CONF}\n" in state, state
     s = m.setup("--status")
