@@ -33,6 +33,7 @@ import time
 import pytest
 
 from pamtest import *  # noqa: F401,F403
+from securitykeys import sk_provider  # noqa: F401 (a fixture)
 
 MARKER = "# twostep test machine"
 
@@ -924,3 +925,38 @@ def test_status_reports_key_policy_stronger_than_sshd(machine, tmp_path):
     assert m.setup("--status").returncode == 0
     assert m.setup("--undo").returncode == 0
     assert m.setup("--status").returncode == 0
+
+
+def test_security_keys_touch_is_what_sshd_enforces(machine, users, sk_provider, tmp_path):
+    """What the drop-in's PubkeyAuthOptions is for, with real security keys
+    (sk-dummy.so, no hardware): a key made without user presence logs in
+    today through its authorized_keys option no-touch-required; after
+    --security-keys touch sshd refuses it, and a key with a touch still
+    passes (then the code step; nullok: not enrolled)."""
+    from securitykeys import Agent, install_authorized_keys, make_key
+    touch = make_key(str(tmp_path), "touch", "ed25519-sk", sk=sk_provider)
+    lazy = make_key(str(tmp_path), "lazy", "ed25519-sk", no_touch_required=True, sk=sk_provider)
+    user = users.make()
+    install_authorized_keys(user, [touch.line, "no-touch-required " + lazy.line])
+    m = machine().start()
+
+    def key_login(key):
+        args = [sys.executable, SSH_LOGIN, "--client", "openssh", "--port", str(m.port), "--user", user.name,
+                "--key", key.private, "--command", "echo LOGGED-IN-MARKER", "--timeout", "30"]
+        with Agent(sk_provider) as agent:
+            agent.add(key)
+            r = SSHLogin(subprocess.run(args, env=agent.env, capture_output=True, text=True, timeout=90))
+        print(f"$ ssh_login.py --client openssh --key {os.path.basename(key.private)}{r!r}")
+        return r
+
+    assert key_login(lazy).rc == 0  # no-touch-required in authorized_keys: no touch needed today
+    p = m.setup("sshd", "--method", "publickey", "--security-keys", "touch", "--force")
+    assert p.returncode == 0, p
+    r = key_login(lazy)
+    assert r.rc != 0, r
+    assert "user presence (authenticator touch) requirement not met" in m.sshd_log(), m.sshd_log()
+    r = key_login(touch)
+    assert r.rc == 0 and "LOGGED-IN-MARKER" in r.output, r
+    assert f"Partial publickey for {user.name}" in m.sshd_log()  # then keyboard-interactive: the code step
+    assert m.setup("--undo").returncode == 0
+    assert key_login(lazy).rc == 0

@@ -112,6 +112,11 @@ enum SetupRollout {
             let conf = try original(SystemSettings.path)
             try change(3, conf, try SetupConfigurationEdit.securityKeys(request.securityKeys, in: conf.bytes, path: conf.path), late: true)
         }
+        for file in previous?.state.files ?? [] {
+            if let same = changes.first(where: { $0.index == file.index }), same.new.path != file.path {
+                throw .usage("the set-up in force changed \(file.path), this one would change \(same.new.path) (TWOSTEP_CONFIG?): run 'twostep setup --undo' first")
+            }
+        }
         for file in previous?.state.files ?? [] where !changes.contains(where: { $0.index == file.index }) {
             let old = try original(file.path)
             changes.append(Change(index: file.index, original: old, new: old, current: try SetupFile.read(file.path), kept: false))
@@ -140,16 +145,19 @@ enum SetupRollout {
             state.files.append(SetupState.File(index: change.index, path: old.path, existed: old.exists,
                                                mode: old.exists ? old.mode : 0o644, uid: old.exists ? old.uid : 0,
                                                gid: old.exists ? old.gid : 0))
-            try directory.keep(change.index, old: old, new: change.new.bytes)
         }
-        try directory.save(state)
 
         var reloaded = false
+        var writing = false
         do {
+            // (Inside: a replaced set-up's copies are overwritten here, and reinstated on a failure.)
+            for change in changes { try directory.keep(change.index, old: change.original, new: change.new.bytes) }
+            try directory.save(state)
             if let previous, previous.state.phase == .pending { SetupTimer.stop(previous.state.timer) }
             for dir in made where mkdir(dir, 0o755) != 0 && errno != EEXIST {
                 throw CLIError.failure("cannot make \(dir): \(SetupProgram.errorText())")
             }
+            writing = true
             for change in changes where !change.late { try change.new.put() }
             let test = try SSHDServer.test()
             guard test.succeeded else {
@@ -186,7 +194,7 @@ enum SetupRollout {
         } catch {
             SetupTimer.stop(state.timer)
             var problems = [String]()
-            for change in changes.reversed() {
+            for change in changes.reversed() where writing {
                 do { try change.current.put() } catch { problems.append("\(error)") }
             }
             for dir in made.reversed() { rmdir(dir) }
