@@ -6,8 +6,9 @@ setup changes /etc/ssh and /etc/pam.d/sshd and keeps its state in
 /var/lib/twostep-setup. So that the machine's own files are never touched,
 each test runs setup and its sshd in a private mount namespace (a `sleep`
 made with `unshare --mount` holds it; `nsenter` runs commands in it) in
-which /etc/ssh, /etc/pam.d, /var/lib, /etc/passwd and /etc/shadow are bind
-mounts of the test's own copies under tmp_path (passwd and shadow without the
+which /etc is an overlay whose changes go to tmp_path (so setup can make
+/etc/twostep/twostep.conf), and /etc/ssh, /etc/pam.d, /var/lib, /etc/passwd
+and /etc/shadow are bind mounts of the test's own copies under tmp_path (passwd and shadow without the
 tsmod-* accounts of other tests running at the same time, which setup would
 otherwise count as accounts it locks out): a Debian 12 sshd_config (with a free
 port on 127.0.0.1, its own host key and pid file, PermitRootLogin yes),
@@ -98,6 +99,9 @@ ROOT_KEYS = "PermitRootLogin prohibit-password\nAuthorizedKeysFile .ssh/authoriz
 WATCHED = ("etc/ssh/sshd_config", "etc/ssh/sshd_config.d/twostep.conf", "etc/pam.d/sshd", "etc/pam.d/common-auth")
 
 
+CONF = "/etc/twostep/twostep.conf"
+
+
 def exact(path):
     """(bytes, mode, uid, gid) of a file, or None when there is none: what undo must bring back."""
     try:
@@ -175,6 +179,15 @@ class Machine:
             time.sleep(0.02)
         else:
             pytest.fail("unshare --mount did not make a namespace")
+        # /etc/twostep as setup --security-keys makes it: in an overlay of
+        # /etc (a tmpfs where the host has one), never the host's.
+        overlay = self.root.parent / "etc-overlay"
+        (overlay / "upper").mkdir(parents=True)
+        (overlay / "work").mkdir()
+        self.run(["mount", "-t", "overlay", "twostep-test", "-o",
+                  f"lowerdir=/etc,upperdir={overlay / 'upper'},workdir={overlay / 'work'}", "/etc"], check=True)
+        if self.run(["test", "-d", "/etc/twostep"]).returncode == 0:
+            self.run(["mount", "-t", "tmpfs", "-o", "mode=0755", "twostep-test", "/etc/twostep"], check=True)
         for source, target in (("etc/ssh", "/etc/ssh"), ("etc/pam.d", "/etc/pam.d"), ("var/lib", "/var/lib"),
                                ("shadow", "/etc/shadow"), ("passwd", "/etc/passwd")):
             self.run(["mount", "--bind", self.path(source), target], check=True)
@@ -190,6 +203,20 @@ class Machine:
             assert self.sshd.poll() is None, f"sshd exited:\n{self.sshd_log()}"
             time.sleep(0.1)
         pytest.fail(f"sshd did not start:\n{self.sshd_log()}")
+
+    def inside(self, path):
+        """A path as the namespace sees it (for /etc/twostep, which is in its overlay of /etc)."""
+        return f"/proc/{self.holder.pid}/root{path}"
+
+    def conf(self):
+        """exact() of the namespace's /etc/twostep/twostep.conf, and whether /etc/twostep exists."""
+        return exact(self.inside(CONF)), os.path.isdir(self.inside("/etc/twostep"))
+
+    def effective(self, *match):
+        """`sshd -T` in the namespace (with -C MATCH when given): keyword -> value."""
+        args = ["/usr/sbin/sshd", "-T", "-f", "/etc/ssh/sshd_config"] + (["-C", match[0]] if match else [])
+        out = self.run(args, check=True).stdout
+        return dict(line.split(" ", 1) for line in out.splitlines() if " " in line)
 
     def sshd_log(self):
         try:

@@ -37,13 +37,22 @@ struct Setup: ParsableCommand {
             also long after a confirmation; a file edited since setup wrote it is kept \
             there as edited-N-TIME before it is replaced.
 
+            'twostep setup sshd' again with other options (another --method, \
+            --security-keys, --enforce) replaces the set-up in force, pending or confirmed, \
+            in one step: one reload and one new confirmation; if the new one fails, the \
+            previous one is back as it was. --status also checks security_keys= of \
+            twostep.conf against sshd -T: with touch sshd must require touch-required, with \
+            verify touch-required and verify-required, and no Match block may take them away; \
+            otherwise it reports the error after the status (exit 3).
+
             Exit status: 0 done; 1 refused (accounts would be locked out, or with --enforce have not \
             enrolled, and no --force; \
             --confirm not from a new login, or too late); 2 usage error (also: nothing to \
-            confirm or undo, or set up already); 3 sshd's configuration is broken or would \
-            not let the change take effect, or with publickey a Match block would let \
-            connections in without the key (nothing is changed then), or a file could not \
-            be read or written.
+            confirm or undo, or set up already with the same options); 3 sshd's configuration is \
+            broken or would not let the change take effect, or with publickey a Match block would let \
+            connections in without the key or weaken PubkeyAuthOptions (nothing is changed then), \
+            a file could not be read or written, or (--status) twostep.conf's security_keys= \
+            is stronger than what sshd enforces.
             """,
         subcommands: [SetupSSHD.self])
 
@@ -53,7 +62,7 @@ struct Setup: ParsableCommand {
     @Flag(help: "Put back every file setup changed, byte for byte, and reload sshd (pending or confirmed).")
     var undo = false
 
-    @Flag(help: "Show what setup configured, in which files, and whether a confirmation is pending and until when.")
+    @Flag(help: "Show what setup configured, in which files, and whether a confirmation is pending and until when; an error when twostep.conf's security_keys= is stronger than what sshd -T enforces.")
     var status = false
 
     /// The undo timer's own run: `--undo --after-timeout TOKEN`.

@@ -1,4 +1,5 @@
 import ArgumentParser
+import TwoStepCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -43,12 +44,31 @@ struct SetupSSHD: ParsableCommand {
             (systemctl try-reload-or-restart ssh.service where systemd runs, else SIGHUP to \
             the pid in sshd's PidFile).
 
+            --security-keys touch|verify (with --method publickey only): an SSH login with a \
+            security key enrolled in twostep ('twostep add key') is not asked for a code. \
+            The drop-in also gets 'PubkeyAuthOptions touch-required' (verify: \
+            'touch-required verify-required', a PIN or biometric as well as the touch), \
+            which a per-key option in authorized_keys cannot weaken, and twostep.conf \
+            (/etc/twostep/twostep.conf; made when missing) gets security_keys=touch|verify \
+            once sshd enforces it. A Match block whose PubkeyAuthOptions takes a flag away \
+            ('none', or 'touch-required' alone for verify) is refused, naming the file and line.
+
+            Run again with other options while a set-up is pending or confirmed, setup \
+            replaces it in one step: the files count as they were before it (their kept \
+            copies), the new changes are written, sshd is reloaded once, and one new \
+            confirmation is due within --timeout. If anything fails, the previous set-up \
+            is back as it was (pending with its own deadline, or confirmed). With the same \
+            options it says sshd is set up so already (exit 2).
+
             Nothing is final until 'twostep setup --confirm' is run from a new ssh login \
             within --timeout seconds; see 'twostep setup --help'.
             """)
 
     @Option(help: ArgumentHelp("What comes before the code: password, or publickey (an SSH key, no password).", valueName: "password|publickey"))
     var method: SSHDMethod
+
+    @Option(help: ArgumentHelp("With --method publickey: an enrolled security key replaces the code, and sshd requires a touch (touch) or a PIN or biometric and a touch (verify) for every security key.", valueName: "touch|verify"))
+    var securityKeys: String?
 
     @Flag(help: "No nullok: refuse users who have not enrolled. Refused while accounts that can log in over ssh (a shell, and a usable password or authorized key) have not enrolled; they are listed.")
     var enforce = false
@@ -71,6 +91,14 @@ struct SetupSSHD: ParsableCommand {
     func validate() throws {
         guard geteuid() == 0 else { throw ValidationError("setup is for root only: it changes sshd's configuration") }
         guard (1...86400).contains(timeout) else { throw ValidationError("--timeout must be 1 to 86400 seconds") }
+        if let securityKeys {
+            guard let policy = SecurityKeyPolicy(rawValue: securityKeys), policy.isOn else {
+                throw ValidationError("--security-keys: touch or verify")
+            }
+            guard method == .publickey else {
+                throw ValidationError("--security-keys goes with --method publickey: sshd reports the key to PAM only when publickey comes first")
+            }
+        }
         if module.isEmpty || module.contains(where: { $0 == " " || $0 == "\t" || $0 == "\n" }) {
             throw ValidationError("--module: a path without spaces")
         }
@@ -78,6 +106,7 @@ struct SetupSSHD: ParsableCommand {
 
     func run() throws {
         try SetupRollout.apply(SetupRollout.Request(
-            method: method, enforce: enforce, force: force, timeout: timeout, module: module, reload: reload, timer: timer))
+            method: method, enforce: enforce, force: force, timeout: timeout, module: module, reload: reload, timer: timer,
+            securityKeys: securityKeys.flatMap(SecurityKeyPolicy.init(rawValue:)) ?? .off))
     }
 }

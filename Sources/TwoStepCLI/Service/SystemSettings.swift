@@ -9,9 +9,12 @@ import Glibc
 /// trying a configuration out: the CLI runs with the caller's rights, so
 /// the variable gives nobody more than they have).
 enum SystemSettings {
+    /// The file: `TWOSTEP_CONFIG`, else /etc/twostep/twostep.conf.
+    static var path: String { environment("TWOSTEP_CONFIG") ?? SystemConfiguration.defaultPath }
+
     /// The configuration; a bad file is a usage error naming the file and the line (exit 2).
     static func load() throws(CLIError) -> SystemConfiguration {
-        let path = environment("TWOSTEP_CONFIG") ?? SystemConfiguration.defaultPath
+        let path = self.path
         let configuration: SystemConfiguration
         do {
             configuration = try ConfigurationFile.load(path: path)

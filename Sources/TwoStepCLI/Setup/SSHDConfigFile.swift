@@ -1,3 +1,4 @@
+import TwoStepCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -47,13 +48,13 @@ struct SSHDConfigFile {
         return (reader.lines, reader.included)
     }
 
-    /// Why the drop-in's settings for `method` would not be the ones sshd
-    /// uses, and the Match blocks that override them for some connections.
-    static func check(main: String, dropIn: String, method: SSHDMethod) throws(CLIError) -> (conflicts: [Conflict], matchOverrides: [Line]) {
-        let (lines, included) = try lines(main: main, dropIn: dropIn, dropInText: method.dropIn)
+    /// Why the drop-in's settings would not be the ones sshd uses, and
+    /// the Match blocks that override them for some connections.
+    static func check(main: String, dropIn: String, setUp: SSHDDropIn) throws(CLIError) -> (conflicts: [Conflict], matchOverrides: [Line]) {
+        let (lines, included) = try lines(main: main, dropIn: dropIn, dropInText: setUp.text)
         var conflicts = [Conflict]()
         var overrides = [Line]()
-        for (name, value) in method.settings {
+        for (name, value) in setUp.settings {
             let key = name.lowercased()
             let names = aliases[key] ?? [key]
             if !included {
@@ -80,6 +81,14 @@ struct SSHDConfigFile {
         return line.arguments.contains { alternative in
             alternative == "any" || alternative.split(separator: ",", omittingEmptySubsequences: false).first != "publickey"
         }
+    }
+
+    /// A `PubkeyAuthOptions` line (in a Match block) that takes away a
+    /// flag `policy` relies on: `none`, or `touch-required` alone when
+    /// `verify` is asked. sshd uses the block's value for the connections
+    /// it matches, so an enrolled key would count there without it.
+    static func weakensKeyOptions(_ line: Line, for policy: SecurityKeyPolicy) -> Bool {
+        line.keyword == "pubkeyauthoptions" && !SSHDDropIn.missingKeyOptions(policy, in: line.arguments).isEmpty
     }
 
     /// The first `Include` line of `main` (for the advice "move it below line N").

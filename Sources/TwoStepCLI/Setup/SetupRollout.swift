@@ -16,6 +16,31 @@ enum SetupRollout {
         var module: String
         var reload: SSHDReload
         var timer: SetupTimer
+        /// `--security-keys` (`.off` without it).
+        var securityKeys: SecurityKeyPolicy = .off
+
+        /// The set-up `state` was made with these options (then there is
+        /// nothing to replace).
+        func matches(_ state: SetupState) -> Bool {
+            state.method == method && state.enforce == enforce && state.securityKeys == securityKeys && state.module == module
+        }
+    }
+
+    /// One file the apply writes: as it was before any set-up (`original`,
+    /// what --undo brings back), what the apply makes it (`new`), and as it
+    /// is now (`current`, what a failed apply puts back; with a replace,
+    /// the previous set-up's version).
+    struct Change {
+        /// Its copies in the state directory: 1 the drop-in, 2 /etc/pam.d/sshd, 3 twostep.conf.
+        var index: Int
+        var original: SetupFile
+        var new: SetupFile
+        var current: SetupFile
+        /// False for a file only the replaced set-up had changed: it is put back to its original.
+        var kept = true
+        /// Written once sshd has reloaded (twostep.conf's security_keys=,
+        /// which must not count keys before sshd enforces PubkeyAuthOptions).
+        var late = false
     }
 
     // MARK: Apply
@@ -25,19 +50,30 @@ enum SetupRollout {
         let directory = SetupStateDirectory()
         let lock = try directory.lock()
         defer { lock.unlock() }  // and closed as it goes
-        if let state = try directory.load() { throw alreadySetUp(state) }
+        var inForce: SetupReplacement?
+        if let state = try directory.load() {
+            guard state.phase != .applying, !request.matches(state) else { throw alreadySetUp(state) }
+            inForce = try SetupReplacement(state, directory: directory)
+        }
+        let previous = inForce
+        /// A file as it was before any set-up: the previous set-up's copy when it changed it.
+        func original(_ path: String) throws(CLIError) -> SetupFile {
+            if let file = previous?.original(path) { return file }
+            return try SetupFile.read(path)
+        }
+        let setUp = SSHDDropIn(method: request.method, securityKeys: request.securityKeys)
 
         // Everything is checked before anything is written.
         let configuration = try SystemSettings.load()
         if request.enforce && configuration.options.nullok {
-            throw .usage("--enforce: \(SystemConfiguration.defaultPath) sets nullok=yes, which every pam_twostep line inherits (a pam.d line cannot turn it off). Take nullok out of that file, then run setup again")
+            throw .usage("--enforce: \(SystemSettings.path) sets nullok=yes, which every pam_twostep line inherits (a pam.d line cannot turn it off). Take nullok out of that file, then run setup again")
         }
         try checkModule(request.module)
         let main = try SetupFile.read(SSHDServer.config)
         guard main.exists else { throw .failure("\(SSHDServer.config) does not exist: is openssh-server installed?") }
-        let pam = try SetupFile.read(SSHDServer.pamFile)
+        let pam = try original(SSHDServer.pamFile)
         guard pam.exists else { throw .failure("\(SSHDServer.pamFile) does not exist: is openssh-server installed?") }
-        let dropIn = try SetupFile.read(SSHDServer.dropIn)
+        let dropIn = try original(SSHDServer.dropIn)
         if request.method == .password, let common = try? SetupFile.read(SSHDServer.commonAuth),
            let line = SSHDPAMStack.twoStepLines(in: common.bytes).first {
             throw .usage("\(SSHDServer.commonAuth) line \(line.number) uses pam_twostep already ('\(line.text)': the pam-auth-update profile twostep is on?), and sshd includes common-auth: with sshd's own line a login would be asked for two codes. Keep one: 'pam-auth-update --disable twostep', or leave sshd's files as they are")
@@ -46,13 +82,15 @@ enum SetupRollout {
         guard before.succeeded else {
             throw .failure("sshd -t finds the present configuration broken, before any change:\n  \(before.message)\nNothing was changed. Fix \(SSHDServer.config) first, then run setup again")
         }
-        let precedence = try SSHDConfigFile.check(main: SSHDServer.config, dropIn: SSHDServer.dropIn, method: request.method)
+        let precedence = try SSHDConfigFile.check(main: SSHDServer.config, dropIn: SSHDServer.dropIn, setUp: setUp)
         if !precedence.conflicts.isEmpty { throw conflictError(precedence.conflicts) }
         let today = try SSHDServer.effective()
         if request.method == .publickey {
             let bypasses = precedence.matchOverrides.filter(SSHDConfigFile.skipsKey)
             if !bypasses.isEmpty { throw keyBypassError(bypasses, passwordAuthentication: today["passwordauthentication"] ?? "yes") }
         }
+        let weakening = precedence.matchOverrides.filter { SSHDConfigFile.weakensKeyOptions($0, for: request.securityKeys) }
+        if !weakening.isEmpty { throw keyOptionsError(weakening, policy: request.securityKeys) }
         for line in precedence.matchOverrides {
             Console.error("twostep: warning: \(line.file) line \(line.number): '\(line.text)' is in a Match block: it overrides the drop-in for the connections that block matches")
         }
@@ -64,40 +102,69 @@ enum SetupRollout {
         let edit = try SSHDPAMStack.edit(pam.bytes, path: SSHDServer.pamFile, method: request.method,
                                          module: request.module, nullok: !request.enforce)
         for warning in edit.warnings { Console.error("twostep: warning: \(warning)") }
+        var changes = [Change]()
+        func change(_ index: Int, _ old: SetupFile, _ new: [UInt8], late: Bool = false) throws(CLIError) {
+            changes.append(Change(index: index, original: old, new: old.with(new), current: try SetupFile.read(old.path), late: late))
+        }
+        try change(1, dropIn, Array(setUp.text.utf8))
+        try change(2, pam, edit.bytes)
+        if request.securityKeys.isOn {
+            let conf = try original(SystemSettings.path)
+            try change(3, conf, try SetupConfigurationEdit.securityKeys(request.securityKeys, in: conf.bytes, path: conf.path), late: true)
+        }
+        for file in previous?.state.files ?? [] {
+            if let same = changes.first(where: { $0.index == file.index }), same.new.path != file.path {
+                throw .usage("the set-up in force changed \(file.path), this one would change \(same.new.path) (TWOSTEP_CONFIG?): run 'twostep setup --undo' first")
+            }
+        }
+        for file in previous?.state.files ?? [] where !changes.contains(where: { $0.index == file.index }) {
+            let old = try original(file.path)
+            changes.append(Change(index: file.index, original: old, new: old, current: try SetupFile.read(file.path), kept: false))
+        }
 
-        // The copies first, and a state that --undo can use if we stop half-way.
+        // The copies first, and a state that --undo can use if we stop
+        // half-way (every file in it, so such an undo puts each one back).
         var state = SetupState(
             token: String(UInt64.random(in: .min ... .max), radix: 16), phase: .applying, method: request.method,
             enforce: request.enforce, module: request.module, reload: request.reload.resolved, timeout: request.timeout)
+        state.securityKeys = request.securityKeys
         let login = SetupLogin.current()
         state.auditSession = login.auditSession
         state.setupBy = login.description
         state.bootID = SetupLogin.bootID()
-        let dropInDirectory = SetupFile.directory(of: SSHDServer.dropIn)
-        var st = stat()
-        if lstat(dropInDirectory, &st) != 0 { state.createdDirectories.append(dropInDirectory) }
-        let changes: [(old: SetupFile, new: [UInt8])] = [(dropIn, Array(request.method.dropIn.utf8)), (pam, edit.bytes)]
-        for (i, change) in changes.enumerated() {
-            let old = change.old
-            state.files.append(SetupState.File(index: i + 1, path: old.path, existed: old.exists,
+        state.createdDirectories = previous?.state.createdDirectories ?? []
+        var made = [String]()
+        for change in changes where change.kept {
+            let dir = SetupFile.directory(of: change.new.path)
+            var st = stat()
+            if lstat(dir, &st) != 0 && !made.contains(dir) { made.append(dir) }
+        }
+        state.createdDirectories += made
+        for change in changes {
+            let old = change.original
+            state.files.append(SetupState.File(index: change.index, path: old.path, existed: old.exists,
                                                mode: old.exists ? old.mode : 0o644, uid: old.exists ? old.uid : 0,
                                                gid: old.exists ? old.gid : 0))
-            try directory.keep(i + 1, old: old, new: change.new)
         }
-        try directory.save(state)
 
         var reloaded = false
+        var writing = false
         do {
-            for dir in state.createdDirectories where mkdir(dir, 0o755) != 0 && errno != EEXIST {
+            // (Inside: a replaced set-up's copies are overwritten here, and reinstated on a failure.)
+            for change in changes { try directory.keep(change.index, old: change.original, new: change.new.bytes) }
+            try directory.save(state)
+            if let previous, previous.state.phase == .pending { SetupTimer.stop(previous.state.timer) }
+            for dir in made where mkdir(dir, 0o755) != 0 && errno != EEXIST {
                 throw CLIError.failure("cannot make \(dir): \(SetupProgram.errorText())")
             }
-            for change in changes { try change.old.with(change.new).put() }
+            writing = true
+            for change in changes where !change.late { try change.new.put() }
             let test = try SSHDServer.test()
             guard test.succeeded else {
                 throw CLIError.failure("sshd -t refuses the configuration with setup's changes:\n  \(test.message)")
             }
             let effective = try SSHDServer.effective()
-            let wrong = request.method.settings.filter { effective[$0.name.lowercased()]?.lowercased() != $0.value.lowercased() }
+            let wrong = setUp.settings.filter { effective[$0.name.lowercased()]?.lowercased() != $0.value.lowercased() }
             guard wrong.isEmpty else {
                 let list = wrong.map { "\($0.name) is '\(effective[$0.name.lowercased()] ?? "not set")', not '\($0.value)'" }
                 throw CLIError.failure("sshd -T shows other values than the drop-in's: \(list.joined(separator: "; ")). Something in \(SSHDServer.config) or its Include files wins over \(SSHDServer.dropIn)")
@@ -111,32 +178,53 @@ enum SetupRollout {
             try directory.save(state)
             reloaded = true
             let reload = try SSHDServer.reload(state.reload)
+            for change in changes where change.late { try change.new.put() }
+            state.files.removeAll { file in !changes.contains { $0.index == file.index && $0.kept } }
+            // Directories the replaced set-up made for a file it alone had (/etc/twostep).
+            for dir in state.createdDirectories.reversed() where !state.files.contains(where: { SetupFile.directory(of: $0.path) == dir }) {
+                if rmdir(dir) == 0 { state.createdDirectories.removeAll { $0 == dir } }
+            }
             state.applied = Int(Clock.now)
             state.appliedTicks = SetupLogin.nowTicks()
             state.deadline = state.applied + request.timeout
             try directory.save(state)
-            report(request, state: state, edit: edit, reload: reload, rootLogin: effective["permitrootlogin"] ?? "prohibit-password")
+            previous?.forget(keeping: state.files.map(\.index))
+            report(request, state: state, edit: edit, reload: reload, rootLogin: effective["permitrootlogin"] ?? "prohibit-password",
+                   replaced: previous?.description)
         } catch {
             SetupTimer.stop(state.timer)
             var problems = [String]()
-            for change in changes.reversed() {
-                do { try change.old.put() } catch { problems.append("\(error)") }
+            for change in changes.reversed() where writing {
+                do { try change.current.put() } catch { problems.append("\(error)") }
             }
-            for dir in state.createdDirectories.reversed() { rmdir(dir) }
+            for dir in made.reversed() { rmdir(dir) }
             if reloaded { _ = try? SSHDServer.reload(state.reload) }
-            if problems.isEmpty { try? directory.clear(state) }
-            let what = problems.isEmpty
-                ? "Nothing was changed: the files are as they were."
-                : "Putting the files back failed too (\(problems.joined(separator: "; "))): run 'twostep setup --undo'."
+            if problems.isEmpty {
+                if let previous {
+                    do { try previous.reinstate(timer: request.timer, madeIndexes: changes.map(\.index)) } catch { problems.append("\(error)") }
+                } else {
+                    try? directory.clear(state)
+                }
+            }
+            let what = !problems.isEmpty
+                ? "Putting the files back failed too (\(problems.joined(separator: "; "))): run 'twostep setup --undo'."
+                : previous.map { "The set-up in force (\($0.description)) is back as it was: its files and its state." }
+                    ?? "Nothing was changed: the files are as they were."
             throw .failure("\(error)\n\(what)")
         }
     }
 
-    static func report(_ request: Request, state: SetupState, edit: SSHDPAMStack.Edit, reload: String, rootLogin: String) {
-        let settings = request.method.settings.map { "\($0.name) \($0.value)" }.joined(separator: ", ")
-        Console.out("sshd now asks for \(request.method.summary).")
+    static func report(_ request: Request, state: SetupState, edit: SSHDPAMStack.Edit, reload: String, rootLogin: String, replaced: String?) {
+        let settings = state.dropIn.settings.map { "\($0.name) \($0.value)" }.joined(separator: ", ")
+        if let replaced {
+            Console.out("The set-up in force (\(replaced)) is replaced: its changes were taken back and these made, with one reload.")
+        }
+        Console.out("sshd now asks for \(request.method.summary)" + (request.securityKeys.isOn ? "; an enrolled security key replaces the code." : "."))
         Console.out("  \(SSHDServer.dropIn): \(state.files[0].existed ? "replaced" : "written"): \(settings)")
         for done in edit.done { Console.out("  \(SSHDServer.pamFile): \(done)") }
+        if let conf = state.files.first(where: { $0.index == 3 }) {
+            Console.out("  \(conf.path): security_keys=\(request.securityKeys.rawValue)" + (conf.existed ? "" : " (a new file)"))
+        }
         Console.out("  sshd -t: the configuration is valid; sshd -T: these settings are in force")
         Console.out("  \(reload)")
         Console.out("  the old files are kept in \(SetupStateDirectory.path)/backup ('twostep setup --undo' puts them back)")
@@ -161,75 +249,6 @@ enum SetupRollout {
     }
 
     // MARK: Pieces
-
-    static func alreadySetUp(_ state: SetupState) -> CLIError {
-        switch state.phase {
-        case .pending:
-            return .usage("a set-up is waiting for its confirmation (until \(Clock.local(Int64(state.deadline)))): confirm it with 'twostep setup --confirm' from a new login, or take it back with 'twostep setup --undo'")
-        case .confirmed:
-            return .usage("sshd is already set up (--method \(state.method.rawValue), confirmed at \(Clock.local(Int64(state.confirmed ?? 0)))): run 'twostep setup --undo' first to set it up anew")
-        case .applying:
-            return .usage("a set-up stopped half-way: run 'twostep setup --undo' first")
-        }
-    }
-
-    static func conflictError(_ conflicts: [SSHDConfigFile.Conflict]) -> CLIError {
-        var text = "\(SSHDServer.dropIn) would not be in force:"
-        if conflicts.contains(where: { $0.line == nil }) {
-            text += "\n  sshd would not read it: no Include line of \(SSHDServer.config) names it. Fix: add the line\n      Include /etc/ssh/sshd_config.d/*.conf\n  at the top of \(SSHDServer.config)."
-        }
-        let lines = (try? SSHDConfigFile.lines(main: SSHDServer.config, dropIn: SSHDServer.dropIn, dropInText: ""))?.lines ?? []
-        let include = SSHDConfigFile.firstInclude(in: lines, main: SSHDServer.config)
-        for conflict in conflicts {
-            guard let line = conflict.line else { continue }
-            text += "\n  \(line.file) line \(line.number): '\(line.text)' is read before the drop-in, and in sshd_config the first value of an option wins, so sshd would use it instead of '\(conflict.setting) \(conflict.value)'."
-            if line.file == SSHDServer.config, let include, include.number > line.number {
-                text += " Fix: delete that line, or move it below line \(include.number) ('\(include.text)')."
-            } else {
-                text += " Fix: delete that line (or make it '\(conflict.setting) \(conflict.value)')."
-            }
-        }
-        return .failure(text + "\nNothing was changed. Run setup again after the fix.")
-    }
-
-    /// A Match block that lets some connections in without the key: with
-    /// --method publickey /etc/pam.d/sshd checks no password (common-auth is
-    /// out, pam_permit is in), so for those connections any password, or an
-    /// empty keyboard-interactive exchange of an account that has not
-    /// enrolled, would do.
-    static func keyBypassError(_ lines: [SSHDConfigFile.Line], passwordAuthentication: String) -> CLIError {
-        var text = "--method publickey: a Match block lets some connections log in without the SSH key first:"
-        for line in lines {
-            text += "\n  \(line.file) line \(line.number): '\(line.text)'"
-        }
-        text += "\nWith --method publickey, /etc/pam.d/sshd checks no password (common-auth is commented out; the key is what replaces it), so for the connections such a block matches, keyboard-interactive"
-        text += passwordAuthentication == "no" ? "" : " (or password: PasswordAuthentication is \(passwordAuthentication))"
-        text += " alone would let any account that has not enrolled in with any password. Fix: in that block, make every alternative begin with publickey (e.g. 'AuthenticationMethods publickey,keyboard-interactive'), or delete the line; or use --method password. Nothing was changed."
-        return .failure(text)
-    }
-
-    static func lockOutRefusal(method: SSHDMethod, lockedOut: [SSHDLoginAccounts.Account], unenrolled: [SSHDLoginAccounts.Account]) -> CLIError {
-        let all = lockedOut + unenrolled
-        let width = all.map(\.name.count).max() ?? 0
-        let howWidth = all.map { $0.how.joined(separator: ", ").count }.max() ?? 0
-        func rows(_ accounts: [SSHDLoginAccounts.Account]) -> String {
-            accounts.map { a in "\n  " + a.name.padding(width) + "  " + a.how.joined(separator: ", ").padding(howWidth) + "  " + a.reason }.joined()
-        }
-        var parts = [String]()
-        if !lockedOut.isEmpty {
-            let n = lockedOut.count
-            var text = "--method \(method.rawValue): \(n) account\(n == 1 ? "" : "s") can log in over ssh today and could not at all once this is confirmed, enrolled or not:" + rows(lockedOut)
-            text += "\nGive \(n == 1 ? "it" : "them") what the method needs (" + (method == .password ? "a password" : "an authorized key") + "; for root, log in as a user who can sudo instead), use the other --method, or give --force to go ahead anyway."
-            parts.append(text)
-        }
-        if !unenrolled.isEmpty {
-            let n = unenrolled.count
-            var text = "--enforce: \(n) account\(n == 1 ? "" : "s") can log in over ssh and \(n == 1 ? "has" : "have") not turned two-step verification on; without nullok sshd would refuse \(n == 1 ? "it" : "them"):" + rows(unenrolled)
-            text += "\nHave them enrol first ('twostep enroll'; root can enrol someone with 'twostep enroll --user NAME'), roll out without --enforce (nullok) until they have, or give --force to enforce anyway."
-            parts.append(text)
-        }
-        return .refused(parts.joined(separator: "\n") + " Nothing was changed.")
-    }
 
     /// The pam.d line names a module libpam can load: an absolute path
     /// that exists, or a file in the directory that holds pam_unix.so.
@@ -277,8 +296,4 @@ enum SetupRollout {
     static func log(_ line: String) {
         Console.out("\(Clock.local(Clock.now)) \(line)")
     }
-}
-
-private extension String {
-    func padding(_ width: Int) -> String { self + String(repeating: " ", count: max(0, width - count)) }
 }

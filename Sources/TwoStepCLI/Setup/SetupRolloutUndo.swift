@@ -4,7 +4,7 @@ import TwoStepCore
 import Glibc
 #endif
 
-/// `setup sshd --undo`, `--confirm` and `--status`: the set-up's later life.
+/// `setup --undo` and `--confirm`: the set-up's later life (`--status`: SetupRolloutStatus.swift).
 extension SetupRollout {
     // MARK: Undo
 
@@ -120,65 +120,5 @@ extension SetupRollout {
         SetupTimer.stop(timer)
         Console.out("Confirmed: sshd keeps asking for \(state.method.summary). The undo timer is stopped.")
         Console.out("'twostep setup --undo' takes the change back at any time.")
-    }
-
-    // MARK: Status
-
-    static func status() throws(CLIError) {
-        // The fleet store's connection, when it leaves the records open on the network.
-        if let warning = (try? SystemSettings.load())?.databaseWarning { Console.out("Warning: \(warning).") }
-        let directory = SetupStateDirectory()
-        guard let state = try directory.load() else {
-            Console.out("twostep setup has not changed sshd's configuration.")
-            if let pam = try? SetupFile.read(SSHDServer.pamFile) {
-                for line in SSHDPAMStack.twoStepLines(in: pam.bytes) {
-                    Console.out("  \(SSHDServer.pamFile) line \(line.number) uses pam_twostep (set by hand): \(line.text)")
-                }
-            }
-            if let dropIn = try? SetupFile.read(SSHDServer.dropIn), dropIn.exists {
-                Console.out("  \(SSHDServer.dropIn) exists, but not from twostep setup")
-            }
-            showEffective(nil)
-            return
-        }
-        Console.out("sshd is set up by 'twostep setup sshd --method \(state.method.rawValue)\(state.enforce ? " --enforce" : "")': it asks for \(state.method.summary).")
-        Console.out(state.enforce
-            ? "Enforced: users who have not enrolled are refused."
-            : "nullok: users who have not enrolled log in without a code.")
-        for file in state.files {
-            var line = "  \(file.path): " + (file.existed ? "changed by setup (the old file: \(directory.backup(file.index)))" : "written by setup (there was none)")
-            if let current = try? SetupFile.read(file.path), let written = try? SetupFile.read(directory.written(file.index)),
-               current.bytes != written.bytes || !current.exists {
-                line += current.exists ? "; edited since" : "; removed since"
-            }
-            Console.out(line)
-        }
-        Console.out("  set up at \(Clock.local(Int64(state.applied))) by \(state.setupBy)")
-        switch state.phase {
-        case .applying:
-            Console.out("Stopped half-way while writing the files: run 'twostep setup --undo'.")
-        case .pending:
-            let left = state.deadline - Int(Clock.now)
-            if left > 0 {
-                Console.out("Pending: not confirmed yet. Run 'twostep setup --confirm' from a new ssh login before \(Clock.local(Int64(state.deadline))) (\(left) s left); otherwise it is undone by itself then.")
-            } else {
-                Console.out("Pending: the time to confirm ran out at \(Clock.local(Int64(state.deadline))); the timer is undoing it.")
-            }
-            if SetupTimer.isRunning(state.timer) {
-                Console.out("  \(timerDescription(state.timer))")
-            } else {
-                Console.out("  the undo timer is not running (did the machine restart?): nothing will undo it by itself. Confirm it, or run 'twostep setup --undo'")
-            }
-        case .confirmed:
-            Console.out("Confirmed at \(Clock.local(Int64(state.confirmed ?? 0))) by \(state.confirmedBy ?? "?"). 'twostep setup --undo' takes it back.")
-        }
-        showEffective(state.method)
-    }
-
-    static func showEffective(_ method: SSHDMethod?) {
-        guard let effective = try? SSHDServer.effective() else { return }
-        let keys = ["usepam", "kbdinteractiveauthentication", "authenticationmethods", "exposeauthinfo"]
-        let values = keys.map { "\($0) \(effective[$0] ?? "?")" }.joined(separator: ", ")
-        Console.out("In force (sshd -T): \(values)")
     }
 }

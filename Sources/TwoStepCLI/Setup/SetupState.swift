@@ -1,3 +1,5 @@
+import TwoStepCore
+
 /// What `twostep setup sshd` did and how far the roll-out is, as kept in
 /// the state directory (`SetupStateDirectory`): one `key value` line each,
 /// read back by `--confirm`, `--undo`, `--status` and the undo timer.
@@ -36,6 +38,8 @@ struct SetupState: Equatable {
     var phase: Phase
     var method: SSHDMethod
     var enforce: Bool
+    /// `--security-keys` (`.off` without it, and in state files of older versions).
+    var securityKeys: SecurityKeyPolicy = .off
     var module: String
     var reload: SSHDReload
     var timeout: Int
@@ -60,13 +64,16 @@ struct SetupState: Equatable {
 
     static let header = "twostep-setup 1"
 
+    /// The drop-in this set-up wrote.
+    var dropIn: SSHDDropIn { SSHDDropIn(method: method, securityKeys: securityKeys) }
+
     /// The file's text.
     var text: String {
         var lines = [
             Self.header,
             "# written by 'twostep setup'; read by 'twostep setup --confirm', '--undo', '--status'",
             "token \(token)", "phase \(phase.rawValue)", "method \(method.rawValue)",
-            "enforce \(enforce ? "yes" : "no")", "module \(module)", "reload \(reload.rawValue)",
+            "enforce \(enforce ? "yes" : "no")", "security-keys \(securityKeys.rawValue)", "module \(module)", "reload \(reload.rawValue)",
             "timeout \(timeout)", "applied \(applied)", "applied-ticks \(appliedTicks)", "boot-id \(bootID)",
             "deadline \(deadline)", "audit-session \(auditSession.map(String.init) ?? "none")", "setup-by \(setupBy)",
         ]
@@ -136,6 +143,10 @@ struct SetupState: Equatable {
               let reload = SSHDReload(rawValue: try need("reload")) else { throw bad("bad phase, method or reload") }
         self.init(token: try need("token"), phase: phase, method: method, enforce: try need("enforce") == "yes",
                   module: try need("module"), reload: reload, timeout: try number("timeout"))
+        if let keys = values["security-keys"] {
+            guard let policy = SecurityKeyPolicy(rawValue: keys) else { throw bad("bad 'security-keys'") }
+            securityKeys = policy
+        }
         applied = try number("applied")
         guard let ticks = UInt64(try need("applied-ticks")) else { throw bad("bad 'applied-ticks'") }
         appliedTicks = ticks
