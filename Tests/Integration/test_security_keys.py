@@ -201,3 +201,49 @@ def test_security_key_locked_out_user_logs_in(sshd, module, setup):
     text = setup.user.read_factors()
     assert failure_count(text) == 5 and locked_until(text) == until, text
     assert "last-used" in sshkey_record(setup.user)
+
+
+# (h) Fleet mode: the same code path through twostepd's Login socket
+# (VersionedRecordStore over DaemonRecordBackend), two hosts sharing one
+# PostgreSQL. The sshd side is the tests above; here pamdriver gives the
+# module SSH_AUTH_INFO_0 as sshd sets it after the key.
+def test_security_key_fleet_two_hosts_and_offline_copy(daemon_bin, pam, users, sk_provider, tmp_path):
+    from fleet import Fleet
+    key = make_key(str(tmp_path), "vr", "ed25519-sk", verify_required=True, sk=sk_provider)
+    plain = make_key(str(tmp_path), "plain", "ed25519")
+    extra = "window=10\nsecurity_keys=verify\noffline=cached\noffline_max_age=3600\n"
+    with Fleet(daemon_bin, pam, hosts=2, extra=extra) as f:
+        u = users.make()
+        f.enroll(u, host=0)
+        # Enrolled through the database (the CLI's `add key` is written elsewhere).
+        f.pg.sql(f"UPDATE twostep_records SET record = record || '{sshkey_line(key)}' || chr(10), "
+                 f"version = version + 1 WHERE username = '{u.name}'")
+
+        def used(record):
+            (rec,) = records(record, "sshkey")
+            return rec.get("last-used")
+
+        def key_login(host, k):
+            return f.run(host, u, env=(f"SSH_AUTH_INFO_0=publickey {k.type} {k.base64}\n",), wrapper=True)
+
+        for host in (1, 0):
+            before = int(time.time())
+            r = key_login(host, key)
+            assert r.result == "PAM_SUCCESS" and not r.prompts, str(r) + f.hosts[host].logtext()
+            assert any("security key key-1" in m for m in r.syslog), r.syslog
+            assert before <= int(used(f.pg.record(u.name))) <= int(time.time())
+        r = key_login(1, plain)  # a plain key: the code prompt (no answer given: refused)
+        assert r.result != "PAM_SUCCESS" and r.prompts, r
+
+        # offline=cached: the key counts from host 2's cached copy; its last
+        # use is not written (twostepd journals codes only).
+        last = used(f.pg.record(u.name))
+        f.pg.stop()
+        try:
+            r = key_login(1, key)
+            assert r.result == "PAM_SUCCESS" and not r.prompts, str(r) + f.hosts[1].logtext()
+            assert any("cached copy" in m for m in r.syslog), r.syslog
+            assert not os.path.exists(os.path.join(f.hosts[1].cache, "journal")), "a key login was journalled"
+        finally:
+            f.pg.start()
+        assert used(f.pg.record(u.name)) == last
