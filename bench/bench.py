@@ -289,7 +289,7 @@ class Bench:
             st = os.stat(path)
             os.chown(copy, st.st_uid, st.st_gid)
             restore.append(f"{path}={copy}")
-        self.targets[name] = dict(service=service, secret=secret, restore=restore, files=list(files), env=None)
+        self.targets[name] = dict(service=service, secret=secret, restore=restore, files=list(files))
 
     def cleanup(self):
         for s in self.etc_services:
@@ -314,7 +314,7 @@ class Bench:
             args += ["--service", target, "--confdir", str(self.confdir)]
         if t["secret"]:
             args += ["--secret", t["secret"]]
-        if t["env"]:
+        if t.get("env"):  # bench/fleet.py's targets have none
             args += ["--env", t["env"]]
         if target != "permit":
             args += ["--answer", answer, "--answer", "n"]
