@@ -111,6 +111,20 @@ def twostep_file(secret, backup_codes=(), trusted=0):
     return "\n".join(lines) + "\n"
 
 
+def sk_ed25519_blob():
+    """A security key's public key blob (PROTOCOL.u2f: type, 32-byte key,
+    application): a made-up key, only ever compared."""
+    def string(b):
+        return len(b).to_bytes(4, "big") + b
+    return string(b"sk-ssh-ed25519@openssh.com") + string(os.urandom(32)) + string(b"ssh:")
+
+
+def twostep_sshkey_line(blob, id="key-1"):
+    b64 = base64.b64encode(blob).decode().rstrip("=")
+    return (f"sshkey id={id} type=sk-ssh-ed25519@openssh.com key={b64} label=bench created=1700000000"
+            f" last-used=1700000000\n")
+
+
 def new_backup_code():
     return "".join(secrets.choice(BACKUP_ALPHABET) for _ in range(10))
 
@@ -225,6 +239,19 @@ class Bench:
             self.add(name, f"{self.module} store=%h/.bench_{name}", secret=ts_secret,
                      files={path: None}, etc=False)
 
+        # A security key login (SPEC §11): the same file plus an enrolled key
+        # (used before: `last-used` is rewritten in place), and sshd's
+        # SSH_AUTH_INFO_0 naming it; no prompt. Next to a code login of the same user.
+        blob = sk_ed25519_blob()
+        path = self.home / ".bench_twostep-key"
+        write_file(path, twostep_file(ts_secret, [new_backup_code() for _ in range(10)])
+                   + twostep_sshkey_line(blob), self.uid, self.gid)
+        for name in ("twostep-code", "twostep-key"):  # the same file and line: a code, or the key
+            self.add(name, f"{self.module} store=%h/.bench_twostep-key security_keys=verify",
+                     secret=ts_secret, files={path: None}, etc=False)
+        self.targets["twostep-key"]["env"] = ("SSH_AUTH_INFO_0=publickey sk-ssh-ed25519@openssh.com "
+                                              + base64.b64encode(blob).decode() + "\n")
+
         # Concurrency: 64 backup codes, one per thread.
         self.concurrent_codes = [new_backup_code() for _ in range(64)]
         path = self.home / ".bench_twostep-concurrent"
@@ -287,6 +314,8 @@ class Bench:
             args += ["--service", target, "--confdir", str(self.confdir)]
         if t["secret"]:
             args += ["--secret", t["secret"]]
+        if t.get("env"):  # bench/fleet.py's targets have none
+            args += ["--env", t["env"]]
         if target != "permit":
             args += ["--answer", answer, "--answer", "n"]
         if restore:
@@ -374,7 +403,7 @@ def measure(bench, res, rounds, n_inproc, n_proc):
 def measure_scale(bench, res, rounds, n):
     big = bench.big_users
     pairs = [("twostep-users10", f"twostep-users{big}"), ("oath-users10", f"oath-users{big}"),
-             ("twostep-empty", "twostep-full")]
+             ("twostep-empty", "twostep-full"), ("twostep-code", "twostep-key")]
     for r in range(rounds):
         for a, b in pairs:
             for t in ((a, b) if r % 2 == 0 else (b, a)):
@@ -479,7 +508,7 @@ def report(bench, res, pairs, stream, conc, smoke):
             row += f"{(a / b if b else float('nan')):>22.2f}"
         p(row)
     p("")
-    p("scale (right code, pam_start..pam_end, µs median / p99):")
+    p("scale (right code, twostep-key: an enrolled security key instead; pam_start..pam_end, µs median / p99):")
     for a, b in pairs:
         p(f"  {a:<20} {fmt(res.m(a, 'right/fresh')):>8} / {fmt(res.p99(a, 'right/fresh')):>8}    "
           f"{b:<20} {fmt(res.m(b, 'right/fresh')):>8} / {fmt(res.p99(b, 'right/fresh')):>8}    "

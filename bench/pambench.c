@@ -33,6 +33,9 @@
  * can be accepted again: the replay state (last step, used codes, rate
  * limit stamps, failure count) goes back to the pristine file.
  *
+ * --env NAME=VALUE: put into the PAM environment of every handle (pam_putenv),
+ * as sshd puts SSH_AUTH_INFO_0 (in-process modes only).
+ *
  * --before CMD: like --restore, a shell command run before every
  * authentication, outside the timed region (bench/fleet.py puts a record
  * back in PostgreSQL with it). A command that fails stops the run (exit 2).
@@ -65,7 +68,7 @@
 #define MAX_RESTORE 8
 #define MAX_THREADS 256
 
-static const char *service, *user, *confdir, *secret_b32, *rhost, *pamtester = "/usr/bin/pamtester";
+static const char *service, *user, *confdir, *secret_b32, *rhost, *env, *pamtester = "/usr/bin/pamtester";
 static const char *mode = "fresh", *answers_file;
 static const char *answers[MAX_ANSWERS];
 static int nanswers;
@@ -192,6 +195,7 @@ static pam_handle_t *start(struct script *s) {
     memcpy(&item, &fn, sizeof item);
     pam_set_item(ph, PAM_FAIL_DELAY, item);
     if (rhost) pam_set_item(ph, PAM_RHOST, rhost);
+    if (env && pam_putenv(ph, env) != PAM_SUCCESS) { fprintf(stderr, "pambench: pam_putenv %s failed\n", env); exit(2); }
     return ph;
 }
 
@@ -393,6 +397,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--threads")) threads = atoi(NEXT());
         else if (!strcmp(a, "--secret")) secret_b32 = NEXT();
         else if (!strcmp(a, "--rhost")) rhost = NEXT();
+        else if (!strcmp(a, "--env")) env = NEXT();
         else if (!strcmp(a, "--pamtester")) pamtester = NEXT();
         else if (!strcmp(a, "--answers-file")) answers_file = NEXT();
         else if (!strcmp(a, "--before")) before_cmd = NEXT();

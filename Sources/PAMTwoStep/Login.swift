@@ -48,10 +48,15 @@ struct Login {
             session.log(LOG_ERR, "no user name; denying")
             return .denied
         }
+        // SSH_AUTH_INFO_0 is read here, in pam_sm_authenticate only (a
+        // user's ~/.pam_environment can change the PAM environment of the
+        // session stack), and parsed once, strictly: the trusted device's
+        // key and the security key check (SPEC §11) both use this parse.
+        let authInfo = SecurityKeyLogin.read(session.environment("SSH_AUTH_INFO_0"))
         let device = Device(
             service: session.item(PAM_SERVICE) ?? "unknown",
             remoteHost: session.item(PAM_RHOST),
-            keyFingerprint: session.environment("SSH_AUTH_INFO_0").flatMap { SSHKey.fingerprint(authInfo: $0) })
+            authInfo: try? authInfo.get())
         var context = "user \(typed) service \(device.service) from \(device.remoteHost ?? "local")"
 
         if let host = device.remoteHost, let network = options.exemptRemoteHosts.first(where: { $0.contains(host) }) {
@@ -104,21 +109,23 @@ struct Login {
             let backend = DaemonRecordBackend(socketDirectory: options.socketDirectory, timeout: Double(databaseTimeout) + 1)
             let store = VersionedRecordStore(backend: backend, user: user)
             session.debugLog("\(context): record from twostepd (\(backend.socket.path))")
-            return verify(store: store, counter: backend, confirmedOnly: nil, user: user, device: device, context: context)
+            return verify(store: store, counter: backend, confirmedOnly: nil, user: user, device: device, authInfo: authInfo,
+                          context: context)
         case .file(let file):
             session.debugLog("\(context): factor file \(file.path), \(file.actsAsUser ? "as the user" : "as root (root-owned store)")")
             // Sends are counted root-side (SPEC §5); to a store the user owns
             // only numbers root confirmed are sent to.
             let tallies = SendCountDirectory(path: options.sendCountDirectory)
             return verify(store: file, counter: tallies, confirmedOnly: file.actsAsUser ? tallies : nil,
-                          user: user, device: device, context: context)
+                          user: user, device: device, authInfo: authInfo, context: context)
         }
     }
 
     /// The flow once the record's store is known: the same for a factor
     /// file and for twostepd's records.
     private func verify<Store: RecordStore>(
-        store: Store, counter: any SendCounter, confirmedOnly: SendCountDirectory?, user: String, device: Device, context: String
+        store: Store, counter: any SendCounter, confirmedOnly: SendCountDirectory?, user: String, device: Device,
+        authInfo: SecurityKeyLogin.AuthInfo, context: String
     ) -> Outcome {
         let snapshot: Store.Snapshot
         do {
@@ -135,12 +142,16 @@ struct Login {
             return deny(Messages.unavailable)
         }
         if snapshot.offline {
-            session.log(LOG_NOTICE, "\(context): twostepd's database is unreachable: deciding from its cached copy (authenticator codes only)")
+            session.log(LOG_NOTICE, "\(context): twostepd's database is unreachable: deciding from its cached copy (authenticator codes and security keys only)")
         }
         let factors = snapshot.file
         guard factors.isEnabled else {
             session.log(LOG_ERR, "\(context): the factor file has no factors left; denying")
             return deny(Messages.unavailable)
+        }
+        if options.securityKeys.isOn,
+           let outcome = securityKey(store: store, snapshot: snapshot, authInfo: authInfo, context: context) {
+            return outcome
         }
         if let record = trust.trustedRecord(in: factors, for: device, at: now) {
             session.log(LOG_NOTICE, "\(context): trusted device (\(record.id)), no code asked")
@@ -201,6 +212,47 @@ struct Login {
             offerTrust(device: device, store: store, context: context)
             return .success
         }
+    }
+
+    /// SPEC §11, where a trusted device is checked and before the lock-out
+    /// (which stops code guessing, not hardware): the login's SSH key is
+    /// one the user enrolled. Then its `last-used` is stored as a
+    /// verification state change is (`.stateOnly`, in place when it can
+    /// be), the decision made again on the record being changed, and the
+    /// login succeeds with no prompt; nil (no match) lets the usual flow
+    /// go on. From twostepd's cached copy (`offline=cached`) the key
+    /// counts and its last use is not written: twostepd journals codes only.
+    private func securityKey<Store: RecordStore>(
+        store: Store, snapshot: Store.Snapshot, authInfo: SecurityKeyLogin.AuthInfo, context: String
+    ) -> Outcome? {
+        let keys = SecurityKeyLogin(policy: options.securityKeys)
+        let keyID: String
+        switch keys.decide(file: snapshot.file, authInfo: authInfo, at: now) {
+        case .notApplicable(let reason):
+            session.debugLog("\(context): no security key login: \(reason)")
+            return nil
+        case .accepted(let id, _) where snapshot.offline:
+            keyID = id
+            session.debugLog("\(context): cached copy: the last use of \(id) is not recorded")
+        case .accepted:
+            let decided: SecurityKeyLogin.Outcome
+            do {
+                decided = try store.update(from: snapshot, durability: { (_: SecurityKeyLogin.Outcome) in .stateOnly }) {
+                    (current: inout FactorFile) -> SecurityKeyLogin.Outcome in
+                    let outcome = keys.decide(file: current, authInfo: authInfo, at: now)
+                    if case .accepted(_, let file) = outcome { current = file }
+                    return outcome
+                }
+            } catch {
+                session.log(LOG_ERR, "\(context): cannot record the security key's use: \(error); denying")
+                return deny(Messages.unavailable)
+            }
+            // The key was removed in the meantime: the usual flow.
+            guard case .accepted(let id, _) = decided else { return nil }
+            keyID = id
+        }
+        session.log(LOG_NOTICE, "\(context): security key \(keyID), no code asked")
+        return .success
     }
 
     /// Prompts for the code; an empty answer or `?` shows the other ways

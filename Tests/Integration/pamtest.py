@@ -33,6 +33,7 @@ import secrets
 import signal
 import socket
 import subprocess
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -348,6 +349,13 @@ def trust_line(id="trust-1", service="svc", rhost=None, key=None, created=None, 
     return line + f" created={created} expires={expires}"
 
 
+def sshkey_line(key, id="key-1", label="yubikey", created=1, last_used=None):
+    """An enrolled security key (SPEC §11): `key` is a securitykeys.Key
+    (its `type` and `base64`; the file holds the blob without `=` padding)."""
+    line = f"sshkey id={id} type={key.type} key={key.base64.rstrip('=')} label={label} created={created}"
+    return line + (f" last-used={last_used}" if last_used is not None else "")
+
+
 def failures_line(count, locked_until=None, last=None):
     line = f"failures count={count}"
     if locked_until is not None:
@@ -495,6 +503,74 @@ class SSHLogin:
 
     def __repr__(self):
         return f"\n[rc {self.rc}]\n{self.stdout}{self.stderr[-2000:]}"
+
+
+LOGNS = """#!/bin/sh
+# Runs a command in this (new) mount namespace with /dev/log bound to $1.
+set -e
+sock=$1; old=$2; shift 2
+mount --make-rprivate /
+mount --bind /dev "$old"
+mount -t tmpfs -o mode=755,size=64k tmpfs /dev
+for d in null zero full random urandom tty; do touch /dev/$d; mount --bind "$old/$d" /dev/$d; done
+touch /dev/log; mount --bind "$sock" /dev/log
+exec "$@"
+"""
+
+
+class SyslogCapture:
+    """A /dev/log for commands run through `wrap` (a private mount
+    namespace whose /dev/log is a datagram socket this process reads):
+    every syslog(3) call of the command and its children, e.g. the module's
+    pam_syslog messages inside an sshd started through `wrap`."""
+
+    def __init__(self, directory):
+        self.dir = directory
+        self.sock_path = os.path.join(directory, "log")
+        self.old = os.path.join(directory, "olddev")
+        os.makedirs(self.old, exist_ok=True)
+        self.script = os.path.join(directory, "logns.sh")
+        with open(self.script, "w") as f:
+            f.write(LOGNS)
+        os.chmod(self.script, 0o755)
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(self.sock_path)
+        os.chmod(self.sock_path, 0o666)
+        self.sock.settimeout(0.2)
+        self.messages = []
+        # Read all the time: a unix datagram socket queues only a few
+        # messages (net.unix.max_dgram_qlen), then syslog(3) blocks.
+        self.running = True
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        while self.running:
+            try:
+                self.messages.append(self.sock.recv(65536).decode(errors="replace"))
+            except (socket.timeout, OSError):
+                continue
+
+    def wrap(self, args):
+        return ["unshare", "-m", self.script, self.sock_path, self.old] + list(args)
+
+    def drain(self):
+        time.sleep(0.5)
+        return list(self.messages)
+
+    def close(self):
+        self.running = False
+        self.reader.join()
+        self.sock.close()
+
+
+@pytest.fixture
+def syslog(tmp_path):
+    d = tmp_path / "syslog"
+    d.mkdir()
+    s = SyslogCapture(str(d))
+    yield s
+    s.close()
 
 
 __all__ = [n for n in dir() if not n.startswith("_")]

@@ -23,79 +23,12 @@ import base64
 import json
 import os
 import re
-import socket
 import subprocess
-import threading
 import time
 
 import pytest
 
 from hostile import *  # noqa: F401,F403
-
-LOGNS = """#!/bin/sh
-# Runs a command in this (new) mount namespace with /dev/log bound to $1.
-set -e
-sock=$1; old=$2; shift 2
-mount --make-rprivate /
-mount --bind /dev "$old"
-mount -t tmpfs -o mode=755,size=64k tmpfs /dev
-for d in null zero full random urandom tty; do touch /dev/$d; mount --bind "$old/$d" /dev/$d; done
-touch /dev/log; mount --bind "$sock" /dev/log
-exec "$@"
-"""
-
-
-class SyslogCapture:
-    """A /dev/log for commands run through `wrap`."""
-
-    def __init__(self, directory):
-        self.dir = directory
-        self.sock_path = os.path.join(directory, "log")
-        self.old = os.path.join(directory, "olddev")
-        os.makedirs(self.old, exist_ok=True)
-        self.script = os.path.join(directory, "logns.sh")
-        with open(self.script, "w") as f:
-            f.write(LOGNS)
-        os.chmod(self.script, 0o755)
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.bind(self.sock_path)
-        os.chmod(self.sock_path, 0o666)
-        self.sock.settimeout(0.2)
-        self.messages = []
-        # Read all the time: a unix datagram socket queues only a few
-        # messages (net.unix.max_dgram_qlen), then syslog(3) blocks.
-        self.running = True
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-
-    def _read(self):
-        while self.running:
-            try:
-                self.messages.append(self.sock.recv(65536).decode(errors="replace"))
-            except (socket.timeout, OSError):
-                continue
-
-    def wrap(self, args):
-        return ["unshare", "-m", self.script, self.sock_path, self.old] + list(args)
-
-    def drain(self):
-        time.sleep(0.5)
-        return list(self.messages)
-
-    def close(self):
-        self.running = False
-        self.reader.join()
-        self.sock.close()
-
-
-@pytest.fixture
-def syslog(tmp_path):
-    d = tmp_path / "syslog"
-    d.mkdir()
-    s = SyslogCapture(str(d))
-    yield s
-    s.close()
-
 
 def test_nothing_secret_is_logged(pam, users, syslog):
     pw = "Sekr3t-Passw0rd-" + os.urandom(4).hex()

@@ -29,12 +29,14 @@ class Server:
 
 @pytest.fixture
 def sshd(module, tmp_path):
-    """Factory: sshd(stack_text, auth="kbdint") starts a private sshd with
-    that PAM stack and returns a Server. Every server is stopped and its
+    """Factory: sshd(stack_text, auth="kbdint", extra="", wrap=None) starts a
+    private sshd with that PAM stack (`extra`: sshd_config lines, sshd.sh's
+    SSHD_EXTRA; `wrap`: a function of the start command's argv, e.g.
+    SyslogCapture.wrap to read what the module logs) and returns a Server. Every server is stopped and its
     /etc/pam.d file removed at teardown, whatever happened."""
     started = []
 
-    def start(stack, auth="kbdint"):
+    def start(stack, auth="kbdint", extra="", wrap=None):
         n = len(started)
         directory = tmp_path / f"sshd{n}"
         directory.mkdir()
@@ -44,8 +46,9 @@ def sshd(module, tmp_path):
         stack_file = tmp_path / f"stack{n}"
         stack_file.write_text(stack)
         env = dict(os.environ, SSHD_DIR=server.dir, SSHD_PORT=str(server.port), SSHD_SERVICE=service,
-                   SSHD_PAM_STACK=str(stack_file), SSHD_AUTH=auth)
-        p = subprocess.run(["bash", SSHD_SH, "start"], env=env, capture_output=True, text=True, timeout=60)
+                   SSHD_PAM_STACK=str(stack_file), SSHD_AUTH=auth, SSHD_EXTRA=extra)
+        argv = ["bash", SSHD_SH, "start"]
+        p = subprocess.run(wrap(argv) if wrap else argv, env=env, capture_output=True, text=True, timeout=60)
         assert p.returncode == 0, f"sshd.sh start failed:\n{p.stdout}\n{p.stderr}\n{server.log}"
         return server
 
@@ -75,7 +78,9 @@ def stack(module, options="", first="auth required pam_unix.so nodelay\n"):
 
 
 def login(server, user, codes=(), password=PASSWORD, trust=None, key=None, client="paramiko",
-          command="echo LOGGED-IN-MARKER"):
+          command="echo LOGGED-IN-MARKER", env=None):
+    """One ssh_login.py run; `env`: its environment (an ssh-agent's, for
+    security keys with --client openssh)."""
     args = [sys.executable, SSH_LOGIN, "--port", str(server.port), "--user", user.name,
             "--command", command, "--client", client, "--timeout", "30"]
     if password is not None:
@@ -86,7 +91,7 @@ def login(server, user, codes=(), password=PASSWORD, trust=None, key=None, clien
         args += ["--trust", trust]
     if key:
         args += ["--key", key]
-    r = SSHLogin(subprocess.run(args, capture_output=True, text=True, timeout=90))
+    r = SSHLogin(subprocess.run(args, env=env, capture_output=True, text=True, timeout=90))
     print(f"$ {shlex.join(args[1:])}{r!r}")
     return r
 

@@ -152,27 +152,42 @@ import Testing
         #expect(!auto.canTrust(local))
     }
 
-    @Test func sshKeyFingerprintMatchesOpenSSH() {
+    @Test func deviceKeyFingerprintMatchesOpenSSH() throws {
         // `ssh-keygen -lf` of this ed25519 public key prints SHA256:RzhFZ4Gi6XnM3pQqHXvPUa/EPPMr2Fmz7KyTMHtJ7Xc
         let blob = "AAAAC3NzaC1lZDI1NTE5AAAAIBJj7MSQ0TOP4ZqjE4RaKj0CNUSB+zHDDr8mNqZqhQy8"
-        let info = "publickey ssh-ed25519 \(blob)\n"
-        let fp = SSHKey.fingerprint(authInfo: info)
-        #expect(fp == "SHA256:RzhFZ4Gi6XnM3pQqHXvPUa/EPPMr2Fmz7KyTMHtJ7Xc")
-        #expect(SSHKey.fingerprint(authInfo: "") == nil)
-        #expect(SSHKey.fingerprint(authInfo: "keyboard-interactive\n") == nil)
-        #expect(SSHKey.fingerprint(authInfo: "publickey ssh-ed25519 !!!!\n") == nil)
+        let info = try SSHAuthInfo(parsing: "publickey ssh-ed25519 \(blob)\n")
+        let device = Device(service: "sshd", remoteHost: "192.0.2.7", authInfo: info)
+        #expect(device.keyFingerprint == "SHA256:RzhFZ4Gi6XnM3pQqHXvPUa/EPPMr2Fmz7KyTMHtJ7Xc")
+        #expect(Device(service: "sshd", remoteHost: nil, authInfo: try SSHAuthInfo(parsing: "")).keyFingerprint == nil)
+        #expect(Device(service: "sshd", remoteHost: nil, authInfo: try SSHAuthInfo(parsing: "keyboard-interactive\n")).keyFingerprint == nil)
+        #expect(Device(service: "sshd", remoteHost: nil, authInfo: nil).keyFingerprint == nil)
     }
 
-    @Test("a key blob that is not padded standard Base64 has no fingerprint", arguments: [
-        "====", "A===", "AA=A", "=AAA", "AAA", "AB==", "AAAAAAA\t", "AAAA\r\n\r\n", "AA-_",
+    @Test("the trusted device's key is the last completed publickey method's")
+    func deviceKeyIsTheLastPublicKey() throws {
+        let first = "AAAAC3NzaC1lZDI1NTE5AAAAIBJj7MSQ0TOP4ZqjE4RaKj0CNUSB+zHDDr8mNqZqhQy8"
+        let second = "AAAAC3NzaC1lZDI1NTE5AAAAIAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+        let info = try SSHAuthInfo(parsing: "publickey ssh-ed25519 \(first)\npublickey ssh-ed25519 \(second)\n")
+        #expect(Device(service: "sshd", remoteHost: nil, authInfo: info).keyFingerprint
+            == SSHPublicKey.fingerprint(blob: try Base64.decode(Array(second.utf8)[...])))
+    }
+
+    @Test("a value sshd would not write gives no key: the strict parser is the only one", arguments: [
+        "publickey ssh-ed25519 !!!!\n", "publickey ssh-ed25519 AA=A\n", "publickey ssh-ed25519 AAAA\n",
+        "publickey ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBJj7MSQ0TOP4ZqjE4RaKj0CNUSB+zHDDr8mNqZqhQy8",
+        "publickey  ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBJj7MSQ0TOP4ZqjE4RaKj0CNUSB+zHDDr8mNqZqhQy8\n",
+        "publickey ssh-rsa AAAAC3NzaC1lZDI1NTE5AAAAIBJj7MSQ0TOP4ZqjE4RaKj0CNUSB+zHDDr8mNqZqhQy8\n",
     ])
-    func sshKeyFingerprintRefusesMalformedBase64(blob: String) {
-        #expect(SSHKey.fingerprint(base64Blob: blob) == nil)
+    func deviceKeyRefusesMalformedAuthInfo(value: String) {
+        guard case .failure = SecurityKeyLogin.read(value) else {
+            Issue.record("\(value) parsed")
+            return
+        }
     }
 
-    @Test func sshKeyFingerprintOfShortBlobs() {
+    @Test func keyFingerprintOfShortBlobs() {
         // SHA-256 of one and of two zero bytes, in unpadded Base64 (as ssh-keygen prints it)
-        #expect(SSHKey.fingerprint(base64Blob: "AA==") == "SHA256:bjQLnP+zepicpUTmu3gKLHiQHT+zNzh2hRGjBhevoB0")
-        #expect(SSHKey.fingerprint(base64Blob: "AAA=") == "SHA256:lqKW0iTyhcZ77pPDD4owkVfw2qNdxbh+QQt4YwoJz8c")
+        #expect(SSHPublicKey.fingerprint(blob: [0]) == "SHA256:bjQLnP+zepicpUTmu3gKLHiQHT+zNzh2hRGjBhevoB0")
+        #expect(SSHPublicKey.fingerprint(blob: [0, 0]) == "SHA256:lqKW0iTyhcZ77pPDD4owkVfw2qNdxbh+QQt4YwoJz8c")
     }
 }

@@ -1,5 +1,3 @@
-import CCrypto
-
 /// The device a login comes from, as far as PAM can tell.
 public struct Device: Sendable, Equatable {
     /// The PAM service (`sshd`, `sudo` …).
@@ -13,6 +11,13 @@ public struct Device: Sendable, Equatable {
         self.service = service
         self.remoteHost = remoteHost.flatMap { $0.isEmpty ? nil : $0 }
         self.keyFingerprint = keyFingerprint.flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// The device of a login whose `SSH_AUTH_INFO_0` parsed to `authInfo`
+    /// (nil: unset, or not what sshd writes): its key is that of the last
+    /// completed `publickey` method.
+    public init(service: String, remoteHost: String?, authInfo: SSHAuthInfo?) {
+        self.init(service: service, remoteHost: remoteHost, keyFingerprint: authInfo?.lastPublicKey?.fingerprint)
     }
 }
 
@@ -90,60 +95,5 @@ public struct TrustPolicy: Sendable, Equatable {
             remoteHost: host, keyFingerprint: key, created: now, expires: UnixTime.adding(now, UnixTime.seconds(days: trustDays)))
         file.trustedDevices.append(trusted)
         return file
-    }
-}
-
-/// SSH public keys as OpenSSH's `ExposeAuthInfo` reports them.
-public enum SSHKey {
-    /// The `SHA256:…` fingerprint (as `ssh-keygen -l` prints it) of the last
-    /// public key in an `SSH_AUTH_INFO_0` value (`publickey TYPE BASE64` lines),
-    /// or nil when there is none.
-    public static func fingerprint(authInfo: String) -> String? {
-        let lines = authInfo.split(separator: "\n")
-        guard let line = lines.last(where: { $0.hasPrefix("publickey ") }) else { return nil }
-        let words = line.split(separator: " ")
-        guard words.count >= 3 else { return nil }
-        return fingerprint(base64Blob: String(words[2]))
-    }
-
-    /// `SHA256:` + unpadded Base64 of SHA-256 over the key blob, or nil when
-    /// `base64Blob` is not padded standard Base64 (RFC 4648 §4).
-    public static func fingerprint(base64Blob: String) -> String? {
-        let input = Array(base64Blob.utf8)
-        guard !input.isEmpty, input.count % 4 == 0, input.count < 65536,
-              input.allSatisfy(isBase64Character), !input.suffix(3).allSatisfy({ $0 == UInt8(ascii: "=") })
-        else { return nil }
-        // Nettle's decoder refuses misplaced `=` and non-zero pad bits (but
-        // takes three `=`, refused above); it would skip white space, which
-        // the character check refuses.
-        var blob = [UInt8](repeating: 0, count: input.count / 4 * 3)
-        var decoder = base64_decode_ctx()
-        nettle_base64_decode_init(&decoder)
-        var length = blob.count
-        let decoded = input.withUnsafeBufferPointer { src in
-            src.withMemoryRebound(to: CChar.self) { chars in
-                nettle_base64_decode_update(&decoder, &length, &blob, chars.count, chars.baseAddress) == 1
-            }
-        }
-        guard decoded, nettle_base64_decode_final(&decoder) == 1 else { return nil }
-        var digest = [UInt8](repeating: 0, count: Int(SHA256_DIGEST_SIZE))
-        var hash = sha256_ctx()
-        nettle_sha256_init(&hash)
-        nettle_sha256_update(&hash, length, blob)
-        nettle_sha256_digest(&hash, digest.count, &digest)
-        var encoded = [CChar](repeating: 0, count: (digest.count + 2) / 3 * 4)
-        nettle_base64_encode_raw(&encoded, digest.count, digest)
-        let text = String(decoding: encoded.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        return "SHA256:" + text.prefix(while: { $0 != "=" })
-    }
-
-    private static func isBase64Character(_ c: UInt8) -> Bool {
-        switch c {
-        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
-             UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "+"), UInt8(ascii: "/"), UInt8(ascii: "="):
-            true
-        default:
-            false
-        }
     }
 }

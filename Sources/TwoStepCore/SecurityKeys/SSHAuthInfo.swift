@@ -22,6 +22,9 @@ public struct SSHAuthInfo: Sendable, Equatable {
         public let type: String
         /// The key blob (decoded from the Base64 text).
         public let blob: [UInt8]
+
+        /// `SHA256:…`, as `ssh-keygen -l` and sshd's log print it.
+        public var fingerprint: String { SSHPublicKey.fingerprint(blob: blob) }
     }
 
     /// One completed method.
@@ -70,6 +73,12 @@ public struct SSHAuthInfo: Sendable, Equatable {
     /// The key blobs of the completed `publickey` methods, in order.
     public var publicKeyBlobs: [[UInt8]] {
         methods.compactMap { $0.name == "publickey" ? $0.key?.blob : nil }
+    }
+
+    /// The key of the last completed `publickey` method: the one that
+    /// identifies the device for trusted devices (`trust_by=key`).
+    public var lastPublicKey: Key? {
+        methods.last { $0.name == "publickey" && $0.key != nil }?.key
     }
 
     /// The security keys among the completed `publickey` methods, in order

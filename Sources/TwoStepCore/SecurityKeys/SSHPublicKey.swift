@@ -148,7 +148,10 @@ public struct SSHPublicKey: Sendable, Equatable {
 
     /// `SHA256:` and the unpadded Base64 of the blob's SHA-256, exactly as
     /// `ssh-keygen -l` and sshd's log print it.
-    public var fingerprint: String {
+    public var fingerprint: String { Self.fingerprint(blob: blob) }
+
+    /// The `SHA256:…` fingerprint of any key blob (of any key type).
+    public static func fingerprint(blob: [UInt8]) -> String {
         "SHA256:" + Base64.encode(SHA256Hash.digest(blob), padded: false)
     }
 

@@ -40,7 +40,7 @@ public struct SecurityKeyLogin: Sendable, Equatable {
     /// Why a login's key does not replace its code. The descriptions are
     /// for syslog: they hold no secret (keys and fingerprints are public;
     /// text from `SSH_AUTH_INFO_0` is shown escaped and cut short).
-    public enum NotApplicable: Sendable, Equatable, CustomStringConvertible {
+    public enum NotApplicable: Error, Sendable, Equatable, CustomStringConvertible {
         /// `security_keys=off`.
         case policyOff
         /// The user has no security key enrolled.
@@ -82,11 +82,30 @@ public struct SecurityKeyLogin: Sendable, Equatable {
     /// Decides whether the login whose `SSH_AUTH_INFO_0` is `authInfo`
     /// (nil when unset) passed with one of the user's enrolled keys.
     public func decide(file: FactorFile, authInfo: String?, at now: Int64) -> Outcome {
+        decide(file: file, authInfo: Self.read(authInfo), at: now)
+    }
+
+    /// An `SSH_AUTH_INFO_0` value parsed once (`SSHAuthInfo`), or why there
+    /// is nothing to use: `.noAuthInfo` or `.unreadableAuthInfo`.
+    public typealias AuthInfo = Result<SSHAuthInfo, NotApplicable>
+
+    /// Parses an `SSH_AUTH_INFO_0` value (nil when unset) for `decide`; the
+    /// module parses it once per login and gives the result to the trusted
+    /// device check as well.
+    public static func read(_ value: String?) -> AuthInfo {
+        guard let value, !value.isEmpty else { return .failure(.noAuthInfo) }
+        do { return .success(try SSHAuthInfo(parsing: value)) } catch { return .failure(.unreadableAuthInfo(error)) }
+    }
+
+    /// `decide(file:authInfo:at:)` for a value already parsed (`read`).
+    public func decide(file: FactorFile, authInfo: AuthInfo, at now: Int64) -> Outcome {
         guard policy.isOn else { return .notApplicable(.policyOff) }
         guard file.has(SecurityKey.self) else { return .notApplicable(.noKeyEnrolled) }
-        guard let authInfo, !authInfo.isEmpty else { return .notApplicable(.noAuthInfo) }
         let info: SSHAuthInfo
-        do { info = try SSHAuthInfo(parsing: authInfo) } catch { return .notApplicable(.unreadableAuthInfo(error)) }
+        switch authInfo {
+        case .success(let parsed): info = parsed
+        case .failure(let reason): return .notApplicable(reason)
+        }
         let presented = info.methods.compactMap { $0.name == "publickey" ? $0.key : nil }
         guard !presented.isEmpty else { return .notApplicable(.noPublicKey) }
 
