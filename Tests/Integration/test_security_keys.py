@@ -215,9 +215,10 @@ def test_security_key_fleet_two_hosts_and_offline_copy(daemon_bin, pam, users, s
     with Fleet(daemon_bin, pam, hosts=2, extra=extra) as f:
         u = users.make()
         f.enroll(u, host=0)
-        # Enrolled through the database (the CLI's `add key` is written elsewhere).
-        f.pg.sql(f"UPDATE twostep_records SET record = record || '{sshkey_line(key)}' || chr(10), "
-                 f"version = version + 1 WHERE username = '{u.name}'")
+        # Enrolled on host 1 by root (`add key --user`, through twostepd into the database) ...
+        r = f.hosts[0].cli("add", "key", "--user", u.name, "--label", "yubikey", "-", stdin=key.line + "\n")
+        assert r.returncode == 0, r
+        assert records(f.pg.record(u.name), "sshkey"), "the key is not in the database"
 
         def used(record):
             (rec,) = records(record, "sshkey")
@@ -226,6 +227,7 @@ def test_security_key_fleet_two_hosts_and_offline_copy(daemon_bin, pam, users, s
         def key_login(host, k):
             return f.run(host, u, env=(f"SSH_AUTH_INFO_0=publickey {k.type} {k.base64}\n",), wrapper=True)
 
+        # ... and it counts on both hosts, host 2 first.
         for host in (1, 0):
             before = int(time.time())
             r = key_login(host, key)
