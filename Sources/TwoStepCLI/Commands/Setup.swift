@@ -37,7 +37,7 @@ struct Setup: ParsableCommand {
             also long after a confirmation; a file edited since setup wrote it is kept \
             there as edited-N-TIME before it is replaced.
 
-            'twostep setup sshd' again with other options (another --method, \
+            Running 'twostep setup sshd' again with other options (another --method, \
             --security-keys, --enforce) replaces the set-up in force, pending or confirmed, \
             in one step: one reload and one new confirmation; if the new one fails, the \
             previous one is back as it was. --status also checks security_keys= of \
