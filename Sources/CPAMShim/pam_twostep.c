@@ -2,12 +2,15 @@
    returns what pam_google_authenticator returns; exports.map keeps
    everything else private. */
 #define PAM_SM_AUTH
+#define PAM_SM_SESSION
 #include <stdlib.h>
 #include <string.h>
 #include "CPAMShim.h"
 
 /* Implemented in Swift (PAMTwoStep, @_cdecl); resolved when the .so links. */
 extern int twostep_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv);
+extern int twostep_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv);
+extern int twostep_close_session(pam_handle_t *pamh, int flags, int argc, const char **argv);
 
 PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv) {
     int rc = twostep_authenticate(pamh, flags, argc, argv);
@@ -19,6 +22,17 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, cons
     default:
         return PAM_AUTH_ERR;
     }
+}
+
+/* The session stack (SPEC §12): a login that passed the second step on a
+   remember_session line becomes a session record. Never stops a session:
+   only PAM_SUCCESS or PAM_IGNORE leave. */
+PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv) {
+    return twostep_open_session(pamh, flags, argc, argv) == PAM_SUCCESS ? PAM_SUCCESS : PAM_IGNORE;
+}
+
+PAM_EXTERN int pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const char **argv) {
+    return twostep_close_session(pamh, flags, argc, argv) == PAM_SUCCESS ? PAM_SUCCESS : PAM_IGNORE;
 }
 
 PAM_EXTERN int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const char **argv) {

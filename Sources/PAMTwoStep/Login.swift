@@ -109,7 +109,7 @@ struct Login {
             let backend = DaemonRecordBackend(socketDirectory: options.socketDirectory, timeout: Double(databaseTimeout) + 1)
             let store = VersionedRecordStore(backend: backend, user: user)
             session.debugLog("\(context): record from twostepd (\(backend.socket.path))")
-            return verify(store: store, counter: backend, confirmedOnly: nil, user: user, device: device, authInfo: authInfo,
+            return verify(store: store, counter: backend, confirmedOnly: nil, account: account, device: device, authInfo: authInfo,
                           context: context)
         case .file(let file):
             session.debugLog("\(context): factor file \(file.path), \(file.actsAsUser ? "as the user" : "as root (root-owned store)")")
@@ -117,16 +117,18 @@ struct Login {
             // only numbers root confirmed are sent to.
             let tallies = SendCountDirectory(path: options.sendCountDirectory)
             return verify(store: file, counter: tallies, confirmedOnly: file.actsAsUser ? tallies : nil,
-                          user: user, device: device, authInfo: authInfo, context: context)
+                          account: account, device: device, authInfo: authInfo, context: context)
         }
     }
 
     /// The flow once the record's store is known: the same for a factor
     /// file and for twostepd's records.
     private func verify<Store: RecordStore>(
-        store: Store, counter: any SendCounter, confirmedOnly: SendCountDirectory?, user: String, device: Device,
+        store: Store, counter: any SendCounter, confirmedOnly: SendCountDirectory?, account: UserAccount, device: Device,
         authInfo: SecurityKeyLogin.AuthInfo, context: String
     ) -> Outcome {
+        let user = account.name
+        let steps = SessionSteps(session: session, options: options, service: device.service)
         let snapshot: Store.Snapshot
         do {
             snapshot = try store.readSnapshot()
@@ -149,8 +151,14 @@ struct Login {
             session.log(LOG_ERR, "\(context): the factor file has no factors left; denying")
             return deny(Messages.unavailable)
         }
+        // SPEC §12: a caller whose login session passed the second step
+        // lately (`recent=`), unless the record changed since.
+        if let outcome = steps.stepUp(account: account, file: factors, at: now, context: context) {
+            return outcome
+        }
         if options.securityKeys.isOn,
            let outcome = securityKey(store: store, snapshot: snapshot, authInfo: authInfo, context: context) {
+            if outcome == .success { steps.remember(.securityKey, account: account, at: now, context: context) }
             return outcome
         }
         if let record = trust.trustedRecord(in: factors, for: device, at: now) {
@@ -209,6 +217,9 @@ struct Login {
         case .accepted(let acceptance):
             session.log(LOG_NOTICE, "\(context): code accepted (\(acceptance.kind.rawValue) \(acceptance.factorID))")
             if let left = acceptance.backupCodesLeft { session.info(Messages.backupCodesLeft(left)) }
+            if let factor = SessionFactor(kind: acceptance.kind) {
+                steps.remember(factor, account: account, at: Int64(time(nil)), context: context)
+            }
             offerTrust(device: device, store: store, context: context)
             return .success
         }

@@ -14,10 +14,7 @@ public func twostepAuthenticate(
     _ pamh: OpaquePointer?, _ flags: Int32, _ argc: Int32, _ argv: UnsafeMutablePointer<UnsafePointer<CChar>?>?
 ) -> Int32 {
     guard let pamh else { return PAM_SERVICE_ERR }
-    var arguments = [String]()
-    for i in 0..<Int(max(argc, 0)) {
-        if let argument = argv?[i] { arguments.append(String(cString: argument)) }
-    }
+    let arguments = ModuleEntry.arguments(argc, argv)
     var session = PAMSession(handle: pamh)
     guard let (options, databaseTimeout) = ModuleConfiguration.options(arguments: arguments, session: session) else {
         session.error(Messages.unavailable)
@@ -26,4 +23,16 @@ public func twostepAuthenticate(
     session.debug = options.debug
     let login = Login(session: session, options: options, databaseTimeout: databaseTimeout, now: Int64(time(nil)))
     return login.authenticate().pamCode
+}
+
+/// What every entry point does with its arguments.
+enum ModuleEntry {
+    /// The pam.d line's arguments.
+    static func arguments(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafePointer<CChar>?>?) -> [String] {
+        var arguments = [String]()
+        for i in 0..<Int(max(argc, 0)) {
+            if let argument = argv?[i] { arguments.append(String(cString: argument)) }
+        }
+        return arguments
+    }
 }

@@ -58,6 +58,16 @@ struct PAMSession {
         return String(cString: value)
     }
 
+    /// Sets a variable of the PAM environment (`pam_putenv`); false when libpam refused.
+    func setEnvironment(_ name: String, _ value: String) -> Bool {
+        pam_putenv(handle, name + "=" + value) == PAM_SUCCESS
+    }
+
+    /// Removes a variable from the PAM environment (`pam_putenv` of the bare name).
+    func removeEnvironment(_ name: String) {
+        _ = pam_putenv(handle, name)
+    }
+
     /// Asks a question; nil when the client gives no answer (a client that
     /// can answer one prompt only, a closed connection). The answer buffer is
     /// cleansed before it is released.

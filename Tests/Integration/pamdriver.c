@@ -55,6 +55,15 @@
  *                randomised value) is printed as "FAIL_DELAY: N" (µs)
  *                instead of being waited for
  *   --expect X   result that counts as success for the exit status
+ *   --session    after a successful authenticate: pam_open_session
+ *                ("SESSION: PAM_XXX"), then --session-cmd, then
+ *                pam_close_session ("CLOSE: PAM_XXX"); the PAM environment's
+ *                TWOSTEP_* variables are printed ("PAMENV: NAME=VALUE")
+ *                after authenticate and after pam_open_session
+ *   --session-only  pam_open_session/pam_close_session with no authenticate
+ *                (the PAM environment as --env set it)
+ *   --session-cmd CMD  run between opening and closing the session (sh -c),
+ *                in this process's audit session
  *
  * Service files and module paths.
  *  - Real /etc/pam.d/NAME: module names without a slash are looked up in
@@ -106,6 +115,9 @@ struct options {
     int timing;
     int no_delay;
     int expect;
+    int session;
+    int session_only;
+    const char *session_cmd;
 };
 
 static struct options opt;
@@ -313,10 +325,44 @@ static int start_handle(struct conv_state *st, pam_handle_t **ph) {
     return 0;
 }
 
+/* Prints the PAM environment's TWOSTEP_* variables. */
+static void print_twostep_env(pam_handle_t *ph) {
+    char **env = pam_getenvlist(ph);
+    if (env == NULL) return;
+    for (char **e = env; *e; e++) {
+        if (strncmp(*e, "TWOSTEP_", 8) == 0) out_line("PAMENV", *e);
+        free(*e);
+    }
+    free(env);
+}
+
+/* --session: open the session, run --session-cmd, close it. Returns 1
+ * when both calls succeeded. */
+static int session_once(pam_handle_t *ph) {
+    int rc = pam_open_session(ph, 0);
+    out_line("SESSION", pam_name(rc));
+    print_twostep_env(ph);
+    if (opt.session_cmd) {
+        fflush(stdout);
+        int status = system(opt.session_cmd);
+        char buf[32];
+        snprintf(buf, sizeof buf, "%d", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+        out_line("CMD", buf);
+    }
+    int crc = pam_close_session(ph, 0);
+    out_line("CLOSE", pam_name(crc));
+    return rc == PAM_SUCCESS && crc == PAM_SUCCESS;
+}
+
 /* One authentication on an existing handle. Returns 1 when it matched
  * --expect, 0 otherwise. */
 static int authenticate_once(pam_handle_t *ph, struct conv_state *st, int *last_rc) {
     st->next_answer = 0;
+    if (opt.session_only) {
+        *last_rc = PAM_SUCCESS;
+        session_once(ph);
+        return 1;
+    }
     long long t0 = now_us();
     int rc = pam_authenticate(ph, opt.silent ? PAM_SILENT : 0);
     long long t1 = now_us();
@@ -333,6 +379,10 @@ static int authenticate_once(pam_handle_t *ph, struct conv_state *st, int *last_
         out_line("ACCT", pam_name(arc));
         if (arc != PAM_SUCCESS)
             ok = 0;
+    }
+    if (opt.session && rc == PAM_SUCCESS) {
+        print_twostep_env(ph);
+        session_once(ph);
     }
     return ok;
 }
@@ -375,7 +425,7 @@ static void usage(void) {
             "                 [--tty TTY] [--env NAME=VALUE]... [--answer TEXT]...\n"
             "                 [--confdir DIR] [--cycles N] [--threads T] [--reuse [--next-user NAME]...]\n"
             "                 [--acct] [--silent] [--quiet] [--timing] [--no-delay]\n"
-            "                 [--expect PAM_XXX]\n");
+            "                 [--expect PAM_XXX] [--session|--session-only] [--session-cmd CMD]\n");
     exit(2);
 }
 
@@ -409,6 +459,9 @@ int main(int argc, char **argv) {
         else if (strcmp(a, "--quiet") == 0) opt.quiet = 1;
         else if (strcmp(a, "--timing") == 0) opt.timing = 1;
         else if (strcmp(a, "--no-delay") == 0) opt.no_delay = 1;
+        else if (strcmp(a, "--session") == 0) opt.session = 1;
+        else if (strcmp(a, "--session-only") == 0) opt.session_only = 1;
+        else if (strcmp(a, "--session-cmd") == 0) opt.session_cmd = NEXT();
         else if (strcmp(a, "--expect") == 0) {
             opt.expect = pam_code(NEXT());
             if (opt.expect < 0) usage();

@@ -11,7 +11,7 @@ import pytest
 
 from pamtest import *  # noqa: F401,F403
 
-ENTRY_POINTS = {"pam_sm_authenticate", "pam_sm_setcred"}
+ENTRY_POINTS = {"pam_sm_authenticate", "pam_sm_setcred", "pam_sm_open_session", "pam_sm_close_session"}
 # What the module may link dynamically: system libraries only (no libswift*,
 # Foundation, ICU, dispatch).
 SYSTEM_LIBS = {"libc.so.6", "libm.so.6", "libpam.so.0", "libnettle.so.8", "libstdc++.so.6",

@@ -16,6 +16,9 @@ public enum ConfigurationKey: UInt8, Sendable, CaseIterable {
     case sendLimit, sendWindow, exemptRhost, prompt, debug, forwardPass, socketDir, sendCountDir, securityKeys
     // The pam.d line only: which file to read.
     case config
+    // The pam.d line only: the step-up of SPEC §12 (a key in twostep.conf
+    // would reach sshd's line too).
+    case recent, recentFactor, rememberSession
     // twostep.conf only: twostepd (§8) and fleet mode (§9).
     case selfEnroll, backend, database, databasePasswordFile, databaseTimeout, offline, offlineMaxAge
     // twostep.conf only: who may enrol security keys (§11).
@@ -50,6 +53,9 @@ public enum ConfigurationKey: UInt8, Sendable, CaseIterable {
         case .sendCountDir: "send_count_dir"
         case .securityKeys: "security_keys"
         case .config: "config"
+        case .recent: "recent"
+        case .recentFactor: "recent_factor"
+        case .rememberSession: "remember_session"
         case .selfEnroll: "self_enroll"
         case .backend: "backend"
         case .database: "database"
@@ -67,7 +73,7 @@ public enum ConfigurationKey: UInt8, Sendable, CaseIterable {
     /// Takes `yes` or `no`; on a pam.d line the bare name is `yes`.
     public var isYesNo: Bool {
         switch self {
-        case .nullok, .debug, .forwardPass, .selfEnroll: true
+        case .nullok, .debug, .forwardPass, .selfEnroll, .rememberSession: true
         default: false
         }
     }
@@ -75,7 +81,7 @@ public enum ConfigurationKey: UInt8, Sendable, CaseIterable {
     /// True when the key may be written at `place`.
     public func isAllowed(in place: Place) -> Bool {
         switch self {
-        case .config: place == .moduleLine
+        case .config, .recent, .recentFactor, .rememberSession: place == .moduleLine
         case .selfEnroll, .backend, .database, .databasePasswordFile, .databaseTimeout, .offline, .offlineMaxAge,
              .securityKeyEnrol:
             place == .file
@@ -99,6 +105,7 @@ public enum ConfigurationKey: UInt8, Sendable, CaseIterable {
         case (6, UInt8(ascii: "w")): key = .window
         case (6, UInt8(ascii: "p")): key = .prompt
         case (6, UInt8(ascii: "c")): key = .config
+        case (6, UInt8(ascii: "r")): key = .recent
         case (7, UInt8(ascii: "l")): key = .lockout
         case (7, UInt8(ascii: "b")): key = .backend
         case (7, UInt8(ascii: "o")): key = .offline
@@ -114,9 +121,11 @@ public enum ConfigurationKey: UInt8, Sendable, CaseIterable {
         case (12, UInt8(ascii: "e")): key = .exemptRhost
         case (12, UInt8(ascii: "f")): key = .forwardPass
         case (13, UInt8(ascii: "s")): key = .securityKeys
+        case (13, UInt8(ascii: "r")): key = .recentFactor
         case (14, UInt8(ascii: "s")): key = .sendCountDir
         case (15, UInt8(ascii: "o")): key = .offlineMaxAge
         case (16, UInt8(ascii: "d")): key = .databaseTimeout
+        case (16, UInt8(ascii: "r")): key = .rememberSession
         case (18, UInt8(ascii: "s")): key = .securityKeyEnrol
         case (22, UInt8(ascii: "d")): key = .databasePasswordFile
         default: key = nil

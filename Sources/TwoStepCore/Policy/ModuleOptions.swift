@@ -40,6 +40,12 @@ public struct ModuleOptions: Sendable, Equatable {
     /// Whether an enrolled security key is the second step of an SSH
     /// login (`security_keys=`, SPEC §11).
     public var securityKeys = SecurityKeyPolicy.off
+    /// `recent=` and `recent_factor=` (pam.d line only, SPEC §12): let a
+    /// caller whose login session passed the second step lately through.
+    public var stepUp = StepUp(seconds: 0, factor: .any)
+    /// `remember_session` (pam.d line only, SPEC §12): after an accepted
+    /// code or key, leave a note for this login's session stack.
+    public var rememberSession = false
 
     /// The defaults.
     public init() {}
@@ -135,6 +141,7 @@ public struct ModuleOptions: Sendable, Equatable {
             case .nullok: nullok = on
             case .debug: debug = on
             case .forwardPass: forwardPass = on
+            case .rememberSession: rememberSession = on
             default: break
             }
             return
@@ -172,6 +179,9 @@ public struct ModuleOptions: Sendable, Equatable {
             case 1: securityKeys = .touch
             default: securityKeys = .verify
             }
+        case .recent: stepUp.seconds = try OptionValue.number(key, v, in: StepUp.range)
+        case .recentFactor:
+            stepUp.factor = try OptionValue.choice(key, v, "any", "security-key") == 0 ? .any : .securityKey
         case .config: _ = try OptionValue.absolutePath(key, v, what: "file")
         default: break
         }
