@@ -29,7 +29,7 @@ BUILD_DEPS := nettle-dev libpam0g-dev libqrencode-dev pkg-config scdoc dpkg-dev
 # security keys with no hardware.
 TEST_DEPS := oathtool pamtester libpam-wrapper openssh-server openssh-client libmd0 libssl3 zbar-tools valgrind \
 	libpam-google-authenticator lintian debootstrap libpam-oath libssl-dev strace systemd \
-	debhelper piuparts postgresql-15 postgresql-client-15
+	debhelper piuparts postgresql-15 postgresql-client-15 sudo
 PIP_TEST_DEPS := pyotp pytest pexpect paramiko varlink
 
 # The CLI links the Swift runtime and Foundation statically too, so the
