@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include <stdio.h>
+#include <fcntl.h>
 #include <sys/fsuid.h>
 #include <sys/vfs.h>
 #include "clinux.h"
@@ -15,3 +16,5 @@ unsigned long twostep_fs_type(int fd) {
     struct statfs fs;
     return fstatfs(fd, &fs) == 0 ? (unsigned long)fs.f_type : 0;
 }
+
+int twostep_o_path(void) { return O_PATH; }

@@ -10,9 +10,12 @@ is never touched. sudo's own ticket is off (timestamp_timeout=0), so each
 sudo goes through PAM. test_step_up.py has the module-level cases (forged
 and replayed notes, other processes, record changes) through pamdriver."""
 
+import json
 import os
 import shlex
+import shutil
 import subprocess
+import tempfile
 import time
 
 import pytest
@@ -32,7 +35,10 @@ class Rig:
     def __init__(self, module, tmp_path, syslog, users):
         self.module, self.syslog = module, syslog
         self.dir = str(tmp_path)
-        self.run_dir = os.path.join(self.dir, "run")
+        # socket_dir: where the user can reach it (pytest's own directories
+        # are root's alone), as /run/twostep is.
+        self.run_dir = tempfile.mkdtemp(prefix="twostep-run.")
+        os.chmod(self.run_dir, 0o755)
         self.sessions = os.path.join(self.run_dir, "sessions")
         self.users = []
         self.sudo_stack("recent=60")
@@ -73,7 +79,9 @@ class Rig:
 @pytest.fixture
 def rig(module, tmp_path, syslog, users):
     os.chmod(tmp_path, 0o755)
-    return Rig(module, tmp_path, syslog, users)
+    rig = Rig(module, tmp_path, syslog, users)
+    yield rig
+    shutil.rmtree(rig.run_dir, ignore_errors=True)
 
 
 def sudo_rc(r):
@@ -196,3 +204,25 @@ def test_security_key_login_counts_for_recent_factor_security_key(rig, sshd, use
         r = login(server, user, [], password=None, key=key.private, client="openssh", env=agent.env, command=SUDO + MARK)
     assert not has_code_prompt(r), r
     assert sudo_rc(r) == [0] and not asked(r), r
+
+
+def test_status_shows_the_verified_session(rig, sshd, ssh_user, twostep_bin):
+    rig.allow(ssh_user)
+    rig.sudo_stack("recent=600")
+    server = sshd(rig.sshd_stack(), wrap=rig.wrap)
+    env = f"TWOSTEP_SOCKET_DIR={rig.run_dir}"
+    r = login(server, ssh_user, [code(ssh_user)],
+              command=f"{env} {twostep_bin} status; {env} {twostep_bin} status --json" + MARK)
+    out = [t for k, t in r.lines if k == "OUTPUT"]
+    text = "\n".join(out)
+    assert "passed the second step (authenticator)" in text and "sudo asks no code in it until" in text, text
+    assert "recent=600" in text, text
+    doc = json.loads(next(t for t in out if t.startswith("{")))
+    s = doc["login_session"]
+    assert s["factor"] == "authenticator" and s["recent"] == 600 and s["recent_factor"] == "any", s
+    assert s["step_up_until"] == s["verified"] + 600 and abs(s["verified"] - time.time()) < 60, s
+    # Outside the session: no login_session.
+    p = subprocess.run(["setpriv", f"--reuid={ssh_user.uid}", f"--regid={ssh_user.gid}", "--init-groups",
+                        twostep_bin, "status", "--json"], capture_output=True, text=True,
+                       env=dict(os.environ, TWOSTEP_SOCKET_DIR=rig.run_dir, HOME=ssh_user.home))
+    assert json.loads(p.stdout)["login_session"] is None, p.stdout + p.stderr

@@ -13,4 +13,6 @@ int twostep_rename_noreplace(int olddirfd, const char *oldpath, int newdirfd, co
 
 /* fstatfs(2)'s f_type (the file system's magic number), or 0 on failure. */
 unsigned long twostep_fs_type(int fd);
+/* O_PATH (open a directory to use it as a dirfd with search permission only). */
+int twostep_o_path(void);
 #endif

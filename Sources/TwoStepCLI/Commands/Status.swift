@@ -1,6 +1,9 @@
 import ArgumentParser
 import TwoStepCore
 import TwoStepAccounts
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `twostep status`: what is set up.
 struct Status: ParsableCommand {
@@ -11,6 +14,13 @@ struct Status: ParsableCommand {
             'ssh-keygen -l' prints it), label, when added and when last used; in --json as \
             "security_keys": [{"id", "type", "fingerprint", "label", "created", "last_used"}] \
             (type as OpenSSH names it, times in Unix seconds, last_used null before the first use).
+
+            In a login session that passed the second step (SPEC §12: an ssh login \
+            whose sshd line has remember_session), your own status also says so, with \
+            the factor and the time, and until when sudo's recent= lets this session \
+            through without a code; in --json as "login_session": {"session_id", \
+            "factor", "verified", "recent", "recent_factor", "step_up_until"} (null outside \
+            such a session, and with --user).
 
             Exit status 0 when two-step verification is on, 1 when it is off (no factor file), 3 when the file cannot be used.
             """)
@@ -23,8 +33,34 @@ struct Status: ParsableCommand {
     func run() throws {
         let target = try target.resolve()
         let report = try target.service.status()
-        if json { try JSONOutput.print(report) } else { report.show() }
+        // The caller's own login session; not another user's (--user).
+        let session = self.target.user == nil
+            ? LoginSessionStatus.current(uid: getuid(), configuration: try SystemSettings.load()) : nil
+        if json {
+            try JSONOutput.print(StatusOutput(status: report, loginSession: session))
+        } else {
+            report.show()
+            if let session {
+                Console.out()
+                session.show(now: Clock.now)
+            }
+        }
         if !report.enabled { throw ExitCode(ExitStatus.refused) }
+    }
+}
+
+/// `status --json`: the account's status and, under "login_session",
+/// the caller's login session.
+struct StatusOutput: Encodable {
+    let status: AccountStatus
+    let loginSession: LoginSessionStatus?
+
+    private enum Key: String, CodingKey { case loginSession }
+
+    func encode(to encoder: any Encoder) throws {
+        try status.encode(to: encoder)
+        var container = encoder.container(keyedBy: Key.self)
+        try container.encode(loginSession, forKey: .loginSession)
     }
 }
 

@@ -1,3 +1,4 @@
+import CLinux
 import TwoStepCore
 #if canImport(Glibc)
 import Glibc
@@ -30,7 +31,7 @@ public struct SessionDirectory: Sendable {
     /// Leaves `note` and returns its random name (32 hex digits). Notes
     /// older than their lifetime that no session took are removed first.
     public func leave(_ note: SessionNote) throws(StoreError) -> String {
-        let dir = try open(create: true)
+        let dir = try open(create: true, listing: true)
         removeStaleNotes(in: dir)
         let name: String
         do { name = Hex.encode(try SystemRandom.bytes(16)) } catch {
@@ -130,18 +131,20 @@ public struct SessionDirectory: Sendable {
     static let recordRules = FileRules(owner: 0, forbiddenMode: 0o022, maxSize: 1024, minSize: 1, singleLink: true)
 
     /// Opens sessions/ (with `create`, making it and `socket_dir` when
-    /// missing) and checks both.
-    func open(create: Bool) throws(StoreError) -> FileDescriptor {
-        let parent = try Self.openChecked(socketDirectory, create: create ? 0o755 : nil)
-        let st = try Self.openChecked("sessions", relativeTo: parent.raw, path: path, create: create ? 0o711 : nil)
-        return st
+    /// missing) and checks both. It is opened as a path only (`O_PATH`:
+    /// others have search permission on it, not read permission), unless
+    /// the caller `listing` it needs to read its entries.
+    func open(create: Bool, listing: Bool = false) throws(StoreError) -> FileDescriptor {
+        let parent = try Self.openChecked(socketDirectory, create: create ? 0o755 : nil, flags: twostep_o_path())
+        return try Self.openChecked("sessions", relativeTo: parent.raw, path: path, create: create ? 0o711 : nil,
+                                    flags: listing ? O_RDONLY : twostep_o_path())
     }
 
     /// Opens the directory `name` without following a link, making it with
     /// `create`'s mode when missing, and refuses it unless root owns it and
     /// group and others cannot write it.
     private static func openChecked(_ name: String, relativeTo parent: Int32 = AT_FDCWD, path: String? = nil,
-                                    create: mode_t?) throws(StoreError) -> FileDescriptor {
+                                    create: mode_t?, flags: Int32) throws(StoreError) -> FileDescriptor {
         let path = path ?? name
         if let mode = create {
             if mkdirat(parent, name, mode) == 0 {
@@ -153,7 +156,7 @@ public struct SessionDirectory: Sendable {
         }
         let dir: FileDescriptor
         do {
-            dir = try FileDescriptor(opening: name, relativeTo: parent, flags: O_RDONLY | O_DIRECTORY | O_NOFOLLOW, path: path)
+            dir = try FileDescriptor(opening: name, relativeTo: parent, flags: flags | O_DIRECTORY | O_NOFOLLOW, path: path)
         } catch .io(_, _, let e) where e == ELOOP || e == ENOTDIR {
             throw .unsafe(path: path, reason: "it is not a directory (a symbolic link?)")
         }
