@@ -77,8 +77,10 @@ else:
     text = open(path).read()
     if change == "reenrol":
         text = re.sub(r"^totp id=totp-1 (.*) created=[0-9]+", lambda m: "totp id=totp-2 " + m.group(1) + " created=%d" % (now + 1), text, flags=re.M)
-    else:
+    elif change == "lockout":
         text = re.sub(r"^failures .*$", "failures count=0005 locked-until=%010d" % (now + 300), text, flags=re.M)
+    else:
+        text = re.sub(r"^failures .*$", "failures count=0001 last=%d" % now, text, flags=re.M)
     st = os.stat(path)
     with open(path, "w") as f:
         f.write(text)
@@ -147,7 +149,7 @@ def test_another_user_in_the_session_prompted(rig, users):
     assert prompted(sudo) and result(sudo) != "PAM_SUCCESS", sudo
 
 
-@pytest.mark.parametrize("change", ["reenrol", "reset", "lockout"])
+@pytest.mark.parametrize("change", ["reenrol", "reset", "lockout", "wrongcode"])
 def test_record_change_since_login_ends_the_step_up(rig, change):
     u = rig.user
     script = rig.out + ".edit.py"
@@ -158,7 +160,7 @@ def test_record_change_since_login_ends_the_step_up(rig, change):
     r = rig.login(f"sleep 1; {edit}; {' '.join(rig.sudo_argv())} > {rig.out} 2>&1; ls {rig.sessions} > {listing}")
     sudo = parse_lines(open(rig.out).read())
     assert result(sudo) != "PAM_SUCCESS", sudo
-    if change == "reenrol":
+    if change in ("reenrol", "wrongcode"):
         assert prompted(sudo), sudo
     if change != "reset":
         # The step-up is over for good: the record went at once.

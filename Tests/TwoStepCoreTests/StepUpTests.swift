@@ -13,10 +13,12 @@ struct StepUpTests {
         SessionRecord(user: user, uid: uid, factor: factor, verified: verified, session: session)
     }
 
-    static func file(created: Int64 = 1, lockedUntil: Int64? = nil) -> FactorFile {
+    static func file(created: Int64 = 1, lockedUntil: Int64? = nil, failures: Int = 0, last: Int64? = nil) -> FactorFile {
         var f = FactorFile(factors: [TOTPAuthenticator(id: "totp-1", secret: SecretBytes(rfcKey20), parameters: .standard,
                                                        label: "phone", created: created)])
         f.failures.lockedUntil = lockedUntil
+        f.failures.count = failures
+        f.failures.last = last
         return f
     }
 
@@ -130,7 +132,7 @@ struct StepUpTests {
             == .allowed(factor: .securityKey, age: 10))
     }
 
-    @Test("a re-enrolment or a lock-out since the login ends it")
+    @Test("a re-enrolment, a lock-out or a wrong code since the login ends it")
     func ended() {
         func isEnded(_ d: StepUp.Decision) -> Bool { if case .ended = d { true } else { false } }
         let at = Self.verified + 10
@@ -138,6 +140,12 @@ struct StepUpTests {
         #expect(isEnded(Self.any.decide(record: Self.record(), user: "alice", uid: 1000,
                                         file: Self.file(lockedUntil: Self.verified + 300), at: at)))
         #expect(isEnded(Self.any.decide(record: Self.record(), user: "alice", uid: 1000, file: FactorFile(), at: at)))
+        // A wrong code since the login (a lock-out that ran out and was
+        // cleared by the next answer leaves just that).
+        #expect(isEnded(Self.any.decide(record: Self.record(), user: "alice", uid: 1000,
+                                        file: Self.file(failures: 1, last: Self.verified + 3), at: at)))
+        #expect(Self.any.decide(record: Self.record(), user: "alice", uid: 1000, file: Self.file(failures: 2, last: Self.verified - 3), at: at)
+            == .allowed(factor: .authenticator, age: 10))
         // A lock-out that had ended before the login does not.
         #expect(Self.any.decide(record: Self.record(), user: "alice", uid: 1000, file: Self.file(lockedUntil: Self.verified - 1), at: at)
             == .allowed(factor: .authenticator, age: 10))

@@ -37,13 +37,18 @@ public struct StepUp: Sendable, Equatable {
         guard age >= -1 else { return .usualFlow(reason: "the session's verification is in the future (clock stepped back)") }
         guard age < Int64(seconds) else { return .usualFlow(reason: "the session's verification is \(age) s old (recent=\(seconds))") }
         // A reset or a disable leaves no file (the caller checks); a
-        // re-enrolment (a factor made after the login) or a lock-out since
-        // the login ends the step-up for good.
+        // re-enrolment (a factor made after the login), a lock-out or a
+        // wrong code since the login ends the step-up for good. Wrong codes
+        // count too: a lock-out that ran out is cleared by the next answer,
+        // which leaves only its wrong code (`last`) on record.
         if file.factors.contains(where: { ($0.summary.created ?? Int64.min) > record.verified }) {
             return .ended(reason: "a factor was enrolled since the login")
         }
         if let until = file.failures.lockedUntil, until > record.verified {
             return .ended(reason: "the account was locked out since the login")
+        }
+        if file.failures.count > 0, let last = file.failures.last, last >= record.verified {
+            return .ended(reason: "a wrong code was given for the account since the login")
         }
         guard file.isEnabled else { return .ended(reason: "the account has no factors left") }
         return .allowed(factor: record.factor, age: max(age, 0))
