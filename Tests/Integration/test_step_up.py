@@ -15,6 +15,8 @@ import time
 
 import pytest
 
+from fleet import Fleet, code_at
+from harness import current_step
 from pamtest import *  # noqa: F401,F403
 
 
@@ -22,25 +24,29 @@ class Rig:
     """A login stack (`login-it`: the code, pam_loginuid, the module's
     session line) and a step-up stack (`sudo`: recent=)."""
 
-    def __init__(self, pam, tmp_path, user):
+    def __init__(self, pam, run_dir, user, base=None, code=None):
+        """`base`: the options every line of both stacks gets (default:
+        socket_dir=RUN_DIR and this test's send_count_dir=); `code`: a
+        function of the user giving a right, unused code."""
         self.pam, self.user = pam, user
-        self.run_dir = str(tmp_path / "run")
+        self.run_dir = run_dir
         self.sessions = os.path.join(self.run_dir, "sessions")
-        self.out = str(tmp_path / "inner.out")
+        self.out = os.path.join(os.path.dirname(pam.dir), "inner.out")
+        self.base = base or f"socket_dir={self.run_dir} send_count_dir={self.pam.sends}"
+        self.code = code or (lambda u: fresh_code(u.secret, u.read_factors()))
         self.login_stack()
         self.sudo_stack()
 
     def login_stack(self, auth_options="remember_session", session_line=True):
         m = self.pam.module
         self.pam.stack("login-it",
-                       f"auth required {m} {auth_options} socket_dir={self.run_dir} send_count_dir={self.pam.sends}\n"
+                       f"auth required {m} {auth_options} {self.base}\n"
                        "account required pam_permit.so\n"
                        "session required pam_loginuid.so\n"
-                       + (f"session optional {m} socket_dir={self.run_dir}\n" if session_line else ""))
+                       + (f"session optional {m} {self.base}\n" if session_line else ""))
 
     def sudo_stack(self, options="recent=60"):
-        self.pam.stack("sudo", f"auth required {self.pam.module} {options} socket_dir={self.run_dir} "
-                               f"send_count_dir={self.pam.sends}\naccount required pam_permit.so\n")
+        self.pam.stack("sudo", f"auth required {self.pam.module} {options} {self.base}\naccount required pam_permit.so\n")
 
     def sudo_argv(self, user=None, answers=()):
         args = [self.pam.pamdriver, "--service", "sudo", "--user", (user or self.user).name,
@@ -53,7 +59,7 @@ class Rig:
         """A login with a right code, its session open while `command` runs."""
         user = user or self.user
         extra = ["--session", *(["--session-cmd", command] if command else []), *extra]
-        return self.pam.run("login-it", user, [code or fresh_code(user.secret, user.read_factors())], extra=extra)
+        return self.pam.run("login-it", user, [code or self.code(user)], extra=extra)
 
     def login_then_sudo(self, before="", user=None):
         """A login whose session runs `before`, then the step-up stack; the
@@ -98,7 +104,7 @@ def result(lines):
 @pytest.fixture
 def rig(pam, tmp_path, ssh_user):
     os.chmod(tmp_path, 0o755)
-    return Rig(pam, tmp_path, ssh_user)
+    return Rig(pam, str(tmp_path / "run"), ssh_user)
 
 
 def test_step_up_in_the_session_that_passed_a_code(rig):
@@ -265,3 +271,49 @@ def test_two_sessions_of_one_user_keep_separate_records(rig):
     assert len(both) == 2 and len({b.rsplit("-", 2)[1] for b in both}) == 2, both
     assert all(r.result == "PAM_SUCCESS" for r in runs), runs
     assert [r for r in rig.records() if not r.startswith("note-")] == []
+
+
+def test_step_up_in_fleet_mode(daemon_bin, twostep_bin, pam, users):
+    """store=twostepd: the record comes from twostepd, the session record
+    stays on the host (under its socket_dir)."""
+    with Fleet(daemon_bin, pam, hosts=1, extra="window=10\n") as fleet:
+        host = fleet.hosts[0]
+        u = users.make()
+        fleet.enroll(u)
+        rig = Rig(host.pam, host.sockets, u, base=f"config={host.config}", code=lambda _: code_at(current_step() + 1))
+        r, sudo = rig.login_then_sudo()
+        assert result(sudo) == "PAM_SUCCESS" and not prompted(sudo), str(sudo) + host.logtext()
+        # A reset through twostepd, in the middle of the next session, ends it.
+        reset = (f"TWOSTEP_CONFIG={host.config} TWOSTEP_SOCKET_DIR={host.sockets} {twostep_bin} reset --user {u.name}"
+                 " > /dev/null")
+        r = rig.login(f"{reset}; {' '.join(rig.sudo_argv())} > {rig.out} 2>&1", code=code_at(current_step() + 2))
+        assert r.result == "PAM_SUCCESS", str(r) + host.logtext()
+        sudo = parse_lines(open(rig.out).read())
+        assert result(sudo) != "PAM_SUCCESS", sudo
+
+
+def test_a_sudo_line_never_leaves_a_note(rig):
+    """remember_session on sudo's line: the code is accepted, no note is
+    written and nothing goes into the PAM environment (sudo copies its
+    PAM environment into the command's)."""
+    rig.pam.stack("sudo", f"auth required {rig.pam.module} remember_session {rig.base}\naccount required pam_permit.so\n"
+                          "session required pam_permit.so\n")
+    r = rig.pam.run("sudo", rig.user, [rig.code(rig.user)], extra=["--session"])
+    assert r.result == "PAM_SUCCESS", r
+    assert not [t for k, t in r.lines if k == "PAMENV"], r
+    assert not os.path.isdir(rig.sessions) or not [n for n in os.listdir(rig.sessions) if n.startswith("note-")]
+
+
+def test_a_process_already_in_a_login_session_leaves_no_note(rig):
+    """An sshd started from a shell is inside that shell's session: its
+    remember_session line writes no note (the step-up would be the shell's)."""
+    inner = rig.out + ".inner"
+    cmd = (f"{rig.pam.pamdriver} --service login-it --user {rig.user.name} --confdir {rig.pam.dir} --no-delay "
+           f"--answer {rig.code(rig.user)} --session > {inner} 2>&1")
+    # The outer "login" only puts the inner one in a login session.
+    rig.pam.stack("outer", "auth required pam_permit.so\naccount required pam_permit.so\nsession required pam_loginuid.so\n")
+    outer = rig.pam.run("outer", rig.user, [], extra=["--session", "--session-cmd", cmd])
+    assert outer.result == "PAM_SUCCESS", outer
+    lines = parse_lines(open(inner).read())
+    assert ("RESULT", "PAM_SUCCESS") in lines, lines
+    assert not [t for k, t in lines if k == "PAMENV"], lines
