@@ -54,15 +54,15 @@ struct Setup: ParsableCommand {
             a file could not be read or written, or (--status) twostep.conf's security_keys= \
             is stronger than what sshd enforces.
             """,
-        subcommands: [SetupSSHD.self])
+        subcommands: [SetupSSHD.self, SetupSudo.self])
 
-    @Flag(help: "Keep the pending change: run it from a new ssh login before the time runs out.")
+    @Flag(help: "Keep the pending change: for sshd run it from a new ssh login, for sudo as 'sudo twostep setup --confirm sudo', before the time runs out. Name the target (sshd or sudo) when both are pending.")
     var confirm = false
 
-    @Flag(help: "Put back every file setup changed, byte for byte, and reload sshd (pending or confirmed).")
+    @Flag(help: "Put back every file the target's setup changed (pending or confirmed): byte for byte, but for the other target's lines in /etc/pam.d/sshd, which stay; sshd is reloaded. Name the target (sshd or sudo) when both are set up.")
     var undo = false
 
-    @Flag(help: "Show what setup configured, in which files, and whether a confirmation is pending and until when; an error when twostep.conf's security_keys= is stronger than what sshd -T enforces.")
+    @Flag(help: "Show what setup configured, in which files, and whether a confirmation is pending and until when, for the target named or for both; an error when twostep.conf's security_keys= is stronger than what sshd -T enforces.")
     var status = false
 
     /// The undo timer's own run: `--undo --after-timeout TOKEN`.
@@ -79,15 +79,36 @@ struct Setup: ParsableCommand {
         if afterTimeout != nil && !undo { throw ValidationError("--after-timeout goes with --undo") }
     }
 
+    /// True when --confirm, --undo or --status is given (then a target
+    /// named after them, `twostep setup --undo sudo`, says which).
+    var hasAction: Bool { confirm || undo || status }
+
     func run() throws {
+        try perform(on: nil)
+    }
+
+    /// --confirm, --undo or --status for `target`; nil: --status shows
+    /// every target, --undo and --confirm act on the only one there is.
+    func perform(on target: SetupTarget?) throws(CLIError) {
         if confirm {
-            try SetupRollout.confirm()
+            let target = if let target { target } else { try SetupRollout.onlyTarget(confirming: true) }
+            try SetupRollout.confirm(target)
         } else if undo {
-            try SetupRollout.undo(afterTimeout: afterTimeout)
+            if let afterTimeout, target == nil {
+                // A timer of a version before per-target state: the set-up with its token.
+                guard let owner = SetupRollout.target(ofToken: afterTimeout) else {
+                    SetupRollout.log("set-up \(afterTimeout) was confirmed or undone: nothing to do")
+                    return
+                }
+                try SetupRollout.undo(owner, afterTimeout: afterTimeout)
+            } else {
+                let target = if let target { target } else { try SetupRollout.onlyTarget(confirming: false) }
+                try SetupRollout.undo(target, afterTimeout: afterTimeout)
+            }
         } else if status {
-            try SetupRollout.status()
+            try SetupRollout.status(target)
         } else {
-            throw CLIError.usage("say what to set up ('twostep setup sshd --method password|publickey'), or give --confirm, --undo or --status")
+            throw CLIError.usage("say what to set up ('twostep setup sshd --method password|publickey', 'twostep setup sudo'), or give --confirm, --undo or --status")
         }
     }
 }

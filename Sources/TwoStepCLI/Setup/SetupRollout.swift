@@ -47,7 +47,7 @@ enum SetupRollout {
 
     static func apply(_ request: Request) throws(CLIError) {
         holdSignals()
-        let directory = SetupStateDirectory()
+        let directory = SetupStateDirectory(.sshd)
         let lock = try directory.lock()
         defer { lock.unlock() }  // and closed as it goes
         var inForce: SetupReplacement?
@@ -56,9 +56,13 @@ enum SetupRollout {
             inForce = try SetupReplacement(state, directory: directory)
         }
         let previous = inForce
-        /// A file as it was before any set-up: the previous set-up's copy when it changed it.
+        // setup sudo's set-up: its lines in /etc/pam.d/sshd stay (SSHDPAMComposition).
+        let neighbour = try SetupNeighbour.load(.sudo)
+        /// A file as it was before any set-up: the previous set-up's copy
+        /// when it changed it, else setup sudo's when that changed it.
         func original(_ path: String) throws(CLIError) -> SetupFile {
             if let file = previous?.original(path) { return file }
+            if let file = try neighbour?.base(path) { return file }
             return try SetupFile.read(path)
         }
         let setUp = SSHDDropIn(method: request.method, securityKeys: request.securityKeys)
@@ -99,8 +103,8 @@ enum SetupRollout {
         if !request.force && (!lockedOut.isEmpty || !missing.isEmpty) {
             throw lockOutRefusal(method: request.method, lockedOut: lockedOut, unenrolled: missing)
         }
-        let edit = try SSHDPAMStack.edit(pam.bytes, path: SSHDServer.pamFile, method: request.method,
-                                         module: request.module, nullok: !request.enforce)
+        let part = SSHDPAMComposition.SSHDPart(method: request.method, module: request.module, nullok: !request.enforce)
+        let edit = try SSHDPAMComposition(sshd: part, sudoModule: neighbour?.state.module).apply(to: pam.bytes, path: SSHDServer.pamFile)
         for warning in edit.warnings { Console.error("twostep: warning: \(warning)") }
         var changes = [Change]()
         func change(_ index: Int, _ old: SetupFile, _ new: [UInt8], late: Bool = false) throws(CLIError) {
@@ -188,6 +192,7 @@ enum SetupRollout {
             state.appliedTicks = SetupLogin.nowTicks()
             state.deadline = state.applied + request.timeout
             try directory.save(state)
+            try neighbour?.rewrote(SSHDServer.pamFile, bytes: edit.bytes)
             previous?.forget(keeping: state.files.map(\.index))
             report(request, state: state, edit: edit, reload: reload, rootLogin: effective["permitrootlogin"] ?? "prohibit-password",
                    replaced: previous?.description)
@@ -245,7 +250,7 @@ enum SetupRollout {
         Console.out("    twostep setup --confirm")
         Console.out()
         Console.out("before \(Clock.local(Int64(state.deadline))) (\(request.timeout) s from now). Otherwise everything is undone by itself then")
-        Console.out("(\(timerDescription(state.timer))).")
+        Console.out("(\(timerDescription(state.timer, target: .sshd))).")
     }
 
     // MARK: Pieces
@@ -275,9 +280,9 @@ enum SetupRollout {
         }
     }
 
-    static func timerDescription(_ timer: SetupState.Timer?) -> String {
+    static func timerDescription(_ timer: SetupState.Timer?, target: SetupTarget) -> String {
         switch timer {
-        case .process(let pid, _): "undo timer: process \(pid), its log \(SetupStateDirectory().logPath)"
+        case .process(let pid, _): "undo timer: process \(pid), its log \(SetupStateDirectory(target).logPath)"
         case .systemd(let unit): "undo timer: systemd unit \(unit).timer"
         case nil: "no undo timer"
         }
