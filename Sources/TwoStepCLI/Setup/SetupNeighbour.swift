@@ -12,11 +12,12 @@ struct SetupNeighbour {
     let directory: SetupStateDirectory
 
     /// The set-up of `target` (the other one), nil when it has none;
-    /// refused when it stopped half-way.
-    static func load(_ target: SetupTarget) throws(CLIError) -> SetupNeighbour? {
+    /// refused when it stopped half-way, unless `halfWay` (an undo keeps
+    /// the lines of such a set-up too: its own undo takes them out).
+    static func load(_ target: SetupTarget, halfWay: Bool = false) throws(CLIError) -> SetupNeighbour? {
         let directory = SetupStateDirectory(target)
         guard let state = try directory.load() else { return nil }
-        guard state.phase != .applying else {
+        guard state.phase != .applying || halfWay else {
             throw .usage("a 'twostep setup \(target.rawValue)' stopped half-way (\(directory.statePath) says 'applying'): run 'twostep setup --undo \(target.rawValue)' first")
         }
         return SetupNeighbour(state: state, directory: directory)

@@ -21,7 +21,9 @@ extension SetupRollout {
         guard let state = try directory.load() else {
             Console.out("twostep setup has not changed sshd's configuration.")
             if let pam = try? SetupFile.read(SSHDServer.pamFile) {
-                for line in SSHDPAMStack.twoStepLines(in: pam.bytes) {
+                // setup sudo's lines are its status's.
+                let sudo = (try? SetupStateDirectory(.sudo).load()) ?? nil
+                for line in SSHDPAMStack.twoStepLines(in: pam.bytes) where sudo == nil || !line.text.hasPrefix("session ") {
                     Console.out("  \(SSHDServer.pamFile) line \(line.number) uses pam_twostep (set by hand): \(line.text)")
                 }
             }

@@ -26,8 +26,10 @@ extension SetupRollout {
             if token != nil { return }
             throw .usage("nothing to undo: twostep setup has not set up \(target.rawValue) (no \(directory.statePath))")
         }
-        // The other target's lines in a file both edit stay.
-        let neighbour = try? SetupNeighbour.load(target.other)
+        // The other target's lines in a file both edit stay. (A state of it
+        // that cannot be read does not stop the undo: the file is then put
+        // back whole, as this target found it.)
+        let neighbour = try? SetupNeighbour.load(target.other, halfWay: true)
         if let token {
             guard state.token == token, state.phase == .pending, Int(Clock.now) >= state.deadline else {
                 log("set-up \(token) was confirmed or undone: nothing to do")
