@@ -27,9 +27,9 @@ BUILD_DEPS := nettle-dev libpam0g-dev libqrencode-dev pkg-config scdoc dpkg-dev
 # openssh-client, libmd0 and libssl3: what OpenSSH's sk-dummy.so (Debian's openssh-tests,
 # downloaded, never installed: Tests/Integration/securitykeys.py) needs to make and use
 # security keys with no hardware.
-TEST_DEPS := oathtool pamtester sudo libpam-wrapper openssh-server openssh-client libmd0 libssl3 zbar-tools valgrind \
+TEST_DEPS := oathtool pamtester libpam-wrapper openssh-server openssh-client libmd0 libssl3 zbar-tools valgrind \
 	libpam-google-authenticator lintian debootstrap libpam-oath libssl-dev strace systemd \
-	debhelper piuparts postgresql-15 postgresql-client-15
+	debhelper piuparts postgresql-15 postgresql-client-15 sudo
 PIP_TEST_DEPS := pyotp pytest pexpect paramiko varlink
 
 # The CLI links the Swift runtime and Foundation statically too, so the
