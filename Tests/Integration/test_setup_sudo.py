@@ -294,3 +294,44 @@ def test_old_single_state_directory_still_undone(machine):
         f.write(re.sub(r"^target sshd\n", "", state, flags=re.M))
     assert m.setup("--undo").returncode == 0
     assert m.exact() == before
+
+
+def test_edited_shared_file_kept_aside_and_other_target_kept(machine):
+    """/etc/pam.d/sshd edited after both set-ups: setup sudo again refuses
+    to change it; --undo sudo keeps the edited file aside (edited-2-TIME in
+    sudo's directory) and writes sshd's set-up alone, which sshd's state
+    then takes as its own (not 'edited since')."""
+    m = machine().start()
+    before = m.exact()
+    assert m.setup("sshd", "--method", "password").returncode == 0
+    after_sshd = m.exact()
+    assert m.setup("sudo").returncode == 0
+    edited = m.read("etc/pam.d/sshd") + "# a local note\n"
+    m.write("etc/pam.d/sshd", edited)
+
+    p = m.setup("sudo", "--recent", "60")
+    assert p.returncode == 3 and "edited since 'twostep setup sudo' wrote it" in p.stderr, p
+    assert m.read("etc/pam.d/sshd") == edited and "recent 900" in m.state("sudo")
+
+    u = m.setup("--undo", "sudo")
+    assert u.returncode == 0, u
+    kept = [n for n in os.listdir(m.path(STATE_DIRS["sudo"])) if n.startswith("edited-2-")]
+    assert len(kept) == 1 and f"kept as /{STATE_DIRS['sudo']}/{kept[0]}" in u.stdout, u
+    assert open(m.path(f"{STATE_DIRS['sudo']}/{kept[0]}")).read() == edited
+    assert m.exact() == after_sshd
+    s = m.setup("--status", "sshd")
+    assert "edited since" not in s.stdout, s
+    assert m.setup("--undo").returncode == 0
+    assert m.exact() == before
+
+
+def test_setup_sudo_refused_when_sshd_file_edited_since_setup_sshd(machine):
+    m = machine().start()
+    assert m.setup("sshd", "--method", "password").returncode == 0
+    m.write("etc/pam.d/sshd", m.read("etc/pam.d/sshd") + "# a local note\n")
+    states = m.states()
+    p = m.setup("sudo")
+    assert p.returncode == 3, p
+    assert "edited since 'twostep setup sshd' wrote it" in p.stderr and "Nothing was changed" in p.stderr, p
+    assert m.states() == states and m.state("sudo") is None
+    assert m.setup("--undo").returncode == 0
