@@ -129,13 +129,10 @@ enum SetupRollout {
         // The copies first, and a state that --undo can use if we stop
         // half-way (every file in it, so such an undo puts each one back).
         var state = SetupState(
-            token: String(UInt64.random(in: .min ... .max), radix: 16), phase: .applying, method: request.method,
+            token: SetupState.newToken(), phase: .applying, method: request.method,
             enforce: request.enforce, module: request.module, reload: request.reload.resolved, timeout: request.timeout)
         state.securityKeys = request.securityKeys
-        let login = SetupLogin.current()
-        state.auditSession = login.auditSession
-        state.setupBy = login.description
-        state.bootID = SetupLogin.bootID()
+        state.noteStart()
         state.createdDirectories = previous?.state.createdDirectories ?? []
         var made = [String]()
         for change in changes where change.kept {
@@ -195,7 +192,7 @@ enum SetupRollout {
             try neighbour?.rewrote(SSHDServer.pamFile, bytes: edit.bytes)
             previous?.forget(keeping: state.files.map(\.index))
             report(request, state: state, edit: edit, reload: reload, rootLogin: effective["permitrootlogin"] ?? "prohibit-password",
-                   replaced: previous?.description)
+                   replaced: previous?.description, sudoToo: neighbour != nil)
         } catch {
             SetupTimer.stop(state.timer)
             var problems = [String]()
@@ -219,7 +216,11 @@ enum SetupRollout {
         }
     }
 
-    static func report(_ request: Request, state: SetupState, edit: SSHDPAMStack.Edit, reload: String, rootLogin: String, replaced: String?) {
+    /// `sudoToo`: setup sudo is set up as well, so a bare --confirm or
+    /// --undo would not know which: the commands name sshd.
+    static func report(_ request: Request, state: SetupState, edit: SSHDPAMStack.Edit, reload: String, rootLogin: String,
+                       replaced: String?, sudoToo: Bool) {
+        let target = sudoToo ? " sshd" : ""
         let settings = state.dropIn.settings.map { "\($0.name) \($0.value)" }.joined(separator: ", ")
         if let replaced {
             Console.out("The set-up in force (\(replaced)) is replaced: its changes were taken back and these made, with one reload.")
@@ -232,7 +233,7 @@ enum SetupRollout {
         }
         Console.out("  sshd -t: the configuration is valid; sshd -T: these settings are in force")
         Console.out("  \(reload)")
-        Console.out("  the old files are kept in \(SetupStateDirectory.path)/backup ('twostep setup --undo' puts them back)")
+        Console.out("  the old files are kept in \(SetupStateDirectory.path)/backup ('twostep setup --undo\(target)' puts them back)")
         Console.out()
         if request.enforce {
             Console.out("Enforced: a user who has not enrolled is refused (told to run 'twostep enroll').")
@@ -247,7 +248,7 @@ enum SetupRollout {
             ? "as a user who can sudo (PermitRootLogin \(rootLogin): root cannot log in over ssh now), then with sudo run:"
             : "(ssh as root, or as yourself and then sudo) and run there:")
         Console.out()
-        Console.out("    twostep setup --confirm")
+        Console.out("    twostep setup --confirm\(target)")
         Console.out()
         Console.out("before \(Clock.local(Int64(state.deadline))) (\(request.timeout) s from now). Otherwise everything is undone by itself then")
         Console.out("(\(timerDescription(state.timer, target: .sshd))).")

@@ -116,6 +116,19 @@ struct SetupState: Equatable {
         self.timeout = timeout
     }
 
+    /// A random token for a new set-up.
+    static func newToken() -> String {
+        String(UInt64.random(in: .min ... .max), radix: 16)
+    }
+
+    /// Notes who starts this set-up, from which login, on which boot.
+    mutating func noteStart() {
+        let login = SetupLogin.current()
+        auditSession = login.auditSession
+        setupBy = login.description
+        bootID = SetupLogin.bootID()
+    }
+
     /// Parses the file's text; nil with a reason when it is not one.
     init(parsing text: String, path: String) throws(CLIError) {
         func bad(_ why: String) -> CLIError {

@@ -66,14 +66,11 @@ enum SudoRollout {
         }
 
         var state = SetupState(
-            token: String(UInt64.random(in: .min ... .max), radix: 16), phase: .applying, method: .password,
+            token: SetupState.newToken(), phase: .applying, method: .password,
             enforce: false, module: request.module, reload: .auto, timeout: request.timeout)
         state.target = .sudo
         state.recent = request.recent
-        let login = SetupLogin.current()
-        state.auditSession = login.auditSession
-        state.setupBy = login.description
-        state.bootID = SetupLogin.bootID()
+        state.noteStart()
         state.files = changes.map { change in
             let old = change.original
             return SetupState.File(index: change.index, path: old.path, existed: old.exists, mode: old.mode, uid: old.uid, gid: old.gid)
