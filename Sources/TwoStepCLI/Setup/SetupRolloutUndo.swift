@@ -59,10 +59,10 @@ extension SetupRollout {
         }
         if token == nil { SetupTimer.stop(state.timer) }
         try directory.clear(state)
-        let what = target == .sshd ? "sshd's configuration is" : "sudo's and sshd's PAM files are"
+        let what = target == .sshd ? "sshd's configuration is as it was" : "sudo's and sshd's PAM files are as they were"
         let heading = token == nil
-            ? "\(what) as it was before 'twostep setup \(target.rawValue)':"
-            : "Not confirmed in time: \(what) as it was before 'twostep setup \(target.rawValue)':"
+            ? "\(what) before 'twostep setup \(target.rawValue)':"
+            : "Not confirmed in time: \(what) before 'twostep setup \(target.rawValue)':"
         if token != nil {
             log(heading)
             for line in lines + reload { log("  " + line) }
