@@ -72,7 +72,7 @@ struct Setup: ParsableCommand {
     @Flag(help: "Keep the pending change: for sshd run it from a new ssh login, for sudo as 'sudo twostep setup --confirm sudo', before the time runs out. Name the target (sshd or sudo) when both are pending.")
     var confirm = false
 
-    @Flag(help: "Put back every file the target's setup changed (pending or confirmed): byte for byte, but for the other target's lines in /etc/pam.d/sshd, which stay; sshd is reloaded. Name the target (sshd or sudo) when both are set up.")
+    @Flag(help: "Put back every file the target's setup changed (pending or confirmed): byte for byte, but for the other target's lines in /etc/pam.d/sshd, which stay; undoing sshd reloads it. Name the target (sshd or sudo) when both are set up.")
     var undo = false
 
     @Flag(help: "Show what setup configured, in which files, and whether a confirmation is pending and until when, for the target named or for both; an error when twostep.conf's security_keys= is stronger than what sshd -T enforces.")
