@@ -103,6 +103,8 @@ let package = Package(
         .testTarget(name: "TwoStepWireTests", dependencies: ["TwoStepWire"]),
         .testTarget(name: "TwoStepVarlinkTests", dependencies: ["TwoStepVarlink"]),
         .testTarget(name: "TwoStepAccountsTests", dependencies: ["TwoStepAccounts"]),
+        // The CLI's pure parts: setup's edits of pam.d files and its state files.
+        .testTarget(name: "TwoStepCLITests", dependencies: ["TwoStepCLI"]),
         .testTarget(
             name: "TwoStepDaemonTests",
             dependencies: [

@@ -95,8 +95,13 @@ auth	required			pam_permit.so
 # Debian's default PermitRootLogin does.
 ROOT_KEYS = "PermitRootLogin prohibit-password\nAuthorizedKeysFile .ssh/authorized_keys /etc/ssh/keys/%u"
 
-# The files setup may change, and the one it must never change.
-WATCHED = ("etc/ssh/sshd_config", "etc/ssh/sshd_config.d/twostep.conf", "etc/pam.d/sshd", "etc/pam.d/common-auth")
+# The files setup may change (setup sudo: /etc/pam.d/sudo too), and the one it must never change.
+WATCHED = ("etc/ssh/sshd_config", "etc/ssh/sshd_config.d/twostep.conf", "etc/pam.d/sshd", "etc/pam.d/common-auth",
+           "etc/pam.d/sudo")
+
+# Each target's state directory under the machine's /var/lib (sshd's is the
+# top one, where versions before per-target state kept their one state).
+STATE_DIRS = {"sshd": "var/lib/twostep-setup", "sudo": "var/lib/twostep-setup/sudo"}
 
 
 CONF = "/etc/twostep/twostep.conf"
@@ -232,10 +237,13 @@ class Machine:
 
     def setup(self, *args, timeout=120, reload="signal"):
         """`twostep setup ARGS` in the namespace; `sshd` gets the test's module,
-        SIGHUP to the test's sshd, and the detached timer (no systemd here)."""
+        SIGHUP to the test's sshd, and the detached timer (no systemd here);
+        `sudo` the module and the detached timer."""
         args = list(args)
         if args and args[0] == "sshd":
             args += ["--module", self.module, "--reload", reload, "--timer", "process", "--timeout", str(timeout)]
+        elif args and args[0] == "sudo":
+            args += ["--module", self.module, "--timer", "process", "--timeout", str(timeout)]
         p = self.run([self.twostep, "setup"] + args)
         print(f"$ twostep setup {' '.join(args)}\n[rc {p.returncode}]\n{p.stdout}{p.stderr}")
         return p
@@ -246,15 +254,16 @@ class Machine:
         os.makedirs(self.path("etc/ssh/keys"), mode=0o755, exist_ok=True)
         self.write(f"etc/ssh/keys/{name}", pub + "\n")
 
-    def state(self):
+    def state(self, target="sshd"):
+        """The text of `target`'s saved state, None when it has none."""
         try:
-            return open(self.path("var/lib/twostep-setup/state")).read()
+            return open(self.path(STATE_DIRS[target] + "/state")).read()
         except FileNotFoundError:
             return None
 
-    def timer_log(self):
+    def timer_log(self, target="sshd"):
         try:
-            return open(self.path("var/lib/twostep-setup/timer.log")).read()
+            return open(self.path(STATE_DIRS[target] + "/timer.log")).read()
         except FileNotFoundError:
             return ""
 

@@ -64,8 +64,11 @@ struct SetupSSHD: ParsableCommand {
             within --timeout seconds; see 'twostep setup --help'.
             """)
 
-    @Option(help: ArgumentHelp("What comes before the code: password, or publickey (an SSH key, no password).", valueName: "password|publickey"))
-    var method: SSHDMethod
+    /// `twostep setup --undo sshd` (and --confirm, --status): the parent's action for this target.
+    @ParentCommand var setup: Setup
+
+    @Option(help: ArgumentHelp("What comes before the code: password, or publickey (an SSH key, no password). Required to set up; not with --confirm, --undo, --status before 'sshd'.", valueName: "password|publickey"))
+    var method: SSHDMethod?
 
     @Option(help: ArgumentHelp("With --method publickey: an enrolled security key replaces the code, and sshd requires a touch (touch) or a PIN or biometric and a touch (verify) for every security key.", valueName: "touch|verify"))
     var securityKeys: String?
@@ -90,6 +93,13 @@ struct SetupSSHD: ParsableCommand {
 
     func validate() throws {
         guard geteuid() == 0 else { throw ValidationError("setup is for root only: it changes sshd's configuration") }
+        if setup.hasAction {
+            guard method == nil && securityKeys == nil && !enforce && !force else {
+                throw ValidationError("--confirm, --undo and --status take no options of 'setup sshd': 'twostep setup --undo sshd'")
+            }
+            return
+        }
+        guard method != nil else { throw ValidationError("give --method password|publickey") }
         guard (1...86400).contains(timeout) else { throw ValidationError("--timeout must be 1 to 86400 seconds") }
         if let securityKeys {
             guard let policy = SecurityKeyPolicy(rawValue: securityKeys), policy.isOn else {
@@ -105,6 +115,7 @@ struct SetupSSHD: ParsableCommand {
     }
 
     func run() throws {
+        guard let method, !setup.hasAction else { return try setup.perform(on: .sshd) }
         try SetupRollout.apply(SetupRollout.Request(
             method: method, enforce: enforce, force: force, timeout: timeout, module: module, reload: reload, timer: timer,
             securityKeys: securityKeys.flatMap(SecurityKeyPolicy.init(rawValue:)) ?? .off))

@@ -24,7 +24,7 @@ struct SSHDPAMStack {
     }
 
     /// One line of the file: its bytes and its words (nil for a comment or a blank line).
-    private struct Line {
+    struct Line {
         var bytes: ArraySlice<UInt8>
         var words: [String]?
 
@@ -34,6 +34,10 @@ struct SSHDPAMStack {
             let trimmed = text.drop(while: { $0 == " " || $0 == "\t" })
             words = trimmed.isEmpty || trimmed.hasPrefix("#")
                 ? nil : trimmed.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" }).map(String.init)
+        }
+
+        init(_ text: String) {
+            self.init(ArraySlice(text.utf8))
         }
 
         var isCommonAuth: Bool { words?.count == 2 && words?[0] == "@include" && words?[1] == "common-auth" }
@@ -96,16 +100,21 @@ struct SSHDPAMStack {
             lines.insert(contentsOf: inserted.map { Line(ArraySlice($0.utf8)) }, at: at)
             done.append("added '\(moduleLine)' and 'auth required pam_permit.so' (the stack's success when pam_twostep lets a user through without a code)")
         }
+        return Edit(bytes: join(lines, trailingNewline: trailingNewline), done: done, warnings: warnings)
+    }
+
+    /// The file's bytes from its lines (`split`'s inverse).
+    static func join(_ lines: [Line], trailingNewline: Bool) -> [UInt8] {
         var out = [UInt8]()
         for (i, line) in lines.enumerated() {
             out += line.bytes
             if i < lines.count - 1 || trailingNewline { out.append(10) }
         }
-        return Edit(bytes: out, done: done, warnings: warnings)
+        return out
     }
 
     /// The lines of `bytes`, and whether the last one ended with a newline.
-    private static func split(_ bytes: [UInt8]) -> (lines: [Line], trailingNewline: Bool) {
+    static func split(_ bytes: [UInt8]) -> (lines: [Line], trailingNewline: Bool) {
         var parts = bytes.split(separator: 10, omittingEmptySubsequences: false)
         let trailing = bytes.last == 10
         if trailing { parts.removeLast() }

@@ -123,12 +123,7 @@ struct SSHDServer {
 
     /// True when process `pid` runs sshd (or OpenSSH 9.8+'s sshd-session).
     static func isSSHD(_ pid: pid_t) -> Bool {
-        var buffer = [CChar](repeating: 0, count: 4096)
-        let n = readlink("/proc/\(pid)/exe", &buffer, buffer.count - 1)
-        guard n > 0 else { return false }
-        var path = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        if path.hasSuffix(" (deleted)") { path.removeLast(" (deleted)".count) }
-        let name = path.split(separator: "/").last.map(String.init) ?? path
+        let name = SetupLogin.program(pid)
         return name == "sshd" || name == "sshd-session"
     }
 }

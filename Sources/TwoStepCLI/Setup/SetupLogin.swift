@@ -53,6 +53,42 @@ struct SetupLogin: Equatable {
         return nil
     }
 
+    /// nil when this process runs below a `sudo` process that started
+    /// after `state` (setup sudo's) was in force, else why not: such a
+    /// sudo read the new /etc/pam.d/sudo, so whoever confirms has just
+    /// shown that sudo works with it.
+    static func sudoRefusal(for state: SetupState) -> String? {
+        let how = "run it as: sudo twostep setup --confirm sudo, from a login (after 'sudo -k', so that sudo asks and its new auth stack runs)"
+        let sudos = sudoAncestors()
+        guard let nearest = sudos.first else {
+            return "this command does not run below sudo, so it shows nothing about sudo with the new configuration; \(how)"
+        }
+        // Ticks of another boot are not comparable; after a reboot every sudo is new.
+        if Self.bootID() != state.bootID || sudos.contains(where: { $0.start > state.appliedTicks }) { return nil }
+        return "the sudo above this command (pid \(nearest.pid)) was started before setup changed sudo's configuration; \(how)"
+    }
+
+    /// The `sudo` processes above this one, nearest first.
+    static func sudoAncestors() -> [(pid: Int32, start: UInt64)] {
+        var found = [(pid: Int32, start: UInt64)]()
+        var pid = getppid()
+        while pid > 1, let (parent, start) = stat(pid) {
+            if program(pid) == "sudo" { found.append((pid, start)) }
+            pid = parent
+        }
+        return found
+    }
+
+    /// The file name of the program process `pid` runs (/proc/PID/exe), nil when it cannot be read.
+    static func program(_ pid: Int32) -> String? {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/\(pid)/exe", &buffer, buffer.count - 1)
+        guard n > 0 else { return nil }
+        var path = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        if path.hasSuffix(" (deleted)") { path.removeLast(" (deleted)".count) }
+        return path.split(separator: "/").last.map(String.init) ?? path
+    }
+
     /// /proc/self/sessionid; nil when unset.
     static func auditSession() -> UInt32? {
         guard let text = read("/proc/self/sessionid"), let id = UInt32(SetupProgram.trim(text)), id != UInt32.max else { return nil }

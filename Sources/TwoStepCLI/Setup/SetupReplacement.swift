@@ -37,7 +37,7 @@ struct SetupReplacement {
             let written = try SetupFile.read(directory.written(file.index))
             let current = try SetupFile.read(file.path)
             guard written.exists, current.exists, current.bytes == written.bytes else {
-                throw .failure("\(file.path) was \(current.exists ? "edited" : "removed") since 'twostep setup sshd' wrote it, so setup does not replace the set-up in force. Run 'twostep setup --undo' (it keeps the edited version aside), then set up again. Nothing was changed")
+                throw .failure("\(file.path) was \(current.exists ? "edited" : "removed") since 'twostep setup \(state.target.rawValue)' wrote it, so setup does not replace the set-up in force. Run 'twostep setup --undo \(state.target.rawValue)' (it keeps the edited version aside), then set up again. Nothing was changed")
             }
             copies[file.index] = (backup, written)
         }

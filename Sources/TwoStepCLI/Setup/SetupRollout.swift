@@ -47,7 +47,7 @@ enum SetupRollout {
 
     static func apply(_ request: Request) throws(CLIError) {
         holdSignals()
-        let directory = SetupStateDirectory()
+        let directory = SetupStateDirectory(.sshd)
         let lock = try directory.lock()
         defer { lock.unlock() }  // and closed as it goes
         var inForce: SetupReplacement?
@@ -56,9 +56,13 @@ enum SetupRollout {
             inForce = try SetupReplacement(state, directory: directory)
         }
         let previous = inForce
-        /// A file as it was before any set-up: the previous set-up's copy when it changed it.
+        // setup sudo's set-up: its lines in /etc/pam.d/sshd stay (SSHDPAMComposition).
+        let neighbour = try SetupNeighbour.load(.sudo)
+        /// A file as it was before any set-up: the previous set-up's copy
+        /// when it changed it, else setup sudo's when that changed it.
         func original(_ path: String) throws(CLIError) -> SetupFile {
             if let file = previous?.original(path) { return file }
+            if let file = try neighbour?.base(path) { return file }
             return try SetupFile.read(path)
         }
         let setUp = SSHDDropIn(method: request.method, securityKeys: request.securityKeys)
@@ -99,8 +103,8 @@ enum SetupRollout {
         if !request.force && (!lockedOut.isEmpty || !missing.isEmpty) {
             throw lockOutRefusal(method: request.method, lockedOut: lockedOut, unenrolled: missing)
         }
-        let edit = try SSHDPAMStack.edit(pam.bytes, path: SSHDServer.pamFile, method: request.method,
-                                         module: request.module, nullok: !request.enforce)
+        let part = SSHDPAMComposition.SSHDPart(method: request.method, module: request.module, nullok: !request.enforce)
+        let edit = try SSHDPAMComposition(sshd: part, sudoModule: neighbour?.state.module).apply(to: pam.bytes, path: SSHDServer.pamFile)
         for warning in edit.warnings { Console.error("twostep: warning: \(warning)") }
         var changes = [Change]()
         func change(_ index: Int, _ old: SetupFile, _ new: [UInt8], late: Bool = false) throws(CLIError) {
@@ -125,13 +129,10 @@ enum SetupRollout {
         // The copies first, and a state that --undo can use if we stop
         // half-way (every file in it, so such an undo puts each one back).
         var state = SetupState(
-            token: String(UInt64.random(in: .min ... .max), radix: 16), phase: .applying, method: request.method,
+            token: SetupState.newToken(), phase: .applying, method: request.method,
             enforce: request.enforce, module: request.module, reload: request.reload.resolved, timeout: request.timeout)
         state.securityKeys = request.securityKeys
-        let login = SetupLogin.current()
-        state.auditSession = login.auditSession
-        state.setupBy = login.description
-        state.bootID = SetupLogin.bootID()
+        state.noteStart()
         state.createdDirectories = previous?.state.createdDirectories ?? []
         var made = [String]()
         for change in changes where change.kept {
@@ -188,9 +189,10 @@ enum SetupRollout {
             state.appliedTicks = SetupLogin.nowTicks()
             state.deadline = state.applied + request.timeout
             try directory.save(state)
+            try neighbour?.rewrote(SSHDServer.pamFile, bytes: edit.bytes)
             previous?.forget(keeping: state.files.map(\.index))
             report(request, state: state, edit: edit, reload: reload, rootLogin: effective["permitrootlogin"] ?? "prohibit-password",
-                   replaced: previous?.description)
+                   replaced: previous?.description, sudoToo: neighbour != nil)
         } catch {
             SetupTimer.stop(state.timer)
             var problems = [String]()
@@ -214,7 +216,11 @@ enum SetupRollout {
         }
     }
 
-    static func report(_ request: Request, state: SetupState, edit: SSHDPAMStack.Edit, reload: String, rootLogin: String, replaced: String?) {
+    /// `sudoToo`: setup sudo is set up as well, so a bare --confirm or
+    /// --undo would not know which: the commands name sshd.
+    static func report(_ request: Request, state: SetupState, edit: SSHDPAMStack.Edit, reload: String, rootLogin: String,
+                       replaced: String?, sudoToo: Bool) {
+        let target = sudoToo ? " sshd" : ""
         let settings = state.dropIn.settings.map { "\($0.name) \($0.value)" }.joined(separator: ", ")
         if let replaced {
             Console.out("The set-up in force (\(replaced)) is replaced: its changes were taken back and these made, with one reload.")
@@ -227,7 +233,7 @@ enum SetupRollout {
         }
         Console.out("  sshd -t: the configuration is valid; sshd -T: these settings are in force")
         Console.out("  \(reload)")
-        Console.out("  the old files are kept in \(SetupStateDirectory.path)/backup ('twostep setup --undo' puts them back)")
+        Console.out("  the old files are kept in \(SetupStateDirectory.path)/backup ('twostep setup --undo\(target)' puts them back)")
         Console.out()
         if request.enforce {
             Console.out("Enforced: a user who has not enrolled is refused (told to run 'twostep enroll').")
@@ -242,10 +248,10 @@ enum SetupRollout {
             ? "as a user who can sudo (PermitRootLogin \(rootLogin): root cannot log in over ssh now), then with sudo run:"
             : "(ssh as root, or as yourself and then sudo) and run there:")
         Console.out()
-        Console.out("    twostep setup --confirm")
+        Console.out("    twostep setup --confirm\(target)")
         Console.out()
         Console.out("before \(Clock.local(Int64(state.deadline))) (\(request.timeout) s from now). Otherwise everything is undone by itself then")
-        Console.out("(\(timerDescription(state.timer))).")
+        Console.out("(\(timerDescription(state.timer, target: .sshd))).")
     }
 
     // MARK: Pieces
@@ -275,9 +281,9 @@ enum SetupRollout {
         }
     }
 
-    static func timerDescription(_ timer: SetupState.Timer?) -> String {
+    static func timerDescription(_ timer: SetupState.Timer?, target: SetupTarget) -> String {
         switch timer {
-        case .process(let pid, _): "undo timer: process \(pid), its log \(SetupStateDirectory().logPath)"
+        case .process(let pid, _): "undo timer: process \(pid), its log \(SetupStateDirectory(target).logPath)"
         case .systemd(let unit): "undo timer: systemd unit \(unit).timer"
         case nil: "no undo timer"
         }

@@ -1,32 +1,65 @@
 import TwoStepAccounts
 import TwoStepCore
 
-/// `twostep setup --status`: what setup changed and how far the roll-out
-/// is, what sshd -T has in force, and an error when twostep.conf's policy
-/// is stronger than that.
+/// `twostep setup --status [sshd|sudo]`: what setup changed and how far
+/// each target's roll-out is, what sshd -T has in force, and an error when
+/// twostep.conf's policy is stronger than that. Without a target: every target.
 extension SetupRollout {
-    static func status() throws(CLIError) {
+    static func status(_ target: SetupTarget?) throws(CLIError) {
         // The fleet store's connection, when it leaves the records open on the network.
         if let warning = (try? SystemSettings.load())?.databaseWarning { Console.out("Warning: \(warning).") }
-        let directory = SetupStateDirectory()
+        var effective: [String: String]?
+        if target != .sudo { effective = try statusSSHD() }
+        if target == nil { Console.out() }
+        if target != .sshd { try statusSudo() }
+        if target != .sudo { try checkKeyPolicy(effective) }
+    }
+
+    /// sshd's part; returns `sshd -T`'s values (nil when it fails).
+    private static func statusSSHD() throws(CLIError) -> [String: String]? {
+        let directory = SetupStateDirectory(.sshd)
         guard let state = try directory.load() else {
             Console.out("twostep setup has not changed sshd's configuration.")
             if let pam = try? SetupFile.read(SSHDServer.pamFile) {
-                for line in SSHDPAMStack.twoStepLines(in: pam.bytes) {
+                // setup sudo's lines are its status's.
+                let sudo = (try? SetupStateDirectory(.sudo).load()) ?? nil
+                for line in SSHDPAMStack.twoStepLines(in: pam.bytes) where sudo == nil || !line.text.hasPrefix("session ") {
                     Console.out("  \(SSHDServer.pamFile) line \(line.number) uses pam_twostep (set by hand): \(line.text)")
                 }
             }
             if let dropIn = try? SetupFile.read(SSHDServer.dropIn), dropIn.exists {
                 Console.out("  \(SSHDServer.dropIn) exists, but not from twostep setup")
             }
-            try checkKeyPolicy(showEffective())
-            return
+            return showEffective()
         }
         Console.out("sshd is set up by 'twostep setup sshd \(state.dropIn.arguments)\(state.enforce ? " --enforce" : "")': it asks for \(state.method.summary)"
             + (state.securityKeys.isOn ? "; an enrolled security key replaces the code." : "."))
         Console.out(state.enforce
             ? "Enforced: users who have not enrolled are refused."
             : "nullok: users who have not enrolled log in without a code.")
+        showRollout(state, directory: directory, confirmHow: "from a new ssh login")
+        return showEffective()
+    }
+
+    /// sudo's part (SPEC §12).
+    private static func statusSudo() throws(CLIError) {
+        let directory = SetupStateDirectory(.sudo)
+        guard let state = try directory.load() else {
+            Console.out("twostep setup has not set up sudo's step-up.")
+            if let pam = try? SetupFile.read(SudoRollout.pamFile) {
+                for line in SSHDPAMStack.twoStepLines(in: pam.bytes) {
+                    Console.out("  \(SudoRollout.pamFile) line \(line.number) uses pam_twostep (set by hand): \(line.text)")
+                }
+            }
+            return
+        }
+        Console.out("sudo is set up by 'twostep setup sudo --recent \(state.recent)': a user whose ssh login passed the second step less than \(state.recent) s ago (recent=\(state.recent)) is not asked for a code again in that login session.")
+        showRollout(state, directory: directory, confirmHow: "as 'sudo twostep setup --confirm sudo' from a login")
+    }
+
+    /// A set-up's files, who made it, and how far its roll-out is.
+    private static func showRollout(_ state: SetupState, directory: SetupStateDirectory, confirmHow: String) {
+        let target = state.target.rawValue
         for file in state.files {
             var line = "  \(file.path): " + (file.existed ? "changed by setup (the old file: \(directory.backup(file.index)))" : "written by setup (there was none)")
             if let current = try? SetupFile.read(file.path), let written = try? SetupFile.read(directory.written(file.index)),
@@ -38,23 +71,22 @@ extension SetupRollout {
         Console.out("  set up at \(Clock.local(Int64(state.applied))) by \(state.setupBy)")
         switch state.phase {
         case .applying:
-            Console.out("Stopped half-way while writing the files: run 'twostep setup --undo'.")
+            Console.out("Stopped half-way while writing the files: run 'twostep setup --undo \(target)'.")
         case .pending:
             let left = state.deadline - Int(Clock.now)
             if left > 0 {
-                Console.out("Pending: not confirmed yet. Run 'twostep setup --confirm' from a new ssh login before \(Clock.local(Int64(state.deadline))) (\(left) s left); otherwise it is undone by itself then.")
+                Console.out("Pending: not confirmed yet. Run 'twostep setup --confirm \(target)' \(confirmHow) before \(Clock.local(Int64(state.deadline))) (\(left) s left); otherwise it is undone by itself then.")
             } else {
                 Console.out("Pending: the time to confirm ran out at \(Clock.local(Int64(state.deadline))); the timer is undoing it.")
             }
             if SetupTimer.isRunning(state.timer) {
-                Console.out("  \(timerDescription(state.timer))")
+                Console.out("  \(timerDescription(state.timer, target: state.target))")
             } else {
-                Console.out("  the undo timer is not running (did the machine restart?): nothing will undo it by itself. Confirm it, or run 'twostep setup --undo'")
+                Console.out("  the undo timer is not running (did the machine restart?): nothing will undo it by itself. Confirm it, or run 'twostep setup --undo \(target)'")
             }
         case .confirmed:
-            Console.out("Confirmed at \(Clock.local(Int64(state.confirmed ?? 0))) by \(state.confirmedBy ?? "?"). 'twostep setup --undo' takes it back.")
+            Console.out("Confirmed at \(Clock.local(Int64(state.confirmed ?? 0))) by \(state.confirmedBy ?? "?"). 'twostep setup --undo \(target)' takes it back.")
         }
-        try checkKeyPolicy(showEffective())
     }
 
     /// Prints the options setup sets as `sshd -T` shows them; returns them all (nil when sshd -T fails).

@@ -1,8 +1,12 @@
 import TwoStepCore
 
-/// What `twostep setup sshd` did and how far the roll-out is, as kept in
-/// the state directory (`SetupStateDirectory`): one `key value` line each,
-/// read back by `--confirm`, `--undo`, `--status` and the undo timer.
+/// What `twostep setup sshd` or `setup sudo` did and how far the roll-out
+/// is, as kept in the target's state directory (`SetupStateDirectory`): one
+/// `key value` line each, read back by `--confirm`, `--undo`, `--status`
+/// and the undo timer. A state without a `target` line (older versions)
+/// is sshd's. `method`, `enforce` and `security-keys` are sshd's options: a
+/// sudo state has no such lines (and the fields their defaults), and its
+/// `reload` is not used (sudo and sshd read pam.d files at each login).
 struct SetupState: Equatable {
     enum Phase: String {
         /// Files are being written (a crash here leaves a state --undo can use).
@@ -33,6 +37,10 @@ struct SetupState: Equatable {
         var gid: UInt32
     }
 
+    /// Which target this set-up is of.
+    var target: SetupTarget = .sshd
+    /// sudo: `--recent`, the seconds a verified login counts for sudo.
+    var recent: Int = 0
     /// Random, per set-up: the timer acts only on the set-up that started it.
     var token: String
     var phase: Phase
@@ -72,9 +80,16 @@ struct SetupState: Equatable {
         var lines = [
             Self.header,
             "# written by 'twostep setup'; read by 'twostep setup --confirm', '--undo', '--status'",
-            "token \(token)", "phase \(phase.rawValue)", "method \(method.rawValue)",
-            "enforce \(enforce ? "yes" : "no")", "security-keys \(securityKeys.rawValue)", "module \(module)", "reload \(reload.rawValue)",
-            "timeout \(timeout)", "applied \(applied)", "applied-ticks \(appliedTicks)", "boot-id \(bootID)",
+            "target \(target.rawValue)", "token \(token)", "phase \(phase.rawValue)",
+        ]
+        switch target {
+        case .sshd:
+            lines += ["method \(method.rawValue)", "enforce \(enforce ? "yes" : "no")", "security-keys \(securityKeys.rawValue)"]
+        case .sudo:
+            lines += ["recent \(recent)"]
+        }
+        lines += [
+            "module \(module)", "reload \(reload.rawValue)", "timeout \(timeout)", "applied \(applied)", "applied-ticks \(appliedTicks)", "boot-id \(bootID)",
             "deadline \(deadline)", "audit-session \(auditSession.map(String.init) ?? "none")", "setup-by \(setupBy)",
         ]
         switch timer {
@@ -99,6 +114,19 @@ struct SetupState: Equatable {
         self.module = module
         self.reload = reload
         self.timeout = timeout
+    }
+
+    /// A random token for a new set-up.
+    static func newToken() -> String {
+        String(UInt64.random(in: .min ... .max), radix: 16)
+    }
+
+    /// Notes who starts this set-up, from which login, on which boot.
+    mutating func noteStart() {
+        let login = SetupLogin.current()
+        auditSession = login.auditSession
+        setupBy = login.description
+        bootID = SetupLogin.bootID()
     }
 
     /// Parses the file's text; nil with a reason when it is not one.
@@ -139,10 +167,15 @@ struct SetupState: Equatable {
             guard let n = Int(try need(key)) else { throw bad("bad '\(key)'") }
             return n
         }
-        guard let phase = Phase(rawValue: try need("phase")), let method = SSHDMethod(rawValue: try need("method")),
+        guard let target = SetupTarget(rawValue: values["target"] ?? "sshd") else { throw bad("bad 'target'") }
+        let sshd = target == .sshd
+        guard let phase = Phase(rawValue: try need("phase")),
+              let method = sshd ? SSHDMethod(rawValue: try need("method")) : .password,
               let reload = SSHDReload(rawValue: try need("reload")) else { throw bad("bad phase, method or reload") }
-        self.init(token: try need("token"), phase: phase, method: method, enforce: try need("enforce") == "yes",
+        self.init(token: try need("token"), phase: phase, method: method, enforce: sshd ? try need("enforce") == "yes" : false,
                   module: try need("module"), reload: reload, timeout: try number("timeout"))
+        self.target = target
+        if !sshd { recent = try number("recent") }
         if let keys = values["security-keys"] {
             guard let policy = SecurityKeyPolicy(rawValue: keys) else { throw bad("bad 'security-keys'") }
             securityKeys = policy

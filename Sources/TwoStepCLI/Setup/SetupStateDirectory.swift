@@ -4,26 +4,41 @@ import Glibc
 #endif
 
 /// /var/lib/twostep-setup (root, 0700): what `twostep setup` keeps between
-/// its runs.
+/// its runs, one set of files per target (`root`):
 ///
-///     lock         flock(2)ed by every setup command while it works
-///     state        SetupState: the method, the deadline, the timer, the files
+///     lock         flock(2)ed by every setup command while it works (one for all targets)
+///     state        SetupState: the options, the deadline, the timer, the files
 ///     backup/N     file N exactly as it was before setup (absent: setup created it)
 ///     written/N    file N as setup wrote it (to tell whether it was edited since)
 ///     timer.log    what the detached undo timer printed
+///
+/// The sshd target's files are in the directory itself, where versions
+/// before per-target state kept their one state (always sshd's): such a
+/// set-up is read, confirmed, timed and undone in place, nothing to
+/// migrate. The sudo target's are in sudo/.
 ///
 /// Not in /var/lib/twostep, the store of `store=/var/lib/twostep/%u`, where
 /// a user could be called "setup".
 struct SetupStateDirectory {
     static let path = "/var/lib/twostep-setup"
 
-    var statePath: String { Self.path + "/state" }
-    var logPath: String { Self.path + "/timer.log" }
+    let target: SetupTarget
 
-    /// Makes the directory (and backup/, written/) when missing; refuses
-    /// one that is not a root-owned directory closed to group and others.
+    init(_ target: SetupTarget) {
+        self.target = target
+    }
+
+    /// This target's directory.
+    var root: String { target == .sshd ? Self.path : Self.path + "/" + target.rawValue }
+    var statePath: String { root + "/state" }
+    var logPath: String { root + "/timer.log" }
+
+    /// Makes the directories (and this target's backup/, written/) when
+    /// missing; refuses one that is not a root-owned directory closed to
+    /// group and others.
     func prepare() throws(CLIError) {
-        for dir in [Self.path, Self.path + "/backup", Self.path + "/written"] {
+        let dirs = root == Self.path ? [Self.path] : [Self.path, root]
+        for dir in dirs + [root + "/backup", root + "/written"] {
             do {
                 _ = try PrivateDirectory.open(dir)
             } catch .io(_, _, let e) {
@@ -67,8 +82,11 @@ struct SetupStateDirectory {
         try SetupFile.write(new, to: written(index), mode: 0o600, uid: 0, gid: 0)
     }
 
-    func backup(_ index: Int) -> String { Self.path + "/backup/\(index)" }
-    func written(_ index: Int) -> String { Self.path + "/written/\(index)" }
+    func backup(_ index: Int) -> String { root + "/backup/\(index)" }
+    func written(_ index: Int) -> String { root + "/written/\(index)" }
+
+    /// Where undo keeps file N as it found it when it had been edited since setup wrote it.
+    func edited(_ index: Int, at time: Int) -> String { root + "/edited-\(index)-\(time)" }
 
     /// Forgets the set-up: the state and the copies (the log stays).
     func clear(_ state: SetupState) throws(CLIError) {

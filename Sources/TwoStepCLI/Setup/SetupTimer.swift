@@ -8,20 +8,21 @@ import Glibc
 /// ran setup (a dropped connection is the very case it is for).
 ///
 /// - `systemd` (where systemd is PID 1): a transient timer,
-///   `systemd-run --on-active=S --unit twostep-setup-undo twostep setup
-///   --undo --after-timeout TOKEN`, which runs outside any login session.
+///   `systemd-run --on-active=S --unit twostep-setup-undo-TARGET twostep
+///   setup --undo --after-timeout TOKEN TARGET`, which runs outside any
+///   login session.
 /// - `process` (elsewhere: containers, CI): a detached twostep process in
 ///   a session of its own (no controlling terminal, SIGHUP ignored,
-///   standard input /dev/null, output to /var/lib/twostep-setup/timer.log),
-///   which sleeps until the deadline.
+///   standard input /dev/null, output to the target's timer.log in
+///   /var/lib/twostep-setup), which sleeps until the deadline.
+///
+/// Each target has its own (`SetupTarget.timerUnit`).
 ///
 /// Either way the command it runs checks, under the state lock, that the
 /// set-up with its token is still pending and its deadline has passed
 /// before it undoes anything, so a timer that outlives its set-up does nothing.
 enum SetupTimer: String, CaseIterable, ExpressibleByArgument, Sendable {
     case auto, systemd, process
-
-    static let unit = "twostep-setup-undo"
 
     var resolved: SetupTimer {
         guard self == .auto else { return self }
@@ -31,17 +32,18 @@ enum SetupTimer: String, CaseIterable, ExpressibleByArgument, Sendable {
     /// Starts the timer for `state` (its token and timeout).
     func start(for state: SetupState, log: String) throws(CLIError) -> SetupState.Timer {
         let program = Self.selfPath()
-        let arguments = ["setup", "--undo", "--after-timeout", state.token]
+        let arguments = ["setup", "--undo", "--after-timeout", state.token, state.target.rawValue]
+        let unit = state.target.timerUnit
         switch resolved {
         case .systemd:
             guard let run = SetupProgram.find("systemd-run") else { throw .failure("systemd-run not found (use --timer process)") }
-            Self.stopUnit(Self.unit)
+            Self.stopUnit(unit)
             let result = try SetupProgram.run(run, [
-                "--unit", Self.unit, "--on-active=\(state.timeout)s", "--timer-property=AccuracySec=1s",
-                "--description", "twostep: undo 'twostep setup sshd' unless confirmed", "--", program,
+                "--unit", unit, "--on-active=\(state.timeout)s", "--timer-property=AccuracySec=1s",
+                "--description", "twostep: undo 'twostep setup \(state.target.rawValue)' unless confirmed", "--", program,
             ] + arguments)
             guard result.succeeded else { throw .failure("systemd-run failed: \(result.message)") }
-            return .systemd(unit: Self.unit)
+            return .systemd(unit: unit)
         default:
             let pid = try SetupProgram.spawnDetached("/proc/self/exe", arguments, log: log)
             // Its start time, read while it certainly is ours (it cannot have been reaped yet).
