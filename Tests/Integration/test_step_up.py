@@ -249,7 +249,7 @@ def test_two_sessions_of_one_user_keep_separate_records(rig):
     runs = []
 
     def one(listing):
-        cmd = f"ls {rig.sessions} > {listing}; while [ ! -e {gate} ]; do sleep 0.1; done; ls {rig.sessions} >> {listing}"
+        cmd = f"ls {rig.sessions} > {listing}; i=0; while [ ! -e {gate} ] && [ $i -lt 900 ]; do sleep 0.1; i=$((i+1)); done; ls {rig.sessions} >> {listing}"
         runs.append(rig.login(cmd))
 
     t = threading.Thread(target=one, args=(seen[0],))

@@ -171,11 +171,11 @@ def test_process_outside_any_login_session_asked(rig, sshd, ssh_user):
     process outside any login session, as the same user, is asked."""
     rig.allow(ssh_user)
     server = sshd(rig.sshd_stack(), wrap=rig.wrap)
-    gate = os.path.join(rig.dir, "gate")
+    gate = os.path.join(rig.run_dir, "gate")  # where the user can see it
     import threading
     results = []
     t = threading.Thread(target=lambda: results.append(
-        login(server, ssh_user, [code(ssh_user)], command=f"while [ ! -e {gate} ]; do sleep 0.1; done; echo done")))
+        login(server, ssh_user, [code(ssh_user)], command=f"i=0; while [ ! -e {gate} ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done" + MARK)))
     t.start()
     deadline = time.time() + 30
     while not rig.records() and time.time() < deadline:
@@ -186,6 +186,7 @@ def test_process_outside_any_login_session_asked(rig, sshd, ssh_user):
     p = subprocess.run(argv, capture_output=True, text=True, timeout=60)
     open(gate, "w").close()
     t.join(60)
+    assert not t.is_alive() and results and results[0].rc == 0, results
     assert "SUDO-RC=1" in p.stdout and "a password is required" in p.stdout, p.stdout + p.stderr
 
 

@@ -61,37 +61,10 @@ enum SudoStepUp {
     /// pam_twostep; nil when the file cannot be read or has none.
     static func configured(path: String = path) -> StepUp? {
         guard let file = try? SetupFile.read(path), file.exists else { return nil }
-        for line in file.text.split(separator: "\n") {
-            guard let arguments = PAMLine(line)?.moduleArguments(ifAuthOf: "pam_twostep") else { continue }
+        for line in SSHDPAMStack.split(file.bytes).lines {
+            guard let arguments = line.twoStepAuthArguments else { continue }
             return try? ModuleOptions(arguments: arguments.filter { $0.hasPrefix("recent") }).stepUp
         }
         return nil
-    }
-}
-
-/// One line of a pam.d file, split as libpam splits it: type, control (a
-/// `[...]` control may hold spaces), module, arguments.
-struct PAMLine {
-    let type: String
-    let module: String
-    let arguments: [String]
-
-    init?(_ line: Substring) {
-        var words = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" }).map(String.init)[...]
-        guard let type = words.popFirst(), !type.hasPrefix("#"), !type.hasPrefix("@"), let control = words.popFirst() else { return nil }
-        if control.hasPrefix("[") && !control.hasSuffix("]") {
-            while let word = words.popFirst(), !word.hasSuffix("]") {}
-        }
-        guard let module = words.popFirst() else { return nil }
-        self.type = type
-        self.module = module
-        arguments = Array(words.prefix { !$0.hasPrefix("#") })
-    }
-
-    /// The arguments when this is an `auth` line of the module `name`.
-    func moduleArguments(ifAuthOf name: String) -> [String]? {
-        guard type == "auth" || type == "-auth" else { return nil }
-        let base = module.split(separator: "/").last.map(String.init) ?? module
-        return base == "\(name).so" || base.hasPrefix("lib\(name)") ? arguments : nil
     }
 }

@@ -44,6 +44,20 @@ struct SSHDPAMStack {
         var isAuth: Bool { words?.first.map { $0 == "auth" || $0 == "-auth" } ?? false }
         var mentionsTwoStep: Bool { words != nil && String(decoding: bytes, as: UTF8.self).contains("pam_twostep") }
         var text: String { String(decoding: bytes, as: UTF8.self) }
+
+        /// The module's arguments when this is an `auth` line of pam_twostep
+        /// (by path or name, `libpam_twostep` included); nil otherwise. A
+        /// `[...]` control may hold spaces; a `#` ends the arguments.
+        var twoStepAuthArguments: [String]? {
+            guard isAuth, var rest = words?.dropFirst(), let control = rest.popFirst() else { return nil }
+            if control.hasPrefix("[") && !control.hasSuffix("]") {
+                while let word = rest.popFirst(), !word.hasSuffix("]") {}
+            }
+            guard let module = rest.popFirst() else { return nil }
+            let name = module.split(separator: "/").last.map(String.init) ?? module
+            guard name == "pam_twostep.so" || name.hasPrefix("libpam_twostep") else { return nil }
+            return Array(rest.prefix { !$0.hasPrefix("#") })
+        }
     }
 
     /// The lines (1-based numbers) of `bytes` that use pam_twostep already.
