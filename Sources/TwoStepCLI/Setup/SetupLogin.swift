@@ -1,3 +1,4 @@
+import TwoStepStore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -91,8 +92,7 @@ struct SetupLogin: Equatable {
 
     /// /proc/self/sessionid; nil when unset.
     static func auditSession() -> UInt32? {
-        guard let text = read("/proc/self/sessionid"), let id = UInt32(SetupProgram.trim(text)), id != UInt32.max else { return nil }
-        return id
+        KernelSession.auditSessionID()
     }
 
     /// The sshd process of the connection above this process: of the
@@ -116,11 +116,7 @@ struct SetupLogin: Equatable {
 
     /// The parent and the start time (clock ticks after boot) of `pid`, from /proc/PID/stat.
     static func stat(_ pid: Int32) -> (parent: Int32, start: UInt64)? {
-        guard let text = read("/proc/\(pid)/stat"), let close = text.lastIndex(of: ")") else { return nil }
-        // After "pid (comm)": state ppid ... with starttime the 22nd field of the whole line.
-        let fields = text[text.index(after: close)...].split(separator: " ")
-        guard fields.count > 19, let parent = Int32(fields[1]), let start = UInt64(fields[19]) else { return nil }
-        return (parent, start)
+        KernelSession.process(pid).map { ($0.parent, $0.stamp.start) }
     }
 
     /// Now, in the clock ticks of /proc/PID/stat's start time (CLOCK_BOOTTIME).
@@ -132,15 +128,6 @@ struct SetupLogin: Equatable {
     }
 
     static func bootID() -> String {
-        read("/proc/sys/kernel/random/boot_id").map(SetupProgram.trim) ?? ""
-    }
-
-    private static func read(_ path: String) -> String? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-        return n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self) : nil
+        KernelSession.bootID() ?? ""
     }
 }

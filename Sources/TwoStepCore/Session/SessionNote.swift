@@ -13,30 +13,25 @@ public struct SessionNote: Sendable, Equatable {
     /// How long a note may wait for its session, seconds.
     public static let lifetime: Int64 = 60
 
-    public var user: String
-    public var uid: UInt32
-    public var factor: SessionFactor
-    /// When the second step was accepted, Unix seconds.
-    public var verified: Int64
+    /// Who passed which second step, and when.
+    public var verification: SessionVerification
     /// The process that authenticated.
     public var opener: ProcessStamp
     /// Its parent, when known.
     public var parent: ProcessStamp?
 
+    public var user: String { verification.user }
+    public var uid: UInt32 { verification.uid }
+    public var factor: SessionFactor { verification.factor }
+    public var verified: Int64 { verification.verified }
+
     public init(user: String, uid: UInt32, factor: SessionFactor, verified: Int64, opener: ProcessStamp, parent: ProcessStamp?) {
-        self.user = user
-        self.uid = uid
-        self.factor = factor
-        self.verified = verified
+        verification = SessionVerification(user: user, uid: uid, factor: factor, verified: verified)
         self.opener = opener
         self.parent = parent
     }
 
     private enum Key {
-        static let user: FieldKey = "user"
-        static let uid: FieldKey = "uid"
-        static let factor: FieldKey = "factor"
-        static let verified: FieldKey = "verified"
         static let opener: FieldKey = "opener"
         static let openerStart: FieldKey = "opener-start"
         static let parent: FieldKey = "parent"
@@ -46,10 +41,7 @@ public struct SessionNote: Sendable, Equatable {
     /// The note's text: one line.
     public var text: String {
         var line = FactorLine(keyword: Self.keyword)
-        line.append("user", user)
-        line.append("uid", uid)
-        line.append("factor", factor.rawValue)
-        line.append("verified", verified)
+        verification.write(to: &line)
         line.append("opener", opener.pid)
         line.append("opener-start", opener.start)
         if let parent {
@@ -62,11 +54,7 @@ public struct SessionNote: Sendable, Equatable {
     /// Parses a note's text strictly: one line, every field known.
     public init(parsing text: String) throws(TwoStepError) {
         var r = FactorLineReader(try SessionText.line(text, keyword: Self.keyword))
-        user = try r.required(Key.user)
-        uid = UInt32(try r.integer(Key.uid, in: 0...Int64(UInt32.max - 1)))
-        guard let factor = SessionFactor(rawValue: try r.required(Key.factor)) else { throw r.error("unknown factor") }
-        self.factor = factor
-        verified = try r.time(Key.verified)
+        verification = try SessionVerification(reading: &r)
         opener = try SessionText.process(&r, Key.opener, Key.openerStart)
         parent = r.optional(Key.parent) == nil ? nil : try SessionText.process(&r, Key.parent, Key.parentStart)
         try r.finish()

@@ -8,27 +8,22 @@
 public struct SessionRecord: Sendable, Equatable {
     public static let keyword = "session"
 
-    public var user: String
-    public var uid: UInt32
-    public var factor: SessionFactor
-    /// When the login's second step was accepted, Unix seconds.
-    public var verified: Int64
+    /// Who passed which second step, and when.
+    public var verification: SessionVerification
     /// The login session: this boot and the kernel's audit session id.
     public var session: LoginSessionID
 
+    public var user: String { verification.user }
+    public var uid: UInt32 { verification.uid }
+    public var factor: SessionFactor { verification.factor }
+    public var verified: Int64 { verification.verified }
+
     public init(user: String, uid: UInt32, factor: SessionFactor, verified: Int64, session: LoginSessionID) {
-        self.user = user
-        self.uid = uid
-        self.factor = factor
-        self.verified = verified
+        verification = SessionVerification(user: user, uid: uid, factor: factor, verified: verified)
         self.session = session
     }
 
     private enum Key {
-        static let user: FieldKey = "user"
-        static let uid: FieldKey = "uid"
-        static let factor: FieldKey = "factor"
-        static let verified: FieldKey = "verified"
         static let boot: FieldKey = "boot"
         static let id: FieldKey = "id"
     }
@@ -36,10 +31,7 @@ public struct SessionRecord: Sendable, Equatable {
     /// The record's text: one line.
     public var text: String {
         var line = FactorLine(keyword: Self.keyword)
-        line.append("user", user)
-        line.append("uid", uid)
-        line.append("factor", factor.rawValue)
-        line.append("verified", verified)
+        verification.write(to: &line)
         line.append("boot", session.boot)
         line.append("id", session.id)
         return line.text + "\n"
@@ -48,11 +40,7 @@ public struct SessionRecord: Sendable, Equatable {
     /// Parses a record's text strictly.
     public init(parsing text: String) throws(TwoStepError) {
         var r = FactorLineReader(try SessionText.line(text, keyword: Self.keyword))
-        user = try r.required(Key.user)
-        uid = UInt32(try r.integer(Key.uid, in: 0...Int64(UInt32.max - 1)))
-        guard let factor = SessionFactor(rawValue: try r.required(Key.factor)) else { throw r.error("unknown factor") }
-        self.factor = factor
-        verified = try r.time(Key.verified)
+        verification = try SessionVerification(reading: &r)
         let boot = try r.required(Key.boot)
         let id = UInt32(try r.integer(Key.id, in: 0...Int64(LoginSessionID.unset - 1)))
         guard let session = LoginSessionID(boot: boot, id: id) else { throw r.error("malformed boot id") }
