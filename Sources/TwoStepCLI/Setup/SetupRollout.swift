@@ -50,21 +50,9 @@ enum SetupRollout {
         let directory = SetupStateDirectory(.sshd)
         let lock = try directory.lock()
         defer { lock.unlock() }  // and closed as it goes
-        var inForce: SetupReplacement?
-        if let state = try directory.load() {
-            guard state.phase != .applying, !request.matches(state) else { throw alreadySetUp(state) }
-            inForce = try SetupReplacement(state, directory: directory)
-        }
-        let previous = inForce
-        // setup sudo's set-up: its lines in /etc/pam.d/sshd stay (SSHDPAMComposition).
-        let neighbour = try SetupNeighbour.load(.sudo)
-        /// A file as it was before any set-up: the previous set-up's copy
-        /// when it changed it, else setup sudo's when that changed it.
-        func original(_ path: String) throws(CLIError) -> SetupFile {
-            if let file = previous?.original(path) { return file }
-            if let file = try neighbour?.base(path) { return file }
-            return try SetupFile.read(path)
-        }
+        let base = try SetupBase.load(.sshd, same: request.matches, alreadySetUp: alreadySetUp)
+        let previous = base.previous, neighbour = base.neighbour
+        func original(_ path: String) throws(CLIError) -> SetupFile { try base.original(path) }
         let setUp = SSHDDropIn(method: request.method, securityKeys: request.securityKeys)
 
         // Everything is checked before anything is written.

@@ -32,20 +32,9 @@ enum SudoRollout {
         let directory = SetupStateDirectory(.sudo)
         let lock = try directory.lock()
         defer { lock.unlock() }  // and closed as it goes
-        var inForce: SetupReplacement?
-        if let state = try directory.load() {
-            guard state.phase != .applying, !request.matches(state) else { throw alreadySetUp(state) }
-            inForce = try SetupReplacement(state, directory: directory)
-        }
-        let previous = inForce
-        // setup sshd's set-up: its lines in /etc/pam.d/sshd stay (SSHDPAMComposition).
-        let neighbour = try SetupNeighbour.load(.sshd)
-        /// A file as it was before any set-up (see SetupRollout.apply).
-        func original(_ path: String) throws(CLIError) -> SetupFile {
-            if let file = previous?.original(path) { return file }
-            if let file = try neighbour?.base(path) { return file }
-            return try SetupFile.read(path)
-        }
+        let base = try SetupBase.load(.sudo, same: request.matches, alreadySetUp: alreadySetUp)
+        let previous = base.previous, neighbour = base.neighbour
+        func original(_ path: String) throws(CLIError) -> SetupFile { try base.original(path) }
 
         // Everything is checked before anything is written.
         try SetupRollout.checkModule(request.module)
