@@ -63,18 +63,23 @@ struct SessionSteps {
             return false
         }
         guard let (account, context) = account() else { return false }
+        guard let me = KernelSession.stamp(of: getpid()) else { return false }
         let note: SessionNote
         do {
-            guard let taken = try directory.take(noteNamed: name) else {
+            switch try directory.take(noteNamed: name, for: me) {
+            case .none:
                 session.log(LOG_NOTICE, "\(context): no such session note (used already, or never left); this session is not remembered")
                 return false
+            case .boundElsewhere:
+                session.log(LOG_NOTICE, "\(context): session note refused: it is bound to another process (left for it); this session is not remembered")
+                return false
+            case .taken(let taken):
+                note = taken
             }
-            note = taken
         } catch {
             session.log(LOG_ERR, "\(context): cannot use the session note: \(error); this session is not remembered")
             return false
         }
-        guard let me = KernelSession.stamp(of: getpid()) else { return false }
         if let refusal = note.refusal(process: me, user: account.name, uid: account.uid, at: Int64(time(nil))) {
             session.log(LOG_NOTICE, "\(context): session note refused: \(refusal); this session is not remembered")
             return false

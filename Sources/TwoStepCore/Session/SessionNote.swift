@@ -60,12 +60,17 @@ public struct SessionNote: Sendable, Equatable {
         try r.finish()
     }
 
+    /// True when `process` may use the note: its opener or the opener's parent.
+    public func isBound(to process: ProcessStamp) -> Bool {
+        process == opener || process == parent
+    }
+
     /// Why `process` may not open a session with this note at `now`, for
     /// `user` (the account's own name and uid); nil when it may. `process`
     /// must be the opener or its parent, the note no older than `lifetime`
     /// (and not from the future beyond a second's rounding).
     public func refusal(process: ProcessStamp, user: String, uid: UInt32, at now: Int64) -> String? {
-        guard process == opener || process == parent else { return "the note is bound to another process" }
+        guard isBound(to: process) else { return "the note is bound to another process" }
         guard self.user == user, self.uid == uid else { return "the note is for another user" }
         guard verified <= now + 1 else { return "the note is from the future" }
         guard now - verified <= Self.lifetime else { return "the note is older than \(Self.lifetime) seconds" }

@@ -43,31 +43,46 @@ public struct SessionDirectory: Sendable {
         return name
     }
 
-    /// Takes the note `name` (as the PAM environment carried it): reads it
-    /// and removes it, so that it is used once. nil when `name` is not a
-    /// note's name or there is no such note (taken already, or never left).
+    /// What `take` found.
+    public enum Taking: Sendable, Equatable {
+        /// No note of that name (never left, taken already, or not a note's name).
+        case none
+        /// A note bound to other processes: left in place for them.
+        case boundElsewhere
+        /// The note, bound to this process and now removed: used once.
+        case taken(SessionNote)
+    }
+
+    /// Takes the note `name` (as the PAM environment carried it) for
+    /// `process`: read, and removed only when it is bound to `process` (its
+    /// opener or the opener's parent), so that a name that reached another
+    /// process uses nothing up. Two callers cannot both take one note:
+    /// whoever unlinks it has it.
     /// - Throws: `.unsafe` for a note that is not root's private regular
-    ///   file; `.corrupt` for one that does not parse; `.io`.
-    public func take(noteNamed name: String) throws(StoreError) -> SessionNote? {
-        guard name.utf8.count == 32, name.utf8.allSatisfy({ Hex.value($0) != nil && !($0 >= 0x41 && $0 <= 0x46) }) else { return nil }
+    ///   file; `.corrupt` for one that does not parse (it is removed); `.io`.
+    public func take(noteNamed name: String, for process: ProcessStamp) throws(StoreError) -> Taking {
+        guard name.utf8.count == 32, name.utf8.allSatisfy({ Hex.value($0) != nil && !($0 >= 0x41 && $0 <= 0x46) }) else { return .none }
         let dir = try open(create: false)
         let file = "note-" + name
         let bytes: SecretBytes
         do {
             bytes = try SafeFile.read(file, relativeTo: dir.raw, rules: Self.noteRules, path: path + "/" + file)
         } catch .io(_, "open", ENOENT) {
-            return nil
+            return .none
         }
-        // Whoever unlinks it first has it: two sessions cannot both take one note.
-        guard unlinkat(dir.raw, file, 0) == 0 else {
-            if errno == ENOENT { return nil }
-            throw .io(path: path + "/" + file, operation: "remove", errno: errno)
-        }
+        let note: SessionNote
         do {
-            return try SessionNote(parsing: bytes.withUnsafeBytes { String(decoding: $0, as: UTF8.self) })
+            note = try SessionNote(parsing: bytes.withUnsafeBytes { String(decoding: $0, as: UTF8.self) })
         } catch {
+            unlinkat(dir.raw, file, 0)
             throw .corrupt(path: path + "/" + file, error: error)
         }
+        guard note.isBound(to: process) else { return .boundElsewhere }
+        guard unlinkat(dir.raw, file, 0) == 0 else {
+            if errno == ENOENT { return .none }
+            throw .io(path: path + "/" + file, operation: "remove", errno: errno)
+        }
+        return .taken(note)
     }
 
     /// Writes the record of a login session (replacing one of the same
