@@ -59,7 +59,7 @@ struct DaemonInterfaces {
             password = secret.withUnsafeBytes { String(decoding: $0, as: UTF8.self) }
         }
         var databaseLogger = logger
-        databaseLogger[metadataKey: "database"] = "\(uri.user)@\(uri.host):\(uri.port)/\(uri.database)"
+        databaseLogger[metadataKey: "database"] = "\(uri.user)@\(uri.hosts.map { $0.description }.joined(separator: ","))/\(uri.database)"
         do {
             return try PostgresRecordBackend(uri: uri, password: password, timeout: configuration.databaseTimeout, logger: databaseLogger)
         } catch {

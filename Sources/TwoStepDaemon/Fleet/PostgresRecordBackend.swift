@@ -28,13 +28,23 @@ final class PostgresRecordBackend: RecordBackend, SendCounter, Sendable {
     var name: String { "postgresql" }
 
     init(uri: DatabaseURI, password: String?, timeout: Int, logger: Logger) throws {
+        let endpoints = try uri.hosts.map { host in
+            PostgresConnections.Endpoint(host: host, configuration: try Self.configuration(uri, host, password: password, timeout: timeout))
+        }
+        connections = PostgresConnections(
+            endpoints: endpoints, target: uri.targetSessionAttributes, timeout: Double(timeout), logger: logger)
+        self.logger = logger
+    }
+
+    /// How to connect to `host`, one of the URI's servers.
+    static func configuration(_ uri: DatabaseURI, _ host: DatabaseHost, password: String?, timeout: Int) throws -> PostgresConnection.Configuration {
         var configuration: PostgresConnection.Configuration
-        if uri.isUnixSocket {
+        if host.isUnixSocket {
             configuration = PostgresConnection.Configuration(
-                unixSocketPath: uri.socketPath, username: uri.user, password: password, database: uri.database)
+                unixSocketPath: host.socketPath, username: uri.user, password: password, database: uri.database)
         } else {
             configuration = PostgresConnection.Configuration(
-                host: uri.host, port: uri.port, username: uri.user, password: password, database: uri.database,
+                host: host.name, port: host.port, username: uri.user, password: password, database: uri.database,
                 tls: try Self.tls(uri))
         }
         configuration.options.connectTimeout = .seconds(Int64(timeout))
@@ -45,8 +55,7 @@ final class PostgresRecordBackend: RecordBackend, SendCounter, Sendable {
             ("lock_timeout", String(timeout * 1000)),
             ("application_name", "twostepd"),
         ]
-        connections = PostgresConnections(configuration: configuration, timeout: Double(timeout), logger: logger)
-        self.logger = logger
+        return configuration
     }
 
     /// libpq's sslmode as PostgresNIO's TLS setting. `allow` and `prefer`
@@ -312,6 +321,9 @@ final class PostgresRecordBackend: RecordBackend, SendCounter, Sendable {
             return try connections.run(work)
         } catch let error as PostgresConnections.TimedOut {
             throw unavailable(user, "the database did not answer within \(error.seconds) s (database_timeout)")
+        } catch let error as PostgresConnections.NoServer {
+            // Every server refused, broke, or is a standby: an outage.
+            throw unavailable(user, error.description)
         } catch let error as PSQLError {
             // An answer from the server other than "too slow" or "going away" is not an outage.
             if let state = error.serverInfo?[.sqlState], !Self.outageStates.contains(state) {
