@@ -149,3 +149,71 @@ def test_a_promoted_standby_that_keeps_synchronous_standby_names_waits_until_it_
             conf.write("synchronous_standby_names = ''\n")
         new.as_postgres(["/usr/lib/postgresql/15/bin/pg_ctl", "-D", new.data, "reload"])
         wait_for_success(f, 1, u, code_at(step + 1))
+
+
+# "Known down" (SPEC §13): after a time-out, no wait for a few seconds
+
+def timed_login(fleet, host, user, code):
+    t0 = time.monotonic()
+    r = fleet.login(host, user, code)
+    return r, time.monotonic() - t0
+
+
+def test_known_down_the_first_login_waits_the_next_ones_do_not(daemon_bin, pam, users):
+    """The database stopped (SIGSTOP: connections accepted, nothing
+    answers): the first login waits database_timeout, the next ones are
+    denied at once while twostepd probes in the background; logged once
+    each way; back to normal when it answers."""
+    with Fleet(daemon_bin, pam, hosts=1, extra=EXTRA) as f:
+        u = users.make()
+        f.enroll(u)
+        step = current_step() + 1
+        assert f.login(0, u, code_at(step)).result == "PAM_SUCCESS"
+        f.pg.pause()
+        try:
+            r, first = timed_login(f, 0, u, code_at(step + 1))
+            assert r.result == "PAM_AUTH_ERR" and "unavailable" in " ".join(r.errors).lower(), r
+            assert 1.8 < first < 3, first
+            quick = []
+            for _ in range(5):
+                r, elapsed = timed_login(f, 0, u, code_at(step + 1))
+                assert r.result == "PAM_AUTH_ERR" and "unavailable" in " ".join(r.errors).lower(), r
+                quick.append(elapsed)
+            print(f"\nknown down: first login {first:.2f} s, the next ones {', '.join(f'{q:.3f}' for q in quick)} s")
+            assert max(quick) < 0.5, quick
+        finally:
+            f.pg.resume()
+        waited = wait_for_success(f, 0, u, code_at(step + 1), limit=10)
+        print(f"known down: the first login accepted {waited:.2f} s after the database answered again")
+        log = f.hosts[0].logtext()
+        assert log.count("known down:") == 1, log[-3000:]
+        assert log.count("answering again") == 1, log[-3000:]
+
+
+def test_known_down_offline_cached_answers_from_the_copy_at_once(daemon_bin, pam, users):
+    with Fleet(daemon_bin, pam, hosts=1, extra=EXTRA + "offline=cached\noffline_max_age=3600\n") as f:
+        u = users.make()
+        f.enroll(u)
+        step = current_step() + 1
+        assert f.login(0, u, code_at(step)).result == "PAM_SUCCESS"  # the copy
+        f.pg.pause()
+        try:
+            r, first = timed_login(f, 0, u, code_at(step + 1))
+            assert r.result == "PAM_SUCCESS", str(r) + f.hosts[0].logtext()[-2000:]
+            assert 1.8 < first < 3, first
+            times = []
+            for n in range(2, 5):
+                r, elapsed = timed_login(f, 0, u, code_at(step + n))
+                assert r.result == "PAM_SUCCESS", r  # decided from the copy ...
+                times.append(elapsed)
+            r, elapsed = timed_login(f, 0, u, code_at(step + 4))
+            assert r.result == "PAM_AUTH_ERR", r  # ... each step once
+            times.append(elapsed)
+            assert max(times) < 0.5, times
+        finally:
+            f.pg.resume()
+        # The journal merged once the database answers: the steps are spent there too.
+        deadline = time.time() + 20
+        while totp_step(f.pg.record(u.name)) != step + 4:
+            assert time.time() < deadline, f.hosts[0].logtext()[-3000:]
+            time.sleep(0.3)

@@ -49,6 +49,8 @@ final class PostgresConnections: Sendable {
     private let ids = Atomic<Int>(0)
     /// The last change of server, for the status.
     let failovers = Mutex<Failover?>(nil)
+    /// Whether calls are tried at all (SPEC §13, "known down").
+    let health: KnownDown
 
     /// A change of the server in use.
     struct Failover: Sendable {
@@ -83,6 +85,7 @@ final class PostgresConnections: Sendable {
         self.timeout = timeout
         self.keep = keep
         self.logger = logger
+        health = KnownDown(logger: logger)
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     }
 
@@ -97,7 +100,42 @@ final class PostgresConnections: Sendable {
     /// the first broke or refused: it must be work that is safe to repeat
     /// (a compare-and-set, a read). Its result is only ever the one
     /// server's that answered.
+    ///
+    /// While the database is known down (`KnownDown`: a call timed out
+    /// less than its window ago) it is not tried: `KnownDown.Down` at once.
     func run<T: Sendable>(timeout: Double? = nil, _ body: @escaping @Sendable (PostgresConnection) -> EventLoopFuture<T>) throws -> T {
+        try health.check()
+        do {
+            let value = try attempt(timeout: timeout, body)
+            health.answered()
+            return value
+        } catch let error as TimedOut {
+            _ = health.timedOut("no answer within \(error.seconds) s")
+            health.startProbing { [weak self] in self?.probe() ?? true }
+            throw error
+        } catch let error as PSQLError where error.serverInfo != nil {
+            health.answered()  // the server answered, with an error about the work
+            throw error
+        }
+    }
+
+    /// One try of the database for `KnownDown`: true when it answered.
+    private func probe() -> Bool {
+        let logger = self.logger
+        do {
+            _ = try attempt(timeout: nil) { $0.query("SELECT 1", logger: logger).map { _ in true } }
+            health.answered()
+            return true
+        } catch let error as TimedOut {
+            _ = health.timedOut("no answer within \(error.seconds) s")
+            return false
+        } catch {
+            return false
+        }
+    }
+
+    /// `run` without the known-down rule.
+    private func attempt<T: Sendable>(timeout: Double?, _ body: @escaping @Sendable (PostgresConnection) -> EventLoopFuture<T>) throws -> T {
         let seconds = timeout ?? self.timeout
         let deadline = DispatchTime.now() + seconds
         let first = current.withLock { $0 }
@@ -148,6 +186,7 @@ final class PostgresConnections: Sendable {
 
     /// Closes every idle connection and stops the event loop.
     func shutdown() {
+        health.stop()
         let all = idle.withLock { list in defer { list.removeAll() }; return list }
         for c in all { Self.close(c.connection) }
         try? group.syncShutdownGracefully()

@@ -49,9 +49,13 @@ final class PostgresRecordBackend: RecordBackend, SendCounter, Sendable {
         }
         configuration.options.connectTimeout = .seconds(Int64(timeout))
         // The server gives up too, so a statement stuck behind a lock does
-        // not hold a connection after twostepd stopped waiting.
+        // not hold a connection after twostepd stopped waiting. The
+        // statement time-out is a second longer than twostepd's wait: a
+        // COMMIT waiting for a synchronous standby that it cancels is
+        // reported as committed (with a warning) though the standby may
+        // not have it, and twostepd must have stopped listening by then.
         configuration.options.additionalStartupParameters = [
-            ("statement_timeout", String(timeout * 1000)),
+            ("statement_timeout", String(timeout * 1000 + 1000)),
             ("lock_timeout", String(timeout * 1000)),
             ("application_name", "twostepd"),
         ]
@@ -321,6 +325,8 @@ final class PostgresRecordBackend: RecordBackend, SendCounter, Sendable {
             return try connections.run(work)
         } catch let error as PostgresConnections.TimedOut {
             throw unavailable(user, "the database did not answer within \(error.seconds) s (database_timeout)")
+        } catch let error as KnownDown.Down {
+            throw unavailable(user, error.description)
         } catch let error as PostgresConnections.NoServer {
             // Every server refused, broke, or is a standby: an outage.
             throw unavailable(user, error.description)
