@@ -4,6 +4,8 @@ every host's database= with target_session_attrs=read-write; two twostepd
 hosts; logins through the real module (pamdriver). See fleet.py's
 Cluster."""
 
+import json
+import subprocess
 import time
 
 import pytest
@@ -57,6 +59,8 @@ def test_the_primary_killed_and_the_standby_promoted_logins_work_again_within_10
         assert configs(f) == before  # no change to twostep.conf
         for h in f.hosts:
             assert f"now using 127.0.0.1:{new.port}" in h.logtext(), h.logtext()[-2000:]
+            # An asynchronous standby: the start-up log said what that means.
+            assert "without a synchronous standby" in h.logtext(), h.logtext()[-2000:]
         # The new primary holds the steps accepted after the failover.
         assert totp_step(f.pg.record(u.name)) == step - 1
 
@@ -217,3 +221,62 @@ def test_known_down_offline_cached_answers_from_the_copy_at_once(daemon_bin, pam
         while totp_step(f.pg.record(u.name)) != step + 4:
             assert time.time() < deadline, f.hosts[0].logtext()[-3000:]
             time.sleep(0.3)
+
+
+# twostepd --status (SPEC §13)
+
+def status(host, *args, user=None):
+    argv = [host.daemon_bin, "--status", "--socket-dir", host.sockets, *args]
+    if user is not None:
+        argv = ["setpriv", f"--reuid={user.uid}", f"--regid={user.gid}", "--clear-groups", *argv]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=60)
+
+
+def test_status_says_the_server_its_role_its_synchronous_standby_the_failover_and_the_calls(daemon_bin, pam, users):
+    with Fleet(daemon_bin, pam, hosts=2, extra=EXTRA, standby="sync") as f:
+        first, second = f.cluster.primary, f.cluster.standby
+        h = f.hosts[0]
+        # As the twostep role, the standby's sync state is hidden ...
+        deadline = time.time() + 20
+        while "database: using" not in h.logtext():
+            assert time.time() < deadline, h.logtext()
+            time.sleep(0.1)
+        assert "whether a standby is in sync cannot be seen" in h.logtext(), h.logtext()
+        # ... pg_read_all_stats shows it: the start-up log says so.
+        f.pg.sql("GRANT pg_read_all_stats TO twostep", db="postgres")
+        h.stop()
+        h.start()
+        u = users.make()
+        f.enroll(u)
+        step = current_step() + 1
+        for n in range(3):
+            assert f.login(0, u, code_at(step + n)).result == "PAM_SUCCESS"
+        assert f"database: using 127.0.0.1:{first.port} (primary), with a synchronous standby" in h.logtext(), h.logtext()
+        r = status(h)
+        assert r.returncode == 0, r.stderr
+        print("\n" + r.stdout)
+        lines = dict(line.split(": ", 1) for line in r.stdout.splitlines())
+        assert lines["host"] == f"127.0.0.1:{first.port}" and lines["role"] == "primary", r.stdout
+        assert lines["servers"] == f"127.0.0.1:{first.port}, 127.0.0.1:{second.port}"
+        assert lines["synchronous standby"] == "yes" and lines["known down"] == "no", r.stdout
+        assert lines["last failover"] == "none since start"
+        assert lines["latency"].startswith("p50 "), r.stdout
+        js = json.loads(status(h, "--json").stdout)
+        assert js["synchronous"] is True and js["standbys"][0]["syncState"] == "sync", js
+        assert js["calls"] >= 6 and js["errors"] == 0, js  # a fetch and a store per login, the status
+        assert js["latencyMs"]["p50"] <= js["latencyMs"]["p99"] <= js["latencyMs"]["max"], js
+        # Root only.
+        other = users.make()
+        r = status(h, user=other)
+        assert r.returncode == 2 and "only root" in r.stderr, (r.returncode, r.stderr)
+        # After a failover: the new server, the change, no synchronous standby any more.
+        f.cluster.fail_over()
+        wait_for_success(f, 0, u, code_at(step + 3))
+        r = status(h)
+        lines = dict(line.split(": ", 1) for line in r.stdout.splitlines())
+        print(r.stdout)
+        assert lines["host"] == f"127.0.0.1:{second.port}" and lines["role"] == "primary", r.stdout
+        assert lines["synchronous standby"] == "no", r.stdout
+        assert f"127.0.0.1:{first.port} -> 127.0.0.1:{second.port}" in lines["last failover"], r.stdout
+        js = json.loads(status(h, "--json").stdout)
+        assert js["lastFailover"]["to"] == f"127.0.0.1:{second.port}", js

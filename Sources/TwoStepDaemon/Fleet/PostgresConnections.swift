@@ -51,6 +51,8 @@ final class PostgresConnections: Sendable {
     let failovers = Mutex<Failover?>(nil)
     /// Whether calls are tried at all (SPEC §13, "known down").
     let health: KnownDown
+    /// Every `run`: count, failures, latency (for the status).
+    let metrics = DatabaseMetrics()
 
     /// A change of the server in use.
     struct Failover: Sendable {
@@ -104,10 +106,14 @@ final class PostgresConnections: Sendable {
     /// While the database is known down (`KnownDown`: a call timed out
     /// less than its window ago) it is not tried: `KnownDown.Down` at once.
     func run<T: Sendable>(timeout: Double? = nil, _ body: @escaping @Sendable (PostgresConnection) -> EventLoopFuture<T>) throws -> T {
+        let started = DispatchTime.now().uptimeNanoseconds
+        var failed = true
+        defer { metrics.record(seconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9, failed: failed) }
         try health.check()
         do {
             let value = try attempt(timeout: timeout, body)
             health.answered()
+            failed = false
             return value
         } catch let error as TimedOut {
             _ = health.timedOut("no answer within \(error.seconds) s")
