@@ -280,3 +280,41 @@ def test_status_says_the_server_its_role_its_synchronous_standby_the_failover_an
         assert f"127.0.0.1:{first.port} -> 127.0.0.1:{second.port}" in lines["last failover"], r.stdout
         js = json.loads(status(h, "--json").stdout)
         assert js["lastFailover"]["to"] == f"127.0.0.1:{second.port}", js
+
+
+def test_a_primary_that_stops_answering_and_a_promoted_standby_logins_work_again_within_10_s(daemon_bin, pam, users):
+    """A partition rather than a crash: the primary SIGSTOPped (connections
+    accepted by the kernel, nothing answers) and the standby promoted.
+    The first login waits database_timeout on its kept connection and the
+    database is known down; the background probe connects anew, gives the
+    silent server its share of the time, finds the promoted standby, and
+    logins are accepted again."""
+    with Fleet(daemon_bin, pam, hosts=2, extra=EXTRA, standby="async") as f:
+        u = users.make()
+        f.enroll(u)
+        step = current_step() + 1
+        for host in (0, 1):
+            assert f.login(host, u, code_at(step)).result == "PAM_SUCCESS"
+            step += 1
+        # Several kept connections on each host, as under load: each one to
+        # the silent server would cost a whole database_timeout again.
+        results = f.race(u, code_at(step), hosts=[0] * 6 + [1] * 6)
+        assert results.count("PAM_SUCCESS") == 1, results
+        step += 1
+        old, new = f.cluster.primary, f.cluster.standby
+        old.pause()
+        try:
+            stopped = time.monotonic()
+            new.promote()
+            f.cluster.dead = old
+            times = []
+            for host in (0, 1):
+                wait_for_success(f, host, u, code_at(step))
+                times.append(time.monotonic() - stopped)
+                step += 1
+            print(f"\npartition: first accepted login {times[0]:.2f} s (host 1), {times[1]:.2f} s (host 2) after the primary stopped answering")
+            assert max(times) < 10, times
+            for h in f.hosts:
+                assert f"now using 127.0.0.1:{new.port}" in h.logtext(), h.logtext()[-2000:]
+        finally:
+            old.resume()

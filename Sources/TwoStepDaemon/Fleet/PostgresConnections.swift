@@ -126,10 +126,14 @@ final class PostgresConnections: Sendable {
     }
 
     /// One try of the database for `KnownDown`: true when it answered.
+    /// With new connections only: a kept one to a server that stopped
+    /// answering (a network partition) would take the whole time again,
+    /// where connecting gets its share and leaves time for the next
+    /// server (a promoted standby).
     private func probe() -> Bool {
         let logger = self.logger
         do {
-            _ = try attempt(timeout: nil) { $0.query("SELECT 1", logger: logger).map { _ in true } }
+            _ = try attempt(timeout: nil, reuseIdle: false) { $0.query("SELECT 1", logger: logger).map { _ in true } }
             health.answered()
             return true
         } catch let error as TimedOut {
@@ -141,14 +145,16 @@ final class PostgresConnections: Sendable {
     }
 
     /// `run` without the known-down rule.
-    private func attempt<T: Sendable>(timeout: Double?, _ body: @escaping @Sendable (PostgresConnection) -> EventLoopFuture<T>) throws -> T {
+    private func attempt<T: Sendable>(
+        timeout: Double?, reuseIdle: Bool = true, _ body: @escaping @Sendable (PostgresConnection) -> EventLoopFuture<T>
+    ) throws -> T {
         let seconds = timeout ?? self.timeout
         let deadline = DispatchTime.now() + seconds
         let first = current.withLock { $0 }
         let order = [first] + endpoints.indices.filter { $0 != first }
         var reasons: [String] = []
         for (position, index) in order.enumerated() {
-            var reuse = true
+            var reuse = reuseIdle
             while true {
                 let connection: PostgresConnection, reused: Bool
                 if reuse, let c = popIdle(index) {
