@@ -114,6 +114,13 @@ final class PostgresRecordBackend: RecordBackend, SendCounter, Sendable {
     /// fails fails the CALL), so `true` means committed, as with the
     /// explicit transaction it replaces, in one message instead of three.
     func store(user: String, text: [UInt8], replacing version: Int64?) throws(StoreError) -> Bool {
+        if case .stored = try storeOrRead(user: user, text: text, replacing: version) { return true }
+        return false
+    }
+
+    /// `store`, and on a lost race the row as `twostep_store` read it
+    /// under its lock in the same transaction (nil: no row any more).
+    func storeOrRead(user: String, text: [UInt8], replacing version: Int64?) throws(StoreError) -> StoreOutcome {
         let record = String(decoding: text, as: UTF8.self)
         let schema = Self.schemaVersion
         let logger = self.logger
@@ -122,19 +129,24 @@ final class PostgresRecordBackend: RecordBackend, SendCounter, Sendable {
                 "CALL twostep_store(\(user), \(record), \(version), \(schema), NULL, NULL, NULL, NULL)", logger: logger
             ).flatMapThrowing { result -> StoreAnswer in
                 guard let row = result.rows.first else { throw StoreAnswer.Missing() }
-                let (stored, found, _, _) = try row.decode((Int64?, Int32?, String?, Int64?).self)
-                return StoreAnswer(stored: stored != nil, schema: found)
+                let (stored, found, now, nowVersion) = try row.decode((Int64?, Int32?, String?, Int64?).self)
+                return StoreAnswer(stored: stored != nil, schema: found, current: now, currentVersion: nowVersion)
             }
         }
         guard let found = answer.schema else { throw unusable(user, "twostep_schema holds no row; run 'twostepd --migrate'") }
         try check(schema: found, user)
-        return answer.stored
+        if answer.stored { return .stored }
+        guard let now = answer.current, let nowVersion = answer.currentVersion else { return .superseded(nil) }
+        return .superseded(StoredRecord(text: SecretBytes(Array(now.utf8)), version: nowVersion))
     }
 
-    /// What `twostep_store` said: stored or not, and the schema version it read.
+    /// What `twostep_store` said: stored or not, the schema version it
+    /// read, and on a lost race the row it read (none: null).
     private struct StoreAnswer: Sendable {
         let stored: Bool
         let schema: Int32?
+        let current: String?
+        let currentVersion: Int64?
         struct Missing: Error, CustomStringConvertible {
             var description: String { "CALL twostep_store returned no row" }
         }
