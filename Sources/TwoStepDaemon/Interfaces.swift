@@ -30,7 +30,7 @@ struct DaemonInterfaces {
         }
         switch configuration.offline {
         case .deny:
-            manage = ManageInterface(configuration: configuration, database: database, sendCounter: database)
+            manage = ManageInterface(configuration: configuration, database: database, sendCounter: database, connections: database.connections)
             login = LoginInterface(backend: database, counter: database)
         case .cached:
             let cache = try OfflineCache(
@@ -38,7 +38,7 @@ struct DaemonInterfaces {
                 policy: configuration.options.policy, logger: Logger(label: "twostepd.offline"))
             // Changes made through Manage (a reset) reach this host's copies.
             // Sends are counted in the database itself: no send offline.
-            manage = ManageInterface(configuration: configuration, database: cache.online, sendCounter: database)
+            manage = ManageInterface(configuration: configuration, database: cache.online, sendCounter: database, connections: database.connections)
             login = LoginInterface(backend: cache, counter: database)
         }
     }
@@ -59,7 +59,7 @@ struct DaemonInterfaces {
             password = secret.withUnsafeBytes { String(decoding: $0, as: UTF8.self) }
         }
         var databaseLogger = logger
-        databaseLogger[metadataKey: "database"] = "\(uri.user)@\(uri.host):\(uri.port)/\(uri.database)"
+        databaseLogger[metadataKey: "database"] = "\(uri.user)@\(uri.hosts.map { $0.description }.joined(separator: ","))/\(uri.database)"
         do {
             return try PostgresRecordBackend(uri: uri, password: password, timeout: configuration.databaseTimeout, logger: databaseLogger)
         } catch {

@@ -28,10 +28,15 @@ struct ManageInterface: VarlinkInterface {
     /// database), else root's `send_count_dir=`.
     let sendCounter: any SendCounter
 
-    init(configuration: SystemConfiguration, database: (any RecordBackend)? = nil, sendCounter: (any SendCounter)? = nil) {
+    /// The fleet store's connections, for `DatabaseStatus`; nil with backend=file.
+    let connections: PostgresConnections?
+
+    init(configuration: SystemConfiguration, database: (any RecordBackend)? = nil, sendCounter: (any SendCounter)? = nil,
+         connections: PostgresConnections? = nil) {
         self.configuration = configuration
         self.database = database
         self.sendCounter = sendCounter ?? SendCountDirectory(path: configuration.options.sendCountDirectory)
+        self.connections = connections
     }
     /// Codes sent to phones being added, between two calls.
     let confirmations = PhoneConfirmations()
@@ -44,6 +49,7 @@ struct ManageInterface: VarlinkInterface {
     func call(method: String, parameters: Data, peer: PeerCredentials) throws(VarlinkError) -> Data {
         // The server answers only the methods the IDL declares; this is for any other caller.
         guard let method = ManageProtocol.Method(rawValue: method) else { throw .methodNotFound(name + "." + method) }
+        if method == .databaseStatus { return try databaseStatus(parameters, peer: peer) }
         let named = try VarlinkCoding.decode(Caller.self, from: parameters).user
         let service = try resolve(named, peer: peer)
         let who = "uid \(peer.uid) (pid \(peer.pid)) on \(service.account.name)"
@@ -112,7 +118,16 @@ struct ManageInterface: VarlinkInterface {
         case .reset:
             _ = try request(Empty.self)
             return try reply { () throws(AccountError) in try service.reset() }
+        case .databaseStatus:
+            return try databaseStatus(parameters, peer: peer)
         }
+    }
+
+    /// `DatabaseStatus` (SPEC §13): root only; about no user's record.
+    private func databaseStatus(_ parameters: Data, peer: PeerCredentials) throws(VarlinkError) -> Data {
+        guard peer.uid == 0 else { throw Self.error(.permissionDenied, "only root may ask for the database's status") }
+        _ = try VarlinkCoding.decode(Empty.self, from: parameters, fields: Self.parameterNames[.databaseStatus] ?? [])
+        return try VarlinkCoding.encode(connections.map(DatabaseStatus.read) ?? .fileBackend)
     }
 
     /// Each method's parameter names, as `ManageProtocol.idl` declares them:

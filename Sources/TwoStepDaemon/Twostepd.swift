@@ -1,4 +1,5 @@
 import ArgumentParser
+import Dispatch
 import Logging
 import NIOCore
 import PostgresNIO
@@ -53,6 +54,13 @@ public struct Twostepd: AsyncParsableCommand {
         "Create or upgrade the fleet store's schema (backend=postgresql) in the database, print the versions, and exit."))
     var migrate = false
 
+    @Flag(name: .customLong("status"), help: ArgumentHelp(
+        "Print what the running twostepd (in --socket-dir, default /run/twostep) says of the fleet store's database: the server in use, its role, its synchronous standby, the last failover, calls, errors and latency; root only."))
+    var status = false
+
+    @Flag(name: .customLong("json"), help: "With --status: the reply as JSON.")
+    var json = false
+
     public init() {}
 
     /// Parses the command line and runs (main.swift's one call). Spelled
@@ -73,6 +81,8 @@ public struct Twostepd: AsyncParsableCommand {
 
     public mutating func validate() throws {
         if let idleExit, idleExit < 0 { throw ValidationError("--idle-exit must be 0 or more seconds") }
+        if json && !status { throw ValidationError("--json goes with --status") }
+        if status && migrate { throw ValidationError("--status and --migrate do not go together") }
     }
 
     public func run() async throws {
@@ -93,6 +103,11 @@ public struct Twostepd: AsyncParsableCommand {
     /// Runs the daemon, also serving `additional` when it binds its own
     /// sockets (`--socket-dir`); twostepd's main serves none.
     public func run(serving additional: [AdditionalInterface]) async throws {
+        if status {
+            let code = try StatusClient(socketDirectory: socketDirectory ?? Self.defaultSocketDirectory).run(json: json)
+            if code != 0 { throw ExitCode(code) }
+            return
+        }
         let logLevel = self.logLevel
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -106,6 +121,11 @@ public struct Twostepd: AsyncParsableCommand {
         do {
             if migrate { return try await runMigration(logger) }
             let (server, database) = try makeServer(logger, additional: additional)
+            if let connections = database?.connections {
+                // The server in use and whether it has a synchronous standby,
+                // in the start-up log (SPEC §13), without holding the start up.
+                DispatchQueue.global().async { DatabaseStatus.read(connections).logAtStart(logger) }
+            }
             let group = ServiceGroup(configuration: ServiceGroupConfiguration(
                 services: [.init(service: server, successTerminationBehavior: .gracefullyShutdownGroup)],
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

@@ -35,6 +35,16 @@ public protocol RecordBackend: Sendable {
     func store(user: String, text: [UInt8], replacing version: Int64?) throws(StoreError) -> Bool
     /// Removes the record if its version is still `version`; false otherwise.
     func delete(user: String, version: Int64) throws(StoreError) -> Bool
+    /// `store`, and when nothing was stored, the record as it is now if
+    /// the backend read it in the same transaction (`StoreOutcome`). The
+    /// default is `store` alone (`.notStored`: fetch again).
+    func storeOrRead(user: String, text: [UInt8], replacing version: Int64?) throws(StoreError) -> StoreOutcome
+}
+
+extension RecordBackend {
+    public func storeOrRead(user: String, text: [UInt8], replacing version: Int64?) throws(StoreError) -> StoreOutcome {
+        try store(user: user, text: text, replacing: version) ? .stored : .notStored
+    }
 }
 
 /// `RecordStore` on a `RecordBackend`: read, decide, compare-and-set; when
@@ -94,8 +104,17 @@ public struct VersionedRecordStore<Backend: RecordBackend>: RecordStore {
             if text == seen.file.text { return result }
             var bytes = Array(text.utf8)
             defer { cleanse(&bytes) }
-            if try backend.store(user: user, text: bytes, replacing: seen.version) { return result }
-            current = nil
+            switch try backend.storeOrRead(user: user, text: bytes, replacing: seen.version) {
+            case .stored:
+                return result
+            case .superseded(let now?):
+                // Decided again on the record the lost store read: no fetch.
+                current = Snapshot(file: try parse(now.text), version: now.version, offline: now.offline)
+            case .superseded(nil):
+                throw StoreError.notEnrolled(path: location)
+            case .notStored:
+                current = nil
+            }
         }
         throw StoreError.contended(path: location)
     }

@@ -11,10 +11,15 @@ extension LoginProtocol {
         # (offline=cached): only authenticator codes are accepted.
         method \(Method.fetch)(user: string) -> (record: ?string, version: int, offline: bool)
 
+        # A record as the database has it now: null when the user has none.
+        type Current (record: ?string, version: int)
+
         # Stores record if the user's record still has version (null: if
         # the user has none yet). stored is false when another writer got
-        # there first: read again and decide again.
-        method \(Method.store)(user: string, record: string, version: ?int) -> (stored: bool)
+        # there first: decide again on current, the record as it is now,
+        # read under its lock in the same transaction; read it again
+        # (Fetch) when current is null.
+        method \(Method.store)(user: string, record: string, version: ?int) -> (stored: bool, current: ?Current)
 
         # Removes the record if it still has version.
         method \(Method.delete)(user: string, version: int) -> (deleted: bool)

@@ -30,6 +30,7 @@ public enum ManageProtocol {
         case disable = "Disable"
         case importGoogleAuthenticator = "ImportGoogleAuthenticator"
         case reset = "Reset"
+        case databaseStatus = "DatabaseStatus"
 
         public static var interface: String { ManageProtocol.interface }
     }
@@ -150,6 +151,28 @@ public enum ManageProtocol {
 
         # Root only: removes the named user's record whatever it holds.
         method \(Method.reset)(user: ?string) -> (removed: bool)
+
+        # A standby the database server streams to; state and syncState are null
+        # when the twostep role may not see them (pg_read_all_stats may).
+        type Standby (name: string, state: ?string, syncState: ?string)
+
+        # A change of the server in use (time in Unix seconds).
+        type Failover (time: int, from: string, to: string, reason: string)
+
+        # Milliseconds.
+        type Latency (p50: float, p90: float, p99: float, max: float)
+
+        # Root only: the fleet store's database as this twostepd sees it (SPEC §13):
+        # backend (file: nothing else is set), the servers of database=, the one in
+        # use and its role (primary, standby), or the problem asking it; whether it
+        # has a synchronous standby (null: cannot be seen); whether it is known down;
+        # the last failover; and the database calls, failures and latency since
+        # twostepd started.
+        method \(Method.databaseStatus)() -> (
+          backend: string, hosts: []string, host: ?string, role: ?string, problem: ?string,
+          synchronousStandbyNames: ?string, synchronousCommit: ?string, standbys: []Standby, synchronous: ?bool,
+          knownDown: bool, lastFailover: ?Failover, calls: int, errors: int, latencyMs: ?Latency
+        )
 
         # The request cannot be used as it is (a bad value, an unknown id).
         error \(ErrorName.usage) (message: string)

@@ -41,11 +41,32 @@ public final class DaemonRecordBackend: RecordBackend, SendCounter, @unchecked S
     }
 
     public func store(user: String, text: [UInt8], replacing version: Int64?) throws(StoreError) -> Bool {
+        if case .stored = try storeOrRead(user: user, text: text, replacing: version) { return true }
+        return false
+    }
+
+    /// `Store`; when twostepd lost the race and read the record in the
+    /// same transaction, its reply's `current` is that record (SPEC §13),
+    /// and the login decides again on it without another `Fetch`.
+    public func storeOrRead(user: String, text: [UInt8], replacing version: Int64?) throws(StoreError) -> StoreOutcome {
         let record = String(decoding: text, as: UTF8.self)
         let reply = try call(.store, user: user, ["user": .string(user), "record": .string(record),
                                                    "version": version.map { .int($0) } ?? .null])
         guard let stored = reply["stored"]?.boolValue else { throw invalid(user, "\(LoginProtocol.Method.store): no stored") }
-        return stored
+        if stored { return .stored }
+        switch reply["current"] {
+        case .null?, nil:
+            return .notStored
+        case .object(let current)?:
+            guard let now = current["version"]?.intValue else { throw invalid(user, "\(LoginProtocol.Method.store): current without a version") }
+            switch current["record"] {
+            case .string(let text)?: return .superseded(StoredRecord(text: SecretBytes(Array(text.utf8)), version: now))
+            case .null?, nil: return .superseded(nil)
+            default: throw invalid(user, "\(LoginProtocol.Method.store): current record is not a string")
+            }
+        default:
+            throw invalid(user, "\(LoginProtocol.Method.store): current is not an object")
+        }
     }
 
     public func delete(user: String, version: Int64) throws(StoreError) -> Bool {

@@ -8,7 +8,14 @@ TWOSTEP_SOCKET_DIR. Codes come from pyotp.
   Fleet(daemon_bin, pam, hosts=8, extra="")  PostgreSQL + `hosts` started hosts
       (a context manager); enroll, login, run, race (one answer on every host
       at once), status; .pg, .hosts
-  Postgres(top)   initdb/pg_ctl server: sql, record(user), stop, start, kill9
+  Fleet(..., standby="async"|"sync")  the same on a Cluster (.cluster, .pg is it)
+  Postgres(top)   initdb/pg_ctl server: sql, record(user), stop, start, kill9,
+                  pause/resume (SIGSTOP/SIGCONT: a server that does not answer)
+  Postgres.standby_of(primary, top, name, port=None)  pg_basebackup -R, started
+  Cluster(top, synchronous=False)  a primary and a streaming standby on
+                  loopback; .primary, .standby, fail_over() (SIGKILL the primary,
+                  promote the standby), rebuild_standby() (the dead one again, as
+                  a standby of the new primary, on its old port)
   Host            one twostepd (a pamtest.DaemonProcess): start, stop, migrate,
                   cli(*args, user=) with its env, write_config, .pam (its PAM)
   SECRET, code_at(step, secret)   the shared test secret and its code at a step
@@ -42,19 +49,38 @@ class Postgres:
     """A PostgreSQL server of our own: Unix socket in its directory, and
     127.0.0.1:PORT with scram-sha-256 for the role twostepd uses."""
 
-    def __init__(self, top):
-        self.dir = os.path.join(top, "pg")
-        os.makedirs(self.dir)
+    # database= for twostepd: its hosts and its parameters.
+    uri_params = "sslmode=disable"
+
+    def __init__(self, top, name="pg", port=None, primary=None):
+        self.dir = os.path.join(top, name)
+        os.makedirs(self.dir, exist_ok=True)
         shutil.chown(self.dir, "postgres", "postgres")
         os.chmod(self.dir, 0o700)
         self.data = os.path.join(self.dir, "data")
-        self.port = free_port()
+        self.port = port or free_port()
         self.log = os.path.join(self.dir, "server.log")
+        if primary is not None:
+            # A streaming standby: a base backup of the primary with
+            # standby.signal and primary_conninfo (-R), over its socket.
+            shutil.rmtree(self.data, ignore_errors=True)
+            self.as_postgres([f"{PGBIN}/pg_basebackup", "-h", primary.dir, "-p", str(primary.port), "-U", "postgres",
+                              "-D", self.data, "-R", "-X", "stream", "-c", "fast"])
+            self.start()
+            return
         self.as_postgres([f"{PGBIN}/initdb", "-D", self.data, "-U", "postgres", "-E", "UTF8",
                           "--auth-local=trust", "--auth-host=scram-sha-256"])
         self.start()
         self.sql(f"CREATE ROLE twostep LOGIN PASSWORD '{DB_PASSWORD}'", db="postgres")
         self.sql("CREATE DATABASE twostep OWNER twostep", db="postgres")
+
+    @classmethod
+    def standby_of(cls, primary, top, name, port=None):
+        return cls(top, name, port=port, primary=primary)
+
+    @property
+    def uri_hosts(self):
+        return f"127.0.0.1:{self.port}"
 
     def as_postgres(self, argv, **kw):
         return subprocess.run(["runuser", "-u", "postgres", "--", *argv], check=True, capture_output=True, text=True,
@@ -89,6 +115,39 @@ class Postgres:
                 os.unlink(os.path.join(self.data, name))
             except FileNotFoundError:
                 pass
+
+    def _pids(self):
+        pid = self.postmaster_pid()
+        children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+        return [pid, *map(int, children)]
+
+    def pause(self):
+        """SIGSTOP to the postmaster and every backend: connections are
+        accepted by the kernel and nothing answers (a hung server)."""
+        for p in self._pids():
+            os.kill(p, signal.SIGSTOP)
+
+    def resume(self):
+        for p in self._pids():
+            try:
+                os.kill(p, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+
+    def in_recovery(self):
+        return self.sql("SELECT pg_is_in_recovery()", db="postgres") == "t"
+
+    def promote(self):
+        self.as_postgres([f"{PGBIN}/pg_ctl", "-D", self.data, "-w", "-t", "60", "promote"])
+
+    def settings(self, **values):
+        """ALTER SYSTEM SET each (None: RESET), then reload."""
+        for key, value in values.items():
+            if value is None:
+                self.sql(f"ALTER SYSTEM RESET {key}", db="postgres")
+            else:
+                self.sql(f"ALTER SYSTEM SET {key} = '{value}'", db="postgres")
+        self.sql("SELECT pg_reload_conf()", db="postgres")
 
     def sql(self, statement, db="twostep"):
         r = subprocess.run(["runuser", "-u", "postgres", "--", f"{PGBIN}/psql", "-X", "-q", "-v", "ON_ERROR_STOP=1",
@@ -136,7 +195,7 @@ class Host(DaemonProcess):
     def write_config(self, pg, extra=""):
         with open(self.config, "w") as f:
             f.write(f"store=twostepd\nbackend=postgresql\n"
-                    f"database=postgresql://twostep@127.0.0.1:{pg.port}/{self.database}?sslmode=disable\n"
+                    f"database=postgresql://twostep@{pg.uri_hosts}/{self.database}?{pg.uri_params}\n"
                     f"database_password_file={self.password_file}\ndatabase_timeout=2\n"
                     f"socket_dir={self.sockets}\n{extra}")
         os.chmod(self.config, 0o644)
@@ -158,11 +217,86 @@ class Host(DaemonProcess):
                               capture_output=True, text=True, timeout=60)
 
 
+class Cluster:
+    """A primary and a streaming standby (pg_basebackup -R) on loopback,
+    as twostepd sees them: database= names both, target_session_attrs=
+    read-write. With `synchronous`, the primary waits for the standby
+    (synchronous_standby_names='*', synchronous_commit on, the default)."""
+
+    def __init__(self, top, synchronous=False):
+        self.top = top
+        self.synchronous = synchronous
+        first = Postgres(top, "pg1")
+        self.servers = [first]
+        self.servers.append(Postgres.standby_of(first, top, "pg2"))
+        self.dead = None
+        self._replicate(first)
+
+    @property
+    def uri_hosts(self):
+        return ",".join(s.uri_hosts for s in self.servers)
+
+    uri_params = "sslmode=disable&target_session_attrs=read-write"
+
+    @property
+    def primary(self):
+        return next(s for s in self.servers if s is not self.dead and not s.in_recovery())
+
+    @property
+    def standby(self):
+        return next(s for s in self.servers if s is not self.dead and s.in_recovery())
+
+    def _replicate(self, primary):
+        if self.synchronous:
+            primary.settings(synchronous_standby_names="*")
+        deadline = time.time() + 60
+        want = "sync" if self.synchronous else "async"
+        while time.time() < deadline:
+            if primary.sql("SELECT count(*) FROM pg_stat_replication "
+                           f"WHERE state = 'streaming' AND sync_state = '{want}'", db="postgres") == "1":
+                return
+            time.sleep(0.1)
+        raise AssertionError("the standby does not stream: " + open(self.standby.log).read()[-2000:])
+
+    def fail_over(self, clear_synchronous=True):
+        """The primary SIGKILLed, the standby promoted. A two-node pair's
+        promoted standby has no standby of its own: with
+        `clear_synchronous` its synchronous_standby_names is cleared (else
+        its commits wait for a standby that does not exist). Returns the
+        new primary."""
+        old, new = self.primary, self.standby
+        old.kill9()
+        self.dead = old
+        new.promote()
+        if clear_synchronous:
+            new.settings(synchronous_standby_names=None)
+        return new
+
+    def rebuild_standby(self):
+        """The dead server again, as a standby of the primary, on its port."""
+        old, primary = self.dead, self.primary
+        fresh = Postgres.standby_of(primary, self.top, os.path.basename(old.dir), port=old.port)
+        self.servers[self.servers.index(old)] = fresh
+        self.dead = None
+        self._replicate(primary)
+
+    def sql(self, statement, db="twostep"):
+        return self.primary.sql(statement, db=db)
+
+    def record(self, user):
+        return self.primary.record(user)
+
+    def cleanup(self):
+        for s in self.servers:
+            s.cleanup()
+
+
 class Fleet:
-    def __init__(self, daemon_bin, pam, hosts=8, extra=""):
+    def __init__(self, daemon_bin, pam, hosts=8, extra="", standby=None):
         self.top = tempfile.mkdtemp(prefix="twostep-fleet-", dir="/var/tmp")
         os.chmod(self.top, 0o755)
-        self.pg = Postgres(self.top)
+        self.cluster = Cluster(self.top, synchronous=standby == "sync") if standby else None
+        self.pg = self.cluster or Postgres(self.top)
         self.pam = pam
         self.hosts = [Host(i + 1, self.top, daemon_bin, self.pg, pam, extra) for i in range(hosts)]
         r = self.hosts[0].migrate()

@@ -235,31 +235,33 @@ def test_a_corrupt_record_in_the_database_denies_with_a_clear_log_line(fleet, us
 def test_a_schema_of_another_version_denies_and_migrate_refuses_a_newer_one(fleet, users):
     u = users.make()
     fleet.enroll(u)
-    fleet.pg.sql("UPDATE twostep_schema SET version = 3")
+    fleet.pg.sql("UPDATE twostep_schema SET version = 4")
     r = fleet.run(0, u, answers=[code_at(current_step() + 1)], wrapper=True)
     assert r.result == "PAM_AUTH_ERR", r
-    assert any("schema is version 3" in line for line in r.syslog), r.syslog
+    assert any("schema is version 4" in line for line in r.syslog), r.syslog
     m = fleet.hosts[0].migrate()
     assert m.returncode == 3 and "newer" in m.stderr, m.stderr
-    fleet.pg.sql("UPDATE twostep_schema SET version = 2")
+    fleet.pg.sql("UPDATE twostep_schema SET version = 3")
     m = fleet.hosts[0].migrate()
     assert m.returncode == 0 and "nothing to do" in m.stdout, m.stdout + m.stderr
     r = fleet.login(0, u, code_at(current_step() + 1))
     assert r.result == "PAM_SUCCESS", r
 
 
-def test_migrate_takes_a_version_1_schema_to_2_keeping_the_records(fleet, users):
-    """Schema 2 adds twostep_sends (SPEC §5): a database of the previous
+def test_migrate_takes_a_version_1_schema_to_3_keeping_the_records(fleet, users):
+    """Schema 2 adds twostep_sends (SPEC §5), schema 3 the procedure
+    twostep_store (SPEC §13, one round trip): a database of an earlier
     twostepd is refused until migrated, and keeps its records."""
     u = users.make()
     fleet.enroll(u)
     fleet.pg.sql("DROP TABLE twostep_sends")
+    fleet.pg.sql("DROP PROCEDURE twostep_store")
     fleet.pg.sql("UPDATE twostep_schema SET version = 1")
     r = fleet.run(0, u, answers=[code_at(current_step() + 1)], wrapper=True)
     assert r.result == "PAM_AUTH_ERR", r
     assert any("run 'twostepd --migrate'" in line for line in r.syslog), r.syslog
     m = fleet.hosts[0].migrate()
-    assert m.returncode == 0 and "now at version 2 (was 1)" in m.stdout, m.stdout + m.stderr
+    assert m.returncode == 0 and "now at version 3 (was 1)" in m.stdout, m.stdout + m.stderr
     assert fleet.pg.sql("SELECT count(*) FROM twostep_sends").strip() == "0"
     r = fleet.login(0, u, code_at(current_step() + 1))
     assert r.result == "PAM_SUCCESS", r

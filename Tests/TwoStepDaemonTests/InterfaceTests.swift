@@ -59,6 +59,20 @@ struct InterfaceTests {
         }
     }
 
+    @Test("io.twostep.Manage.DatabaseStatus: root only; with backend=file it says so and nothing else")
+    func databaseStatus() throws {
+        let manage = ManageInterface(configuration: SystemConfiguration())
+        #expect(throws: VarlinkError.self) {
+            try manage.call(method: "DatabaseStatus", parameters: Data("{}".utf8), peer: PeerCredentials(uid: 1000, gid: 1000, pid: 1))
+        }
+        let reply = try manage.call(method: "DatabaseStatus", parameters: Data("{}".utf8), peer: Self.root)
+        let status = try JSONDecoder().decode(DatabaseStatus.self, from: reply)
+        #expect(status.backend == "file" && status.host == nil && status.calls == 0)
+        #expect(throws: VarlinkError.self) {
+            try manage.call(method: "DatabaseStatus", parameters: Data(#"{"user":"alice"}"#.utf8), peer: Self.root)
+        }
+    }
+
     @Test("io.twostep.Manage: served from ManageProtocol, every method has its declared parameters")
     func manage() throws {
         let manage = ManageInterface(configuration: SystemConfiguration())
@@ -66,9 +80,10 @@ struct InterfaceTests {
         #expect(manage.description == ManageProtocol.idl)
         #expect(manage.declaredMethods == Set(ManageProtocol.Method.allCases.map(\.rawValue)))
         #expect(Set(ManageInterface.parameterNames.keys) == Set(ManageProtocol.Method.allCases))
-        for (method, names) in ManageInterface.parameterNames {
+        for (method, names) in ManageInterface.parameterNames where method != .databaseStatus {
             #expect(names.contains("user"), "\(method)")
         }
+        #expect(ManageInterface.parameterNames[.databaseStatus] == [])
         #expect(throws: VarlinkError.methodNotFound("io.twostep.Manage.Nope")) {
             try manage.call(method: "Nope", parameters: Data("{}".utf8), peer: Self.root)
         }

@@ -28,10 +28,12 @@ struct ProtocolTests {
         #expect(interface.name == ManageProtocol.interface)
         #expect(Set(interface.methods.keys) == Set(ManageProtocol.Method.allCases.map(\.rawValue)))
         #expect(Set(interface.errors.keys) == Set(ManageProtocol.ErrorName.allCases.map(\.rawValue)))
-        for method in interface.methods.values {
+        for method in interface.methods.values where method.name != ManageProtocol.Method.databaseStatus.rawValue {
             // The caller's user, optional: root names one, others act on their own record.
             #expect(method.parameters.first == VarlinkIDL.Field(name: "user", type: .optional(.string)), "\(method.name)")
         }
+        // About the database, not a record (root only): no parameter.
+        #expect(interface.methods[ManageProtocol.Method.databaseStatus.rawValue]?.parameters == [])
         for (name, fields) in interface.errors {
             #expect(fields == [VarlinkIDL.Field(name: "message", type: .string)], "\(name)")
         }

@@ -39,7 +39,26 @@ struct LoginInterface: VarlinkInterface {
         enum CodingKeys: String, CodingKey { case record, version, offline }
     }
     private struct StoreRequest: Decodable { var user: String; var record: String; var version: Int64? }
-    private struct StoreReply: Encodable { var stored: Bool }
+    private struct StoreReply: Encodable {
+        struct Current: Encodable {
+            var record: String?
+            var version: Int64
+            func encode(to encoder: any Encoder) throws {
+                var c = encoder.container(keyedBy: CodingKeys.self)
+                try c.encode(record, forKey: .record)  // null, not absent: no record
+                try c.encode(version, forKey: .version)
+            }
+            enum CodingKeys: String, CodingKey { case record, version }
+        }
+        var stored: Bool
+        var current: Current?
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(stored, forKey: .stored)
+            try c.encode(current, forKey: .current)  // null, not absent
+        }
+        enum CodingKeys: String, CodingKey { case stored, current }
+    }
     private struct DeleteRequest: Decodable { var user: String; var version: Int64 }
     private struct DeleteReply: Encodable { var deleted: Bool }
     private struct AdmitSendRequest: Decodable { var user: String; var number: String; var limit: Int; var window: Int64 }
@@ -87,8 +106,15 @@ struct LoginInterface: VarlinkInterface {
             try check(r.user)
             var bytes = Array(r.record.utf8)
             defer { cleanse(&bytes) }
-            let stored = try backend.store(user: r.user, text: bytes, replacing: r.version)
-            return try VarlinkCoding.encode(StoreReply(stored: stored))
+            switch try backend.storeOrRead(user: r.user, text: bytes, replacing: r.version) {
+            case .stored:
+                return try VarlinkCoding.encode(StoreReply(stored: true))
+            case .notStored:
+                return try VarlinkCoding.encode(StoreReply(stored: false))
+            case .superseded(let now):
+                let text = now.map { $0.text.withUnsafeBytes { String(decoding: $0, as: UTF8.self) } }
+                return try VarlinkCoding.encode(StoreReply(stored: false, current: .init(record: text, version: now?.version ?? 0)))
+            }
         case .delete:
             let r = try request(DeleteRequest.self)
             try check(r.user)

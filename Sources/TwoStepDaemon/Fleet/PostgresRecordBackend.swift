@@ -9,13 +9,15 @@ import TwoStepStore
 /// through PostgresNIO's connection pool.
 ///
 /// Every change is one statement that compares the row's version and
-/// bumps it (`UPDATE … WHERE version = $n`), in an explicit transaction:
+/// bumps it (`UPDATE … WHERE version = $n`), in a transaction of its own:
 /// PostgreSQL runs it under the row's lock, so of several hosts that read
 /// version n and try to store n+1, exactly one succeeds and the others
-/// re-read (`VersionedRecordStore`). The answer is the COMMIT's, which
-/// PostgreSQL sends only once the commit is flushed (an autocommit
-/// statement's CommandComplete comes before its commit, and an error in
-/// the commit would follow it). Nothing is acknowledged before that; a statement that does not answer within `database_timeout` is
+/// re-read (`VersionedRecordStore`). A store is one round trip, `CALL
+/// twostep_store(…)`, whose procedure commits before it answers; a
+/// removal is BEGIN, DELETE, COMMIT. Either way the answer follows the
+/// commit, which PostgreSQL flushes first (an autocommit statement's
+/// CommandComplete comes before its commit, and an error in the commit
+/// would follow it). Nothing is acknowledged before that; a statement that does not answer within `database_timeout` is
 /// `unavailable` (and cancelled), never a success.
 ///
 /// Each statement also checks the schema version in the same snapshot, so
@@ -28,25 +30,38 @@ final class PostgresRecordBackend: RecordBackend, SendCounter, Sendable {
     var name: String { "postgresql" }
 
     init(uri: DatabaseURI, password: String?, timeout: Int, logger: Logger) throws {
+        let endpoints = try uri.hosts.map { host in
+            PostgresConnections.Endpoint(host: host, configuration: try Self.configuration(uri, host, password: password, timeout: timeout))
+        }
+        connections = PostgresConnections(
+            endpoints: endpoints, target: uri.targetSessionAttributes, timeout: Double(timeout), logger: logger)
+        self.logger = logger
+    }
+
+    /// How to connect to `host`, one of the URI's servers.
+    static func configuration(_ uri: DatabaseURI, _ host: DatabaseHost, password: String?, timeout: Int) throws -> PostgresConnection.Configuration {
         var configuration: PostgresConnection.Configuration
-        if uri.isUnixSocket {
+        if host.isUnixSocket {
             configuration = PostgresConnection.Configuration(
-                unixSocketPath: uri.socketPath, username: uri.user, password: password, database: uri.database)
+                unixSocketPath: host.socketPath, username: uri.user, password: password, database: uri.database)
         } else {
             configuration = PostgresConnection.Configuration(
-                host: uri.host, port: uri.port, username: uri.user, password: password, database: uri.database,
+                host: host.name, port: host.port, username: uri.user, password: password, database: uri.database,
                 tls: try Self.tls(uri))
         }
         configuration.options.connectTimeout = .seconds(Int64(timeout))
         // The server gives up too, so a statement stuck behind a lock does
-        // not hold a connection after twostepd stopped waiting.
+        // not hold a connection after twostepd stopped waiting. The
+        // statement time-out is a second longer than twostepd's wait: a
+        // COMMIT waiting for a synchronous standby that it cancels is
+        // reported as committed (with a warning) though the standby may
+        // not have it, and twostepd must have stopped listening by then.
         configuration.options.additionalStartupParameters = [
-            ("statement_timeout", String(timeout * 1000)),
+            ("statement_timeout", String(timeout * 1000 + 1000)),
             ("lock_timeout", String(timeout * 1000)),
             ("application_name", "twostepd"),
         ]
-        connections = PostgresConnections(configuration: configuration, timeout: Double(timeout), logger: logger)
-        self.logger = logger
+        return configuration
     }
 
     /// libpq's sslmode as PostgresNIO's TLS setting. `allow` and `prefer`
@@ -92,26 +107,49 @@ final class PostgresRecordBackend: RecordBackend, SendCounter, Sendable {
         return StoredRecord(text: SecretBytes(Array(text.utf8)), version: version)
     }
 
+    /// One round trip (SPEC §13): `CALL twostep_store(…)`, a procedure
+    /// that compares and sets (or creates), reads the current row under
+    /// its lock when another writer got there first, and COMMITs inside
+    /// the call. Its answer comes only after that COMMIT (a COMMIT that
+    /// fails fails the CALL), so `true` means committed, as with the
+    /// explicit transaction it replaces, in one message instead of three.
     func store(user: String, text: [UInt8], replacing version: Int64?) throws(StoreError) -> Bool {
+        if case .stored = try storeOrRead(user: user, text: text, replacing: version) { return true }
+        return false
+    }
+
+    /// `store`, and on a lost race the row as `twostep_store` read it
+    /// under its lock in the same transaction (nil: no row any more).
+    func storeOrRead(user: String, text: [UInt8], replacing version: Int64?) throws(StoreError) -> StoreOutcome {
         let record = String(decoding: text, as: UTF8.self)
         let schema = Self.schemaVersion
-        let statement: PostgresQuery
-        if let version {
-            statement = """
-                UPDATE twostep_records SET record = \(record), version = version + 1, updated = now()
-                WHERE username = \(user) AND version = \(version)
-                AND (SELECT version FROM twostep_schema) = \(schema) RETURNING version
-                """
-        } else {
-            statement = """
-                INSERT INTO twostep_records (username, record, version)
-                SELECT \(user), \(record), 1 WHERE (SELECT version FROM twostep_schema) = \(schema)
-                ON CONFLICT (username) DO NOTHING RETURNING version
-                """
+        let logger = self.logger
+        let answer = try run(user) { connection in
+            connection.query(
+                "CALL twostep_store(\(user), \(record), \(version), \(schema), NULL, NULL, NULL, NULL)", logger: logger
+            ).flatMapThrowing { result -> StoreAnswer in
+                guard let row = result.rows.first else { throw StoreAnswer.Missing() }
+                let (stored, found, now, nowVersion) = try row.decode((Int64?, Int32?, String?, Int64?).self)
+                return StoreAnswer(stored: stored != nil, schema: found, current: now, currentVersion: nowVersion)
+            }
         }
-        let stored = try transaction(user, statement)
-        if stored == 0 { try checkSchema(user) }
-        return stored == 1
+        guard let found = answer.schema else { throw unusable(user, "twostep_schema holds no row; run 'twostepd --migrate'") }
+        try check(schema: found, user)
+        if answer.stored { return .stored }
+        guard let now = answer.current, let nowVersion = answer.currentVersion else { return .superseded(nil) }
+        return .superseded(StoredRecord(text: SecretBytes(Array(now.utf8)), version: nowVersion))
+    }
+
+    /// What `twostep_store` said: stored or not, the schema version it
+    /// read, and on a lost race the row it read (none: null).
+    private struct StoreAnswer: Sendable {
+        let stored: Bool
+        let schema: Int32?
+        let current: String?
+        let currentVersion: Int64?
+        struct Missing: Error, CustomStringConvertible {
+            var description: String { "CALL twostep_store returned no row" }
+        }
     }
 
     func delete(user: String, version: Int64) throws(StoreError) -> Bool {
@@ -195,7 +233,7 @@ final class PostgresRecordBackend: RecordBackend, SendCounter, Sendable {
     // MARK: Schema
 
     /// The schema this twostepd reads and writes.
-    static let schemaVersion: Int32 = 2
+    static let schemaVersion: Int32 = 3
 
     /// The statements that take a schema from version `n - 1` to `n`
     /// (index 0: from nothing to version 1). Run in one transaction.
@@ -222,6 +260,41 @@ final class PostgresRecordBackend: RecordBackend, SendCounter, Sendable {
                 subject text PRIMARY KEY CHECK (length(subject) BETWEEN 1 AND 300),
                 times bigint[] NOT NULL DEFAULT '{}',
                 updated timestamptz NOT NULL DEFAULT now())
+            """,
+        ],
+        // 3: a login's write in one round trip (SPEC §13): the
+        // compare-and-set (or create), on a lost race the current row read
+        // under its lock, and the COMMIT, in one CALL whose answer follows
+        // the COMMIT. stored is the new version, null when nothing was
+        // stored; schema_version the schema read (nothing is done unless it
+        // is expected_schema).
+        [
+            """
+            CREATE OR REPLACE PROCEDURE twostep_store(
+                name text, new_record text, seen bigint, expected_schema integer,
+                INOUT stored bigint DEFAULT NULL, INOUT schema_version integer DEFAULT NULL,
+                INOUT current_record text DEFAULT NULL, INOUT current_version bigint DEFAULT NULL)
+            LANGUAGE plpgsql AS $$
+            #variable_conflict use_column
+            BEGIN
+                SELECT s.version INTO schema_version FROM twostep_schema s;
+                IF schema_version IS DISTINCT FROM expected_schema THEN
+                    RETURN;
+                END IF;
+                IF seen IS NULL THEN
+                    INSERT INTO twostep_records (username, record, version) VALUES (name, new_record, 1)
+                    ON CONFLICT (username) DO NOTHING RETURNING version INTO stored;
+                ELSE
+                    UPDATE twostep_records SET record = new_record, version = version + 1, updated = now()
+                    WHERE username = name AND version = seen RETURNING version INTO stored;
+                END IF;
+                IF stored IS NULL THEN
+                    SELECT r.record, r.version INTO current_record, current_version
+                    FROM twostep_records r WHERE r.username = name FOR UPDATE;
+                END IF;
+                COMMIT;
+            END
+            $$
             """,
         ],
     ]
@@ -312,6 +385,11 @@ final class PostgresRecordBackend: RecordBackend, SendCounter, Sendable {
             return try connections.run(work)
         } catch let error as PostgresConnections.TimedOut {
             throw unavailable(user, "the database did not answer within \(error.seconds) s (database_timeout)")
+        } catch let error as KnownDown.Down {
+            throw unavailable(user, error.description)
+        } catch let error as PostgresConnections.NoServer {
+            // Every server refused, broke, or is a standby: an outage.
+            throw unavailable(user, error.description)
         } catch let error as PSQLError {
             // An answer from the server other than "too slow" or "going away" is not an outage.
             if let state = error.serverInfo?[.sqlState], !Self.outageStates.contains(state) {
@@ -332,7 +410,8 @@ final class PostgresRecordBackend: RecordBackend, SendCounter, Sendable {
     static func describe(_ error: PSQLError) -> String {
         if let message = error.serverInfo?[.message] {
             let state = error.serverInfo?[.sqlState].map { " (SQLSTATE \($0))" } ?? ""
-            if error.serverInfo?[.sqlState] == "42P01" { return "\(message)\(state); run 'twostepd --migrate'" }
+            // No table, or no twostep_store (a schema before version 3).
+            if ["42P01", "42883"].contains(error.serverInfo?[.sqlState]) { return "\(message)\(state); run 'twostepd --migrate'" }
             return message + state
         }
         return "\(error.code)"
