@@ -101,12 +101,30 @@ final class OfflineCache: RecordBackend, @unchecked Sendable {
     }
 
     func store(user: String, text: [UInt8], replacing version: Int64?) throws(StoreError) -> Bool {
+        if case .stored = try storeOrRead(user: user, text: text, replacing: version) { return true }
+        return false
+    }
+
+    /// Online, the database's answer, the copy kept as it says (the record
+    /// stored, or the one a lost store read); offline, the copy's own
+    /// compare-and-set. With journal entries not yet merged a lost store
+    /// says only `.notStored`: the fetch that follows merges them first,
+    /// so a step accepted offline here is in the record decided on.
+    func storeOrRead(user: String, text: [UInt8], replacing version: Int64?) throws(StoreError) -> StoreOutcome {
         guard let version, version < 0 else {
-            let stored = try database.store(user: user, text: text, replacing: version)
-            if stored { remember(user, StoredRecord(text: SecretBytes(text), version: (version ?? 0) + 1)) }
-            return stored
+            let outcome = try database.storeOrRead(user: user, text: text, replacing: version)
+            switch outcome {
+            case .stored:
+                remember(user, StoredRecord(text: SecretBytes(text), version: (version ?? 0) + 1))
+                return .stored
+            case .superseded(let now):
+                remember(user, now)
+                return pending.load(ordering: .relaxed) ? .notStored : outcome
+            case .notStored:
+                return .notStored
+            }
         }
-        return try storeOffline(user: user, text: text, local: -version)
+        return try storeOffline(user: user, text: text, local: -version) ? .stored : .notStored
     }
 
     func delete(user: String, version: Int64) throws(StoreError) -> Bool {
